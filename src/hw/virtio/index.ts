@@ -1,0 +1,8 @@
+/**
+ * VIRTIO: constants, guest memory access, split virtqueues and vhost-user.
+ * @module
+ */
+export * from './standard-headers.js';
+export * from './guest-memory.js';
+export * from './virtqueue.js';
+export * from './vhost-user/index.js';

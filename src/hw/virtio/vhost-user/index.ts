@@ -1,0 +1,11 @@
+/**
+ * The vhost-user wire protocol: request ids and feature bits, payload
+ * layouts, message encoding and validated decoding, and a stream framer
+ * that attaches SCM_RIGHTS fds to messages. Pure code over byte arrays.
+ * @module
+ */
+export * from './protocol.js';
+export * from './codec-error.js';
+export * from './payloads.js';
+export * from './codec.js';
+export * from './framer.js';
