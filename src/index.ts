@@ -5,5 +5,8 @@
  */
 import 'reflect-metadata';
 
-export { native, NATIVE_ABI_VERSION } from './native/index.js';
-export type { NativeAddon } from './native/index.js';
+export * from './qom/index.js';
+export * from './native/index.js';
+export * from './system/index.js';
+export * from './hw/virtio/index.js';
+export { TSQOM_VERSION } from './version.js';

@@ -1,0 +1,415 @@
+/**
+ * QObject, QEMU's JSON value model, as plain JavaScript values.
+ *
+ * Integers within `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER` are
+ * `number`; integers beyond are `bigint`, so that every int64 and uint64
+ * QEMU can send or receive survives exactly. Non-integer numbers are
+ * `number` (QEMU's double QNum).
+ * @module
+ */
+
+/** A JSON value (QEMU's QObject: QNull, QBool, QNum, QString, QList, QDict). */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | JsonObject;
+
+/** A JSON object (QEMU's QDict). Key order is insertion order, as in QEMU. */
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+/**
+ * Converts an integer to the JSON convention: a `number` when it is a
+ * safe integer, a `bigint` otherwise.
+ */
+export function jsonInt(v: bigint | number): number | bigint {
+  if (typeof v === 'number') return v;
+  return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
+}
+
+/** Whether `v` is a JSON object (a QDict), not an array or null. */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The QAPI/QMP name of a JSON value's kind, as used in QEMU's
+ * `Invalid parameter type for '%s', expected: %s` messages.
+ */
+export function qtypeName(
+  v: JsonValue,
+): 'null' | 'boolean' | 'number' | 'string' | 'array' | 'object' {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+    case 'bigint':
+      return 'number';
+    case 'string':
+      return 'string';
+    default:
+      return Array.isArray(v) ? 'array' : 'object';
+  }
+}
+
+/** Whether a JSON number is an integer (QEMU: a QNum of kind int or uint). */
+export function isJsonInteger(v: JsonValue): v is number | bigint {
+  return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
+}
+
+/** C's `%.17g`, which QEMU uses to print doubles. */
+export function formatDouble(d: number): string {
+  if (Number.isNaN(d)) return 'nan';
+  if (!Number.isFinite(d)) return d > 0 ? 'inf' : '-inf';
+  if (d === 0) return Object.is(d, -0) ? '-0' : '0';
+  const P = 17;
+  // toExponential gives the exact exponent after rounding to P digits.
+  const e = d.toExponential(P - 1);
+  const [mant, expStr] = e.split('e');
+  const X = Number(expStr);
+  if (X < -4 || X >= P) {
+    let m = mant;
+    if (m.includes('.')) m = m.replace(/0+$/, '').replace(/\.$/, '');
+    const sign = X < 0 ? '-' : '+';
+    const ax = Math.abs(X);
+    return `${m}e${sign}${ax < 10 ? '0' + ax : ax}`;
+  }
+  let f = d.toFixed(Math.max(0, P - 1 - X));
+  if (f.includes('.')) f = f.replace(/0+$/, '').replace(/\.$/, '');
+  return f;
+}
+
+function quoteString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    switch (cp) {
+      case 0x22:
+        out += '\\"';
+        break;
+      case 0x5c:
+        out += '\\\\';
+        break;
+      case 0x08:
+        out += '\\b';
+        break;
+      case 0x0c:
+        out += '\\f';
+        break;
+      case 0x0a:
+        out += '\\n';
+        break;
+      case 0x0d:
+        out += '\\r';
+        break;
+      case 0x09:
+        out += '\\t';
+        break;
+      default:
+        if (cp > 0xffff) {
+          const hi = 0xd800 + ((cp - 0x10000) >> 10);
+          const lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+          out += `\\u${hex4(hi)}\\u${hex4(lo)}`;
+        } else if (cp < 0x20 || cp >= 0x7f) {
+          out += `\\u${hex4(cp)}`;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + '"';
+}
+
+function hex4(n: number): string {
+  return n.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/**
+ * Serialises a JSON value exactly as QEMU's JSON writer does
+ * (`qobject_to_json`): `", "` between members, `": "` after keys, bigints
+ * as plain digits, non-ASCII escaped as `\uXXXX`, doubles as `%.17g`.
+ * With `pretty`, QEMU's pretty layout (4-space indentation).
+ */
+export function jsonStringify(v: JsonValue, pretty = false): string {
+  const parts: string[] = [];
+  write(v, 0);
+  return parts.join('');
+
+  function nl(depth: number): void {
+    parts.push('\n' + ' '.repeat(depth * 4));
+  }
+
+  function write(x: JsonValue, depth: number): void {
+    if (x === null) {
+      parts.push('null');
+      return;
+    }
+    switch (typeof x) {
+      case 'boolean':
+        parts.push(x ? 'true' : 'false');
+        return;
+      case 'bigint':
+        parts.push(x.toString());
+        return;
+      case 'number':
+        parts.push(
+          Number.isInteger(x) && Math.abs(x) < 2 ** 64 ? BigInt(x).toString() : formatDouble(x),
+        );
+        return;
+      case 'string':
+        parts.push(quoteString(x));
+        return;
+    }
+    if (Array.isArray(x)) {
+      parts.push('[');
+      x.forEach((el, i) => {
+        if (i > 0) parts.push(pretty ? ',' : ', ');
+        if (pretty) nl(depth + 1);
+        write(el, depth + 1);
+      });
+      if (pretty) nl(depth);
+      parts.push(']');
+      return;
+    }
+    parts.push('{');
+    let first = true;
+    for (const k of Object.keys(x)) {
+      const val = x[k];
+      if (val === undefined) continue;
+      if (!first) parts.push(pretty ? ',' : ', ');
+      first = false;
+      if (pretty) nl(depth + 1);
+      parts.push(quoteString(k), ': ');
+      write(val, depth + 1);
+    }
+    if (pretty) nl(depth);
+    parts.push('}');
+  }
+}
+
+/**
+ * Structural equality of JSON values (QEMU's `qobject_is_equal`): numbers
+ * compare by value whether `number` or `bigint`; object key order does
+ * not matter.
+ */
+export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  const ta = typeof a;
+  const tb = typeof b;
+  if ((ta === 'number' || ta === 'bigint') && (tb === 'number' || tb === 'bigint')) {
+    if (isJsonInteger(a) && isJsonInteger(b))
+      return BigInt(a as number | bigint) === BigInt(b as number | bigint);
+    return Number(a) === Number(b);
+  }
+  if (a === null || b === null || ta !== 'object' || tb !== 'object') return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const oa = a as JsonObject;
+  const ob = b as JsonObject;
+  const ka = Object.keys(oa);
+  if (ka.length !== Object.keys(ob).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(ob, k) || !jsonEqual(oa[k], ob[k])) return false;
+  }
+  return true;
+}
+
+/** Deep copy of a JSON value. */
+export function jsonClone<T extends JsonValue>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => jsonClone(x)) as T;
+  const out: JsonObject = {};
+  for (const k of Object.keys(v)) {
+    Object.defineProperty(out, k, {
+      value: jsonClone((v as JsonObject)[k]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out as T;
+}
+
+/** A syntax error from {@link jsonParse}. */
+export class JsonParseError extends Error {
+  /** Offset in the input where parsing failed. */
+  readonly offset: number;
+  /**
+   * @param message - what went wrong.
+   * @param offset - where, in UTF-16 code units.
+   */
+  constructor(message: string, offset: number) {
+    super(message);
+    this.name = 'JsonParseError';
+    this.offset = offset;
+  }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Parses one JSON value the way QEMU's parser types numbers: an integer
+ * literal that fits int64 or uint64 stays an integer (`number` when safe,
+ * else `bigint`), anything else is a double. Like QEMU it also accepts
+ * single-quoted strings. Throws {@link JsonParseError} on bad input or
+ * trailing garbage.
+ */
+export function jsonParse(text: string): JsonValue {
+  let i = 0;
+  const n = text.length;
+  const ws = (): void => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
+      else break;
+    }
+  };
+  const fail = (msg: string): never => {
+    throw new JsonParseError(msg, i);
+  };
+  const value = (depth: number): JsonValue => {
+    if (depth > 1024) fail('JSON nesting too deep');
+    ws();
+    if (i >= n) fail('unexpected end of input');
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const obj: JsonObject = {};
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return obj;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"' && text[i] !== "'") fail('expected a string key');
+        const k = str();
+        ws();
+        if (text[i] !== ':') fail("expected ':'");
+        i++;
+        const v = value(depth + 1);
+        if (Object.prototype.hasOwnProperty.call(obj, k)) fail(`duplicate key '${k}'`);
+        // defineProperty: a "__proto__" key stays an ordinary member.
+        Object.defineProperty(obj, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return obj;
+        }
+        fail("expected ',' or '}'");
+      }
+    }
+    if (c === '[') {
+      i++;
+      const arr: JsonValue[] = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return arr;
+      }
+      for (;;) {
+        arr.push(value(depth + 1));
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return arr;
+        }
+        fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"' || c === "'") return str();
+    if (text.startsWith('true', i)) {
+      i += 4;
+      return true;
+    }
+    if (text.startsWith('false', i)) {
+      i += 5;
+      return false;
+    }
+    if (text.startsWith('null', i)) {
+      i += 4;
+      return null;
+    }
+    return num();
+  };
+  const str = (): string => {
+    const q = text[i++];
+    let out = '';
+    for (;;) {
+      if (i >= n) fail('unterminated string');
+      const c = text[i++];
+      if (c === q) return out;
+      if (c === '\\') {
+        const e = text[i++];
+        switch (e) {
+          case '"':
+          case "'":
+          case '\\':
+          case '/':
+            out += e;
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'u': {
+            const h = text.slice(i, i + 4);
+            if (!/^[0-9a-fA-F]{4}$/.test(h)) fail('bad \\u escape');
+            out += String.fromCharCode(parseInt(h, 16));
+            i += 4;
+            break;
+          }
+          default:
+            fail('bad escape');
+        }
+      } else {
+        if (c.charCodeAt(0) < 0x20) fail('control character in string');
+        out += c;
+      }
+    }
+  };
+  const num = (): number | bigint => {
+    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (!m) fail('invalid token');
+    i += m![0].length;
+    if (m![2] === undefined && m![3] === undefined) {
+      const b = BigInt(m![0]);
+      if (b >= INT64_MIN && b <= UINT64_MAX) return jsonInt(b);
+    }
+    return Number(m![0]);
+  };
+  const v = value(0);
+  ws();
+  if (i < n) fail('trailing characters');
+  return v;
+}
