@@ -1,4 +1,9 @@
 #!/usr/bin/env node
-import { TSQOM_VERSION } from '../version.js';
+/**
+ * The `tsqom` command: QEMU-style options (`-object`, `-qmp`, ...), or with
+ * no options a documented default configuration. See `tsqom --help`.
+ * @module
+ */
+import { tsqomMain } from './vl.js';
 
-console.log(`tsqom version ${TSQOM_VERSION}`);
+process.exitCode = await tsqomMain(process.argv.slice(2));
