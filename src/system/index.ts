@@ -8,3 +8,4 @@ export * from './mtree.js';
 export * from './memory.js';
 export * from './physmem.js';
 export * from './ioport.js';
+export * from './irq.js';

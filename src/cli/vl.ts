@@ -1,0 +1,390 @@
+/**
+ * The `tsqom` program's start-up and shutdown, in the role of QEMU's
+ * system/vl.c: options are checked in command-line order first (errors
+ * name the option, as `tsqom: -object ...: <text>`), then objects are
+ * created (errors without the option, as QEMU 7.2 prints them), and a
+ * failure anywhere frees everything made so far.
+ *
+ * Unlike QEMU, tsqom starts its QMP listeners before it creates memory
+ * backends, and creation does not block the event loop, so a large
+ * preallocation never stops QMP from being answered.
+ * @module
+ */
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QomError } from '../qom/error.js';
+import type { JsonObject } from '../qom/qobject.js';
+import { objectGetObjectsRoot } from '../qom/object.js';
+import {
+  userCreatableCleanup,
+  userCreatableTypesHelp,
+  typeClassPropertiesHelp,
+} from '../qom/object_interfaces.js';
+import { QemuOptsError, QemuOptsList, qemuOptGet, isHelpOption } from '../util/qemu-option.js';
+import { OBJECT_OPTIONS, objectAdd } from '../monitor/qom-qmp-cmds.js';
+import {
+  parseQmpAddress,
+  QmpServer,
+  type QmpAddress,
+  type QmpListener,
+} from '../monitor/qmp-server.js';
+import { hmpCommandOutput } from '../monitor/hmp.js';
+import { jsonParseMessages } from '../monitor/json-parser.js';
+import { optsVisit } from './opts-visitor.js';
+import {
+  QtestServer,
+  parseQtestChardev,
+  type QtestChardevSpec,
+  type QtestTarget,
+} from '../monitor/qtest.js';
+import { addressSpaceIo, addressSpaceMemory } from '../system/memory.js';
+import { addressSpaceRead, addressSpaceWrite } from '../system/physmem.js';
+import { machineIrqListen } from '../system/irq.js';
+import { objectResolvePath } from '../qom/object.js';
+import { CliError, parseArgv, usage, type CliOption } from './options.js';
+import { TSQOM_VERSION } from '../version.js';
+
+/** Where the program writes; tests capture it. */
+export interface VlIo {
+  /** Normal output (help, version, the default configuration's report). */
+  out(text: string): void;
+  /** Errors and warnings. */
+  err(text: string): void;
+}
+
+/** The process's stdout and stderr. */
+export const processIo: VlIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+/** What parsing decided to create, in order. */
+interface Plan {
+  objects: Array<{ where: string; args: JsonObject }>;
+  qmp: Array<{ where: string; address: QmpAddress }>;
+  qtest: Array<{ where: string; spec: QtestChardevSpec }>;
+}
+
+/** An error to print, optionally located at the option that caused it. */
+class VlError extends Error {
+  constructor(
+    message: string,
+    readonly where: string | undefined,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+function located(where: string, e: unknown): VlError {
+  if (e instanceof VlError) return e;
+  if (e instanceof QemuOptsError) return new VlError(e.message, where, e.hint);
+  if (e instanceof QomError) return new VlError(e.message, where, e.hint);
+  return new VlError((e as Error).message, where);
+}
+
+/**
+ * The default configuration `tsqom` runs with no options: a documented
+ * command line. Its QMP socket goes in a fresh temporary directory.
+ */
+export function defaultConfiguration(socketDir: string): string[] {
+  return [
+    '-M',
+    'none',
+    '-object',
+    'memory-backend-shm,id=ram0,size=64M',
+    '-qmp',
+    `unix:${join(socketDir, 'qmp.sock')},server=on,wait=off`,
+  ];
+}
+
+/** A started tsqom: its QMP server and what it created. */
+export class TsqomInstance {
+  private stopped: Promise<void> | undefined;
+  private resolveExit!: (reason: string) => void;
+  /** Settles when the instance should exit (quit, a signal, or {@link stop}). */
+  readonly exited: Promise<string>;
+
+  /** @internal */
+  constructor(
+    /** The QMP server (it may have no listeners). */
+    readonly qmp: QmpServer,
+    /** The listeners `-qmp` asked for. */
+    readonly listeners: readonly QmpListener[],
+    private readonly cleanupDirs: readonly string[],
+    /** The `-qtest` servers. */
+    readonly qtest: QtestServer[] = [],
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+
+  /** @internal Asks the instance to exit (the QMP `quit` path). */
+  requestExit(reason: string): void {
+    this.resolveExit(reason);
+  }
+
+  /** Closes the monitors and frees every object; idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.resolveExit('stop');
+      for (const l of this.listeners) await l.close().catch(() => {});
+      for (const q of this.qtest) await q.close().catch(() => {});
+      await this.qmp.close().catch(() => {});
+      userCreatableCleanup();
+      for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
+    })();
+    return this.stopped;
+  }
+}
+
+/** Reads `-object` as QEMU 7.2's `object_option_parse` does. */
+function parseObjectOption(
+  list: QemuOptsList,
+  arg: string,
+  io: VlIo,
+  where: string,
+): JsonObject | 'help-done' {
+  if (arg.startsWith('{')) {
+    const parsed = jsonParseMessages(arg);
+    const first = parsed[0];
+    if (!first || first.error || parsed.length !== 1) {
+      throw new VlError(first?.error?.message ?? 'JSON parse error, premature EOI', where);
+    }
+    if (first.value === null || typeof first.value !== 'object' || Array.isArray(first.value)) {
+      throw new VlError("Invalid parameter type for 'null', expected: object", where);
+    }
+    return first.value as JsonObject;
+  }
+  const opts = list.parse(arg);
+  for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+  const type = qemuOptGet(opts, 'qom-type');
+  if (type === undefined) throw new VlError("Parameter 'qom-type' is missing", where);
+  if (isHelpOption(type)) {
+    io.out(userCreatableTypesHelp());
+    return 'help-done';
+  }
+  if (opts.helpWanted) {
+    const text = typeClassPropertiesHelp(type);
+    if (text === null) throw new VlError(`invalid object type: ${type}`, where);
+    io.out(text);
+    return 'help-done';
+  }
+  return optsVisit(OBJECT_OPTIONS, opts);
+}
+
+function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
+  const plan: Plan = { objects: [], qmp: [], qtest: [] };
+  const objectList = new QemuOptsList('object', 'qom-type');
+  for (const o of options) {
+    const where = `-${o.spelling}${o.arg === undefined ? '' : ` ${o.arg}`}`;
+    try {
+      switch (o.name) {
+        case 'version':
+          io.out(`tsqom version ${TSQOM_VERSION} (QEMU 7.2 compatible)\n`);
+          return 'exit';
+        case 'help':
+          io.out(usage('tsqom'));
+          return 'exit';
+        case 'object': {
+          const r = parseObjectOption(objectList, o.arg!, io, where);
+          if (r === 'help-done') return 'exit';
+          plan.objects.push({ where, args: r });
+          break;
+        }
+        case 'qmp': {
+          let address: QmpAddress;
+          try {
+            address = parseQmpAddress(o.arg!);
+          } catch {
+            throw new VlError(`'${o.arg}' is not a valid char driver`, where);
+          }
+          plan.qmp.push({ where, address });
+          break;
+        }
+        case 'machine': {
+          const type = o.arg!.split(',')[0];
+          if (type !== 'none') {
+            throw new VlError(
+              'unsupported machine type',
+              undefined,
+              'Use -machine help to list supported machines\n',
+            );
+          }
+          if (o.arg !== 'none')
+            throw new VlError(`machine options other than the type are not supported yet`, where);
+          break;
+        }
+        case 'display':
+          if (o.arg !== 'none') throw new VlError(`only -display none is supported`, where);
+          break;
+        case 'S':
+        case 'nodefaults':
+          break;
+        case 'qtest': {
+          let spec: QtestChardevSpec;
+          try {
+            spec = parseQtestChardev(o.arg!);
+          } catch {
+            throw new VlError(`'${o.arg}' is not a valid char driver`, where);
+          }
+          plan.qtest.push({ where, spec });
+          break;
+        }
+        case 'device':
+        case 'chardev':
+          throw new VlError(`-${o.spelling} is not supported yet`, where);
+      }
+    } catch (e) {
+      throw located(where, e);
+    }
+  }
+  return plan;
+}
+
+/**
+ * Starts tsqom with QEMU-style arguments. Resolves to a running instance,
+ * or to `null` when the arguments asked only for help or the version (or
+ * when they were wrong: then the error has been printed and `exitCode` is 1).
+ */
+export async function qemuInit(
+  argv: readonly string[],
+  io: VlIo = processIo,
+  extraCleanupDirs: readonly string[] = [],
+): Promise<{ instance: TsqomInstance | null; exitCode: number }> {
+  let plan: Plan | 'exit';
+  try {
+    plan = buildPlan(parseArgv(argv), io);
+  } catch (e) {
+    reportError(io, e);
+    for (const d of extraCleanupDirs) rmSync(d, { recursive: true, force: true });
+    return { instance: null, exitCode: 1 };
+  }
+  if (plan === 'exit') return { instance: null, exitCode: 0 };
+
+  let instance: TsqomInstance | undefined;
+  const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
+  const listeners: QmpListener[] = [];
+  try {
+    for (const q of plan.qmp) {
+      try {
+        listeners.push(await qmp.listen(q.address));
+      } catch (e) {
+        const path =
+          q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
+        throw new VlError(`Failed to bind socket to ${path}: ${(e as Error).message}`, q.where);
+      }
+    }
+    instance = new TsqomInstance(qmp, listeners, extraCleanupDirs);
+    for (const q of plan.qtest) {
+      const server = qtestServer();
+      instance.qtest.push(server);
+      try {
+        await server.listen(q.spec);
+      } catch (e) {
+        const path = q.spec.kind === 'unix' ? q.spec.path : `${q.spec.host}:${q.spec.port}`;
+        throw new VlError(`Failed to bind socket to ${path}: ${(e as Error).message}`, q.where);
+      }
+    }
+    objectGetObjectsRoot(); // /objects exists even when nothing is created
+    for (const o of plan.objects) {
+      await objectAdd(o.args);
+    }
+    return { instance, exitCode: 0 };
+  } catch (e) {
+    reportError(io, e);
+    if (instance) await instance.stop();
+    else {
+      for (const l of listeners) await l.close().catch(() => {});
+      await qmp.close().catch(() => {});
+      userCreatableCleanup();
+      for (const d of extraCleanupDirs) rmSync(d, { recursive: true, force: true });
+    }
+    return { instance: null, exitCode: 1 };
+  }
+}
+
+/**
+ * A qtest server acting on the system address space and I/O ports.
+ * `irq_intercept_in PATH` accepts any QOM path (the `none` machine has no
+ * interrupt controller) and then reports every machine interrupt line.
+ */
+function qtestServer(): QtestServer {
+  let unlisten: (() => void) | undefined;
+  const target: QtestTarget = {
+    read: (addr, len) => addressSpaceRead(addressSpaceMemory(), addr, len).data,
+    write: (addr, data) => {
+      addressSpaceWrite(addressSpaceMemory(), addr, data);
+    },
+    pioRead: (port, size) => {
+      const d = addressSpaceRead(addressSpaceIo(), port, size).data;
+      return d.reduce((acc, b, i) => acc | (b << (8 * i)), 0) >>> 0;
+    },
+    pioWrite: (port, size, value) => {
+      const d = new Uint8Array(size);
+      for (let i = 0; i < size; i++) d[i] = (value >>> (8 * i)) & 0xff;
+      addressSpaceWrite(addressSpaceIo(), port, d);
+    },
+    resolveDevice: (path) => objectResolvePath(path).obj ?? undefined,
+    interceptIrq: () => {
+      unlisten ??= machineIrqListen((line, level) => server.setIrq(line, level));
+    },
+  };
+  const server = new QtestServer(target);
+  server.on('closed', () => {
+    unlisten?.();
+    unlisten = undefined;
+  });
+  return server;
+}
+
+function reportError(io: VlIo, e: unknown): void {
+  let message: string;
+  let where: string | undefined;
+  let hint: string | undefined;
+  if (e instanceof VlError) ({ message, where, hint } = e);
+  else if (e instanceof CliError) ({ message, hint } = e);
+  else if (e instanceof QomError) ({ message, hint } = e);
+  else message = (e as Error).message;
+  io.err(`tsqom: ${where ? `${where}: ` : ''}${message}\n${hint ?? ''}`);
+}
+
+/**
+ * The whole program: parse, start, report the default configuration when
+ * run without options, and exit cleanly on `quit`, SIGINT or SIGTERM.
+ */
+export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): Promise<number> {
+  const isDefault = argv.length === 0;
+  const dirs: string[] = [];
+  let args = argv;
+  if (isDefault) {
+    const dir = mkdtempSync(join(tmpdir(), 'tsqom-'));
+    dirs.push(dir);
+    args = defaultConfiguration(dir);
+  }
+  const { instance, exitCode } = await qemuInit(args, io, dirs);
+  if (!instance) return exitCode;
+
+  if (isDefault) {
+    io.out(`tsqom ${TSQOM_VERSION}: default configuration\n  tsqom ${args.join(' ')}\n\n`);
+    io.out((await hmpCommandOutput('info qom-tree')).replace(/\r\n/g, '\n'));
+    io.out('\n');
+    io.out((await hmpCommandOutput('info mtree')).replace(/\r\n/g, '\n'));
+    const sock = instance.listeners[0]?.address;
+    if (sock?.type === 'unix')
+      io.out(`\nQMP: ${sock.path}\nStop with Ctrl-C, SIGTERM or the QMP command quit.\n`);
+  }
+
+  const onSignal = (sig: NodeJS.Signals): void => instance.requestExit(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await instance.exited;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await instance.stop();
+  }
+  return 0;
+}
