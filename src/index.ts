@@ -9,4 +9,6 @@ export * from './qom/index.js';
 export * from './native/index.js';
 export * from './system/index.js';
 export * from './hw/virtio/index.js';
+export * from './hw/misc/index.js';
+export * from './monitor/index.js';
 export { TSQOM_VERSION } from './version.js';

@@ -1,0 +1,426 @@
+/**
+ * The QMP server (monitor/qmp.c, monitor/monitor.c): any number of
+ * monitors over unix and TCP sockets (or any duplex stream), each with its
+ * own parser, capability negotiation and request queue.
+ *
+ * Unlike QEMU, commands run asynchronously: a slow command on one monitor
+ * never holds up the others, and a listening socket serves any number of
+ * clients at once (QEMU serves one per `-qmp`). Within a monitor, replies
+ * keep request order. Everything on the wire is as QEMU 7.2 sends it.
+ * @module
+ */
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { JsonObject, JsonValue } from '../qom/qobject.js';
+import { QomError } from '../qom/error.js';
+import { TSQOM_VERSION } from '../version.js';
+import { JsonMessageParser } from './json-parser.js';
+import { qobjectToJson } from './json-writer.js';
+import {
+  type QmpCommandLookup,
+  type QmpHost,
+  type QmpMonitorHandle,
+  type QmpVersionInfo,
+  QmpCommandRegistry,
+  qmpCommands,
+  qmpDispatch,
+  qmpErrorResponse,
+  qmpIsOob,
+} from './qmp-dispatch.js';
+import './qmp-cmds-control.js';
+import './qom-qmp-cmds.js';
+import './qom-hmp-cmds.js';
+
+/** QEMU's `QMP_REQ_QUEUE_LEN_MAX`: a monitor stops reading beyond this many queued requests. */
+export const QMP_REQ_QUEUE_LEN_MAX = 8;
+
+/** The version tsqom reports: the QMP dialect it speaks (QEMU 7.2) and its own package name. */
+export const TSQOM_QMP_VERSION: QmpVersionInfo = {
+  qemu: { major: 7, minor: 2, micro: 0 },
+  package: `tsqom ${TSQOM_VERSION}`,
+};
+
+/** Options for a {@link QmpServer}. */
+export interface QmpServerOptions {
+  /** What the greeting and `query-version` report (default {@link TSQOM_QMP_VERSION}). */
+  version?: QmpVersionInfo;
+  /** QEMU's `pretty=on`: replies in the pretty layout. */
+  pretty?: boolean;
+  /** The commands served (default: the global registry, {@link qmpCommands}). */
+  registry?: QmpCommandRegistry;
+  /**
+   * Called when a command asks for shutdown (`quit`), after its reply is
+   * sent. Without it the server closes itself.
+   */
+  onShutdown?: (reason: string) => void;
+}
+
+/** A unix socket address. */
+export interface QmpUnixAddress {
+  /** Discriminator. */
+  type: 'unix';
+  /** Socket path. */
+  path: string;
+}
+
+/** A TCP address. */
+export interface QmpTcpAddress {
+  /** Discriminator. */
+  type: 'tcp';
+  /** Host to listen on (loopback by default). */
+  host: string;
+  /** Port (0: any free port). */
+  port: number;
+}
+
+/** A parsed `-qmp` address. */
+export type QmpAddress = QmpUnixAddress | QmpTcpAddress;
+
+/**
+ * Parses a QEMU chardev-style QMP address: `unix:PATH[,opts]` or
+ * `tcp:HOST:PORT[,opts]` (options such as `server=on,wait=off` are
+ * accepted and ignored: tsqom always listens and never waits).
+ */
+export function parseQmpAddress(spec: string): QmpAddress {
+  const comma = spec.indexOf(',');
+  const head = comma < 0 ? spec : spec.slice(0, comma);
+  if (head.startsWith('unix:')) {
+    const path = head.slice(5);
+    if (!path) throw new QomError(`invalid QMP address '${spec}'`);
+    return { type: 'unix', path };
+  }
+  if (head.startsWith('tcp:')) {
+    const rest = head.slice(4);
+    const i = rest.lastIndexOf(':');
+    const host = i <= 0 ? '127.0.0.1' : rest.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(rest.slice(i + 1));
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new QomError(`invalid QMP address '${spec}'`);
+    return { type: 'tcp', host, port };
+  }
+  throw new QomError(`invalid QMP address '${spec}'`);
+}
+
+/** A listening socket of a {@link QmpServer}. */
+export interface QmpListener {
+  /** Where it listens (for TCP, the actual port). */
+  readonly address: QmpAddress;
+  /** Stops listening (connected monitors stay). */
+  close(): Promise<void>;
+}
+
+interface QueuedRequest {
+  req?: JsonValue;
+  err?: QomError;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** One QMP monitor: a client connection and its protocol state. */
+export class QmpMonitor implements QmpMonitorHandle {
+  private readonly parser: JsonMessageParser;
+  private readonly queue: QueuedRequest[] = [];
+  private running = false;
+  private closed = false;
+  private paused = false;
+  private inputEnded = false;
+  private negotiationOver = false;
+  private readonly enabledCaps = new Set<string>();
+  /** Capabilities offered in the greeting. */
+  readonly capabilitiesOffered: readonly string[] = ['oob'];
+
+  /**
+   * @param server - the server it belongs to.
+   * @param stream - the client connection.
+   */
+  constructor(
+    private readonly server: QmpServer,
+    private readonly stream: Duplex,
+  ) {
+    this.parser = new JsonMessageParser((value, err) => this.handleMessage(value, err));
+    stream.on('data', (chunk: Buffer) => {
+      if (this.closed) return;
+      // Replies to everything in this chunk go out in one write.
+      stream.cork();
+      try {
+        this.parser.feed(chunk);
+      } finally {
+        process.nextTick(() => stream.uncork());
+      }
+    });
+    stream.on('error', () => this.teardown());
+    stream.on('close', () => this.teardown());
+    stream.on('end', () => {
+      // The client is done sending: answer what it sent, then hang up.
+      this.inputEnded = true;
+      if (!this.running) this.close();
+    });
+    this.send({
+      QMP: { version: versionJson(server.version), capabilities: [...this.capabilitiesOffered] },
+    });
+  }
+
+  /** Whether `qmp_capabilities` has succeeded. */
+  get negotiated(): boolean {
+    return this.negotiationOver;
+  }
+
+  /** Capabilities the client enabled. */
+  get capabilitiesEnabled(): ReadonlySet<string> {
+    return this.enabledCaps;
+  }
+
+  /** The commands this monitor serves. */
+  get registry(): QmpCommandRegistry {
+    return this.server.registry;
+  }
+
+  /** Server-wide services. */
+  get host(): QmpHost {
+    return this.server;
+  }
+
+  /** Whether the connection is gone. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Switches to commands mode with the given capabilities. */
+  completeNegotiation(enabled: readonly string[]): void {
+    this.enabledCaps.clear();
+    for (const c of enabled) this.enabledCaps.add(c);
+    this.negotiationOver = true;
+  }
+
+  /** Sends one JSON message, framed as QEMU frames it. */
+  send(msg: JsonValue): void {
+    if (this.closed) return;
+    let text = qobjectToJson(msg, this.server.pretty) + '\n';
+    if (this.server.pretty) text = text.replace(/\n/g, '\r\n');
+    else text = text.slice(0, -1) + '\r\n';
+    this.stream.write(text);
+  }
+
+  /** Closes the connection after pending output. */
+  close(): void {
+    if (this.closed) return;
+    this.teardown();
+    this.stream.end();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.parser.reset();
+    this.server.monitorClosed(this);
+  }
+
+  private get commands(): QmpCommandLookup {
+    if (this.negotiationOver) return this.server.registry;
+    const reg = this.server.registry;
+    return { find: (name) => (name === 'qmp_capabilities' ? reg.find(name) : undefined) };
+  }
+
+  private handleMessage(value: JsonValue | undefined, err: QomError | undefined): void {
+    if (this.closed) return;
+    if (value !== undefined && qmpIsOob(value) && this.enabledCaps.has('oob')) {
+      // Out-of-band: run now, ahead of queued requests.
+      const rsp = this.dispatch(value);
+      if (isThenable(rsp)) rsp.then((r) => this.respond(r));
+      else this.respond(rsp);
+      return;
+    }
+    this.queue.push(err ? { err } : { req: value });
+    if (this.queue.length >= QMP_REQ_QUEUE_LEN_MAX && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    }
+    if (!this.running) this.pump();
+  }
+
+  private dispatch(req: JsonValue): JsonObject | null | Promise<JsonObject | null> {
+    const negotiating = !this.negotiationOver;
+    const rsp = qmpDispatch(this.commands, req, this.enabledCaps.has('oob'), { monitor: this });
+    if (!negotiating) return rsp;
+    const fix = (r: JsonObject | null): JsonObject | null => {
+      const e = r?.error as JsonObject | undefined;
+      if (e && e.class === 'CommandNotFound') {
+        delete e.desc;
+        e.desc = "Expecting capabilities negotiation with 'qmp_capabilities'";
+      }
+      return r;
+    };
+    return isThenable(rsp) ? rsp.then(fix) : fix(rsp);
+  }
+
+  private respond(rsp: JsonObject | null): void {
+    if (rsp) this.send(rsp);
+  }
+
+  private pump(): void {
+    this.running = true;
+    while (this.queue.length > 0 && !this.closed) {
+      const item = this.queue.shift()!;
+      if (this.paused && this.queue.length < QMP_REQ_QUEUE_LEN_MAX) {
+        this.paused = false;
+        this.stream.resume();
+      }
+      const rsp = item.err ? qmpErrorResponse(item.err) : this.dispatch(item.req!);
+      if (isThenable(rsp)) {
+        rsp.then(
+          (r) => {
+            this.respond(r);
+            this.pump();
+          },
+          (e: unknown) => {
+            this.respond(qmpErrorResponse(e));
+            this.pump();
+          },
+        );
+        return;
+      }
+      this.respond(rsp);
+    }
+    this.running = false;
+    if (this.inputEnded) this.close();
+  }
+}
+
+function versionJson(v: QmpVersionInfo): JsonObject {
+  return {
+    qemu: { major: v.qemu.major, minor: v.qemu.minor, micro: v.qemu.micro },
+    package: v.package,
+  };
+}
+
+/** A QMP server: listeners, monitors, events and shutdown. */
+export class QmpServer implements QmpHost {
+  /** What the greeting and `query-version` report. */
+  readonly version: QmpVersionInfo;
+  /** Whether replies use the pretty layout. */
+  readonly pretty: boolean;
+  /** The commands served. */
+  readonly registry: QmpCommandRegistry;
+  private readonly monitorSet = new Set<QmpMonitor>();
+  private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
+  private readonly onShutdown?: (reason: string) => void;
+  private shutdownReason: string | undefined;
+  private shutdownScheduled = false;
+  private closing: Promise<void> | undefined;
+
+  /** @param options - see {@link QmpServerOptions}. */
+  constructor(options: QmpServerOptions = {}) {
+    this.version = options.version ?? TSQOM_QMP_VERSION;
+    this.pretty = !!options.pretty;
+    this.registry = options.registry ?? qmpCommands;
+    this.onShutdown = options.onShutdown;
+  }
+
+  /** The connected monitors. */
+  get monitors(): readonly QmpMonitor[] {
+    return [...this.monitorSet];
+  }
+
+  /**
+   * Listens on a unix socket or a TCP port (`unix:PATH`, `tcp:HOST:PORT`
+   * or a parsed address). A stale unix socket file is replaced, as QEMU
+   * does; the file is removed again when the listener closes.
+   */
+  async listen(address: string | QmpAddress): Promise<QmpListener> {
+    const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
+    const server = net.createServer((sock) => this.attach(sock));
+    if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
+      unlinkSync(addr.path);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      if (addr.type === 'unix') server.listen(addr.path, resolve);
+      else server.listen(addr.port, addr.host, resolve);
+    });
+    let actual: QmpAddress = addr;
+    if (addr.type === 'tcp') {
+      const a = server.address() as net.AddressInfo;
+      actual = { type: 'tcp', host: addr.host, port: a.port };
+    }
+    const entry = { server, address: actual };
+    this.listeners.add(entry);
+    return {
+      address: actual,
+      close: () => this.closeListener(entry),
+    };
+  }
+
+  private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
+    if (!this.listeners.delete(entry)) return;
+    await new Promise<void>((resolve) => entry.server.close(() => resolve()));
+    if (entry.address.type === 'unix') {
+      try {
+        unlinkSync(entry.address.path);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Serves QMP on an already connected stream (a socket, stdio, a test pipe). */
+  attach(stream: Duplex): QmpMonitor {
+    if (stream instanceof net.Socket && stream.remoteAddress !== undefined) stream.setNoDelay(true);
+    const mon = new QmpMonitor(this, stream);
+    if (!mon.isClosed) this.monitorSet.add(mon);
+    return mon;
+  }
+
+  /** @internal Called by a monitor whose connection went away. */
+  monitorClosed(mon: QmpMonitor): void {
+    this.monitorSet.delete(mon);
+  }
+
+  /**
+   * Sends an event to every monitor out of negotiation mode, with QEMU's
+   * `{"timestamp": {"seconds", "microseconds"}, "event", "data"}` layout.
+   */
+  emitEvent(event: string, data?: JsonObject): void {
+    const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+    const msg: JsonObject = {
+      event,
+      timestamp: { seconds: Math.floor(us / 1e6), microseconds: us % 1e6 },
+    };
+    if (data !== undefined) msg.data = data;
+    for (const m of this.monitorSet) if (m.negotiated) m.send(msg);
+  }
+
+  /**
+   * `qemu_system_shutdown_request()`: emits `SHUTDOWN` now and, once the
+   * current reply has gone out, calls the host's shutdown callback (or
+   * closes the server).
+   */
+  requestShutdown(reason: string, guest = false): void {
+    this.emitEvent('SHUTDOWN', { guest, reason });
+    this.shutdownReason ??= reason;
+    if (!this.shutdownScheduled) {
+      this.shutdownScheduled = true;
+      setImmediate(() => this.runShutdown());
+    }
+  }
+
+  private runShutdown(): void {
+    const reason = this.shutdownReason ?? 'host-qmp-quit';
+    if (this.onShutdown) this.onShutdown(reason);
+    else void this.close();
+  }
+
+  /** Stops listening and closes every monitor (pending output is flushed). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const ls = [...this.listeners];
+      for (const m of [...this.monitorSet]) m.close();
+      await Promise.all(ls.map((l) => this.closeListener(l)));
+    })();
+    return this.closing;
+  }
+}
