@@ -8,6 +8,7 @@ import 'reflect-metadata';
 export * from './qom/index.js';
 export * from './native/index.js';
 export * from './system/index.js';
+export * from './backends/index.js';
 export * from './hw/virtio/index.js';
 export * from './hw/misc/index.js';
 export * from './monitor/index.js';

@@ -15,3 +15,4 @@ export * from './keyval.js';
 export * from './qom-qmp-cmds.js';
 export * from './qom-hmp-cmds.js';
 export * from './qmp-server.js';
+export * from './machine-qmp-cmds.js';

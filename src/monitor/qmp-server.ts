@@ -31,6 +31,7 @@ import {
 import './qmp-cmds-control.js';
 import './qom-qmp-cmds.js';
 import './qom-hmp-cmds.js';
+import './qmp-cmds.js';
 
 /** QEMU's `QMP_REQ_QUEUE_LEN_MAX`: a monitor stops reading beyond this many queued requests. */
 export const QMP_REQ_QUEUE_LEN_MAX = 8;

@@ -12,6 +12,7 @@
  * accepts; tsqom also serves types embedders define).
  * @module
  */
+import { HostMemoryBackend, hostMemoryBackendWaitPrealloc } from '../backends/hostmem.js';
 import type { JsonObject, JsonValue } from '../qom/qobject.js';
 import { QomError } from '../qom/error.js';
 import {
@@ -188,8 +189,14 @@ export function registerQomCommands(registry: QmpCommandRegistry): void {
     name: 'qom-set',
     args: { path: 'str', property: 'str', value: 'any' },
     allowPreconfig: true,
-    handler(args) {
-      qmpQomSet(args.path as string, args.property as string, args.value);
+    async handler(args) {
+      const obj = resolveOrNotFound(args.path as string);
+      obj.propertySet(args.property as string, args.value);
+      // QEMU replies once a preallocation started by the set has finished (or
+      // failed); tsqom waits too, without blocking other monitors.
+      if (args.property === 'prealloc' && obj instanceof HostMemoryBackend) {
+        await hostMemoryBackendWaitPrealloc(obj);
+      }
       return {};
     },
   });

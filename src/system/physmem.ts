@@ -232,7 +232,8 @@ function mapNoreserveEffective(fd: number, readonly: boolean, shared: boolean): 
 /** QEMU's qemu_ram_mmap (without the guard page): maps `size` bytes of `fd` at `offset`. */
 function qemuRamMmap(fd: number, size: bigint, flags: number, offset: bigint): MappedMemory {
   const os = hostOs();
-  const readonly = (flags & RAM_READONLY) !== 0 || (flags & RAM_READONLY_FD) !== 0;
+  const readonly =
+    (flags & RAM_READONLY) !== 0 || ((flags & RAM_READONLY_FD) !== 0 && (flags & RAM_SHARED) !== 0);
   const shared = (flags & RAM_SHARED) !== 0;
   const noreserve = (flags & RAM_NORESERVE) !== 0;
   if (noreserve && !mapNoreserveEffective(fd, readonly, shared)) {
@@ -291,14 +292,16 @@ export interface RamFromFdOptions {
 /**
  * QEMU's qemu_ram_alloc_from_fd + file_ram_alloc: maps `size` bytes (rounded
  * up to pages) of `fd` at `offset`; MAP_SHARED with RAM_SHARED, PROT_READ
- * only with RAM_READONLY or RAM_READONLY_FD, MAP_NORESERVE with
- * RAM_NORESERVE. An empty file is grown to offset + size. Throws QEMU's
- * error texts.
+ * with RAM_READONLY, or with RAM_READONLY_FD on a shared mapping;
+ * MAP_NORESERVE with RAM_NORESERVE. An empty file is grown to offset +
+ * size. Throws QEMU's error texts.
  *
- * Unlike QEMU, RAM_READONLY_FD alone also gives a PROT_READ mapping (QEMU
- * maps it writable, which fails with EACCES on a read-only descriptor
- * shared with MAP_SHARED); the region stays RAM, and guest writes to it
- * are dropped with MEMTX_ACCESS_ERROR.
+ * A private mapping of a read-only descriptor stays writable, as QEMU's
+ * (VM templating: `readonly=on,rom=off`; writes stay private). A shared
+ * one is PROT_READ: QEMU would ask for a writable shared mapping, which
+ * fails (EACCES) on a read-only descriptor and would be wrong for a
+ * read-write descriptor handed over as read-only (a VIRTIO shared memory
+ * mapping without the RW flag). Guest writes to it get MEMTX_ACCESS_ERROR.
  */
 export function qemuRamAllocFromFd(
   size: Hwaddr,
@@ -346,7 +349,7 @@ export function qemuRamAllocFromFd(
   sz = alignUp(sz, ps);
   if (fileSize < off + maxSize) {
     try {
-      os.ftruncate(fd, off + sz);
+      os.ftruncate(fd, BigInt.asUintN(64, off + sz));
     } catch (e) {
       // QEMU only reports it (perror): mmap will fail if it matters.
       process.stderr.write(`ftruncate: ${isErrno(e) ? e.strerror : String(e)}\n`);

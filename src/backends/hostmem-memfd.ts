@@ -1,0 +1,111 @@
+/**
+ * `memory-backend-memfd` (QEMU's backends/hostmem-memfd.c): memory in an
+ * anonymous memfd (`/memfd:memory-backend-memfd (deleted)` in
+ * /proc/PID/maps), shared by default and sealed against growing and
+ * shrinking, so its descriptor can be handed to other processes safely.
+ * @module
+ */
+import 'reflect-metadata';
+import { container } from 'tsyringe';
+import { QomError, QomType, type ObjectClass, type QomObject, type Visitor } from '../qom/index.js';
+import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, HostOs, MFD_HUGETLB } from '../native/index.js';
+import {
+  RAM_NORESERVE,
+  RAM_PRIVATE,
+  RAM_SHARED,
+  memoryRegionInitRamFromFd,
+} from '../system/index.js';
+import {
+  HostMemoryBackend,
+  hostMemoryBackendGetName,
+  hostMemoryBackendInitRegion,
+  hostMemoryBackendMrInited,
+  type HostMemoryBackendClass,
+} from './hostmem.js';
+import { qemuMemfdCheck, qemuMemfdCreate } from './memfd.js';
+
+/** The QOM type name. */
+export const TYPE_MEMORY_BACKEND_MEMFD = 'memory-backend-memfd';
+
+/** A memfd memory backend (QEMU's HostMemoryBackendMemfd). */
+@QomType({ name: TYPE_MEMORY_BACKEND_MEMFD })
+export class HostMemoryBackendMemfd extends HostMemoryBackend {
+  /** Use huge pages. */
+  hugetlb = false;
+  /** Huge page size; 0 for the system default. */
+  hugetlbsize = 0n;
+  /** Seal growing and shrinking. */
+  seal = true;
+
+  /** QEMU's memfd_backend_class_init. */
+  static override classInit(oc: ObjectClass): void {
+    (oc as HostMemoryBackendClass).alloc = memfdBackendMemoryAlloc;
+    // As in QEMU, only where the kernel can make huge-page memfds.
+    if (qemuMemfdCheck(MFD_HUGETLB)) {
+      oc.propertyAddBool<HostMemoryBackendMemfd>(
+        'hugetlb',
+        (m) => m.hugetlb,
+        (m, v) => {
+          m.hugetlb = v;
+        },
+      );
+      oc.propertySetDescription('hugetlb', 'Use huge pages');
+      oc.propertyAdd(
+        'hugetlbsize',
+        'int',
+        (obj, v, name) => v.typeSize(name, (obj as HostMemoryBackendMemfd).hugetlbsize),
+        setHugetlbsize,
+      );
+      oc.propertySetDescription('hugetlbsize', 'Huge pages size (ex: 2M, 1G)');
+    }
+    oc.propertyAddBool<HostMemoryBackendMemfd>(
+      'seal',
+      (m) => m.seal,
+      (m, v) => {
+        m.seal = v;
+      },
+    );
+    oc.propertySetDescription('seal', 'Seal growing & shrinking');
+  }
+
+  /** QEMU's memfd_backend_instance_init: sealed and shared by default. */
+  override instanceInit(): void {
+    this.seal = true;
+    this.share = true;
+  }
+}
+
+function setHugetlbsize(obj: QomObject, v: Visitor, name: string): void {
+  const m = obj as HostMemoryBackendMemfd;
+  if (hostMemoryBackendMrInited(m)) throw new QomError('cannot change property value');
+  const value = v.typeSize(name);
+  if (value === 0n) {
+    throw new QomError(`Property '${obj.typeName}.${name}' doesn't take value '0'`);
+  }
+  m.hugetlbsize = value;
+}
+
+/** QEMU's memfd_backend_memory_alloc. */
+function memfdBackendMemoryAlloc(backend: HostMemoryBackend): void {
+  const m = backend as HostMemoryBackendMemfd;
+  const name = hostMemoryBackendGetName(backend);
+  if (!backend.size) throw new QomError("can't create backend with size 0");
+  const fd = qemuMemfdCreate(
+    TYPE_MEMORY_BACKEND_MEMFD,
+    backend.size,
+    m.hugetlb,
+    m.hugetlbsize,
+    m.seal ? F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL : 0,
+  );
+  backend.aligned = true;
+  const flags = (backend.share ? RAM_SHARED : RAM_PRIVATE) | (backend.reserve ? 0 : RAM_NORESERVE);
+  try {
+    hostMemoryBackendInitRegion(backend, name, (mr) =>
+      memoryRegionInitRamFromFd(mr, backend, name, backend.size, flags, fd, 0),
+    );
+  } catch (e) {
+    // The region takes the descriptor only when it succeeds.
+    container.resolve(HostOs).close(fd);
+    throw e;
+  }
+}
