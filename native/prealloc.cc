@@ -119,6 +119,9 @@ struct PreallocJob {
   Napi::Promise::Deferred deferred;
   Napi::FunctionReference onProgress;
   Tsfn tsfn;
+  // Highest value reported so far; only touched on the JS thread, where the
+  // reports arrive one at a time but possibly out of order between threads.
+  size_t reported = 0;
 
   explicit PreallocJob(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 
@@ -191,6 +194,8 @@ void CallJs(Napi::Env env, Napi::Function, PreallocJob* job, Event* ev) {
   bool hasPending = false;
   auto report = [&](size_t value) {
     if (job->onProgress.IsEmpty()) return;
+    if (value < job->reported) value = job->reported;
+    job->reported = value;
     try {
       job->onProgress.Call({Napi::Number::New(env, static_cast<double>(value)),
                             Napi::Number::New(env, static_cast<double>(job->length))});
