@@ -11,6 +11,8 @@
  * @module
  */
 import 'reflect-metadata';
+// The package root registers every QOM type tsqom has (backends, devices).
+import '../index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +45,13 @@ import { addressSpaceIo, addressSpaceMemory } from '../system/memory.js';
 import { addressSpaceRead, addressSpaceWrite } from '../system/physmem.js';
 import { machineIrqListen } from '../system/irq.js';
 import { objectResolvePath } from '../qom/object.js';
+import { qemuDeviceOpts, qdevDeviceAdd, qdevDeviceAddFromQdict } from '../hw/core/qdev-monitor.js';
+import {
+  qdevGetPeripheral,
+  qdevGetPeripheralAnon,
+  qdevMachineCreationDone,
+} from '../hw/core/qdev.js';
+import type { QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../version.js';
 
@@ -65,6 +74,7 @@ interface Plan {
   objects: Array<{ where: string; args: JsonObject }>;
   qmp: Array<{ where: string; address: QmpAddress }>;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
+  devices: Array<{ where: string; opts: QemuOpts | JsonObject }>;
 }
 
 /** An error to print, optionally located at the option that caused it. */
@@ -132,11 +142,24 @@ export class TsqomInstance {
       for (const l of this.listeners) await l.close().catch(() => {});
       for (const q of this.qtest) await q.close().catch(() => {});
       await this.qmp.close().catch(() => {});
-      userCreatableCleanup();
+      cleanupDevicesAndObjects();
       for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
     })();
     return this.stopped;
   }
+}
+
+/** The JSON form of an option (`-object '{...}'`, `-device '{...}'`). */
+function parseJsonOption(arg: string, where: string): JsonObject {
+  const parsed = jsonParseMessages(arg);
+  const first = parsed[0];
+  if (!first || first.error || parsed.length !== 1) {
+    throw new VlError(first?.error?.message ?? 'JSON parse error, premature EOI', where);
+  }
+  if (first.value === null || typeof first.value !== 'object' || Array.isArray(first.value)) {
+    throw new VlError("Invalid parameter type for 'null', expected: object", where);
+  }
+  return first.value as JsonObject;
 }
 
 /** Reads `-object` as QEMU 7.2's `object_option_parse` does. */
@@ -146,17 +169,7 @@ function parseObjectOption(
   io: VlIo,
   where: string,
 ): JsonObject | 'help-done' {
-  if (arg.startsWith('{')) {
-    const parsed = jsonParseMessages(arg);
-    const first = parsed[0];
-    if (!first || first.error || parsed.length !== 1) {
-      throw new VlError(first?.error?.message ?? 'JSON parse error, premature EOI', where);
-    }
-    if (first.value === null || typeof first.value !== 'object' || Array.isArray(first.value)) {
-      throw new VlError("Invalid parameter type for 'null', expected: object", where);
-    }
-    return first.value as JsonObject;
-  }
+  if (arg.startsWith('{')) return parseJsonOption(arg, where);
   const opts = list.parse(arg);
   for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
   const type = qemuOptGet(opts, 'qom-type');
@@ -175,7 +188,7 @@ function parseObjectOption(
 }
 
 function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
-  const plan: Plan = { objects: [], qmp: [], qtest: [] };
+  const plan: Plan = { objects: [], qmp: [], qtest: [], devices: [] };
   const objectList = new QemuOptsList('object', 'qom-type');
   for (const o of options) {
     const where = `-${o.spelling}${o.arg === undefined ? '' : ` ${o.arg}`}`;
@@ -232,7 +245,16 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.qtest.push({ where, spec });
           break;
         }
-        case 'device':
+        case 'device': {
+          if (o.arg!.startsWith('{')) {
+            plan.devices.push({ where, opts: parseJsonOption(o.arg!, where) });
+          } else {
+            const opts = qemuDeviceOpts.parse(o.arg!);
+            for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+            plan.devices.push({ where, opts });
+          }
+          break;
+        }
         case 'chardev':
           throw new VlError(`-${o.spelling} is not supported yet`, where);
       }
@@ -291,6 +313,17 @@ export async function qemuInit(
     for (const o of plan.objects) {
       await objectAdd(o.args);
     }
+    // QEMU creates -device after the backends, and reports its errors at the option.
+    for (const d of plan.devices) {
+      try {
+        if ('opts' in d.opts && Array.isArray((d.opts as QemuOpts).opts))
+          await qdevDeviceAdd(d.opts as QemuOpts);
+        else await qdevDeviceAddFromQdict(d.opts as JsonObject, true);
+      } catch (e) {
+        throw located(d.where, e);
+      }
+    }
+    qdevMachineCreationDone();
     return { instance, exitCode: 0 };
   } catch (e) {
     reportError(io, e);
@@ -298,7 +331,7 @@ export async function qemuInit(
     else {
       for (const l of listeners) await l.close().catch(() => {});
       await qmp.close().catch(() => {});
-      userCreatableCleanup();
+      cleanupDevicesAndObjects();
       for (const d of extraCleanupDirs) rmSync(d, { recursive: true, force: true });
     }
     return { instance: null, exitCode: 1 };
@@ -337,6 +370,14 @@ function qtestServer(): QtestServer {
     unlisten = undefined;
   });
   return server;
+}
+
+/** Unplugs every device (they use the backends), then deletes every object. */
+function cleanupDevicesAndObjects(): void {
+  for (const container of [qdevGetPeripheral(), qdevGetPeripheralAnon()]) {
+    for (const dev of [...container.children()]) dev.unparent();
+  }
+  userCreatableCleanup();
 }
 
 function reportError(io: VlIo, e: unknown): void {

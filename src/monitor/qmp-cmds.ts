@@ -1,6 +1,7 @@
 /**
  * Registers every command tsqom serves that lives outside the monitor's
- * own modules: `query-memdev`, `info memdev` and `info mtree`, and the QAPI
+ * own modules: `query-memdev`, `info memdev`, `info mtree`, `device_add` and
+ * `device_del`, and the QAPI
  * `ObjectOptions` members of each memory backend type (so `object-add` and
  * `-object` check them as QEMU's schema does). Imported for its effect by
  * the QMP server.
@@ -11,10 +12,13 @@ import { registerObjectOptions } from './qom-qmp-cmds.js';
 import { registerMachineQmpCommands } from './machine-qmp-cmds.js';
 import { registerHmpInfoCommand } from './hmp.js';
 import { mtreeInfo } from '../system/memory.js';
+import { registerQdevQmpCommands } from '../hw/core/qdev-monitor.js';
+import { qmpCommands } from './qmp-dispatch.js';
 
 for (const [qomType, members] of Object.entries(BACKEND_OBJECT_OPTIONS))
   registerObjectOptions(qomType, members);
 registerMachineQmpCommands();
+registerQdevQmpCommands((c) => qmpCommands.register(c));
 
 registerHmpInfoCommand({
   name: 'mtree',
