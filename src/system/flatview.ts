@@ -35,7 +35,7 @@ export interface RenderableRegion<M extends RenderableRegion<M>> {
   /** Offset of the alias inside its target. */
   readonly aliasOffset: bigint;
   /** Subregions, highest priority first; among equal priorities the most recently added first. */
-  readonly subregions: readonly M[];
+  readonly subregions: Iterable<M>;
   /** True when the region has its own backing (RAM or I/O); false for pure containers. */
   readonly terminates: boolean;
   /** Read-only (propagates to everything rendered below it). */

@@ -9,3 +9,4 @@ export * from './memory.js';
 export * from './physmem.js';
 export * from './ioport.js';
 export * from './irq.js';
+export * from './subregion-list.js';

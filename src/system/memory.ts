@@ -15,6 +15,7 @@
  * when none is open).
  * @module
  */
+import { SubregionList } from './subregion-list.js';
 import {
   QomError,
   QomObject,
@@ -232,7 +233,7 @@ export class MemoryRegion extends QomObject implements PrintableRegion<MemoryReg
   /** Priority inside the container (signed 32-bit). */
   priority = 0;
   /** Subregions, highest priority first (among equal priorities, the most recently added first). */
-  readonly subregions: MemoryRegion[] = [];
+  readonly subregions = new SubregionList<MemoryRegion>();
   /** The name given at init (null: the QOM path component is used). */
   name: string | null = null;
   /** Dirty logging clients. */
@@ -266,7 +267,7 @@ export class MemoryRegion extends QomObject implements PrintableRegion<MemoryReg
         updatePending = true;
       }
       if (this.container) memoryRegionDelSubregion(this.container, this);
-      while (this.subregions.length) memoryRegionDelSubregion(this, this.subregions[0]);
+      while (this.subregions.length) memoryRegionDelSubregion(this, this.subregions.at(-1)!);
     } finally {
       memoryRegionTransactionCommit();
     }
@@ -582,9 +583,7 @@ function updateContainerSubregions(sub: MemoryRegion): void {
   memoryRegionTransactionBegin();
   try {
     if (mr.owner !== sub.owner) memoryRegionRef(sub);
-    const at = mr.subregions.findIndex((other) => sub.priority >= other.priority);
-    if (at < 0) mr.subregions.push(sub);
-    else mr.subregions.splice(at, 0, sub);
+    mr.subregions.insert(sub, sub.priority);
     updatePending ||= mr.enabled && sub.enabled;
   } finally {
     memoryRegionTransactionCommit();
@@ -655,8 +654,7 @@ export function memoryRegionDelSubregion(mr: MemoryRegion, sub: MemoryRegion): v
   try {
     sub.container = null;
     for (let a = sub.alias; a; a = a.alias) a.mappedViaAlias--;
-    const i = mr.subregions.indexOf(sub);
-    mr.subregions.splice(i, 1);
+    mr.subregions.remove(sub);
     updatePending ||= mr.enabled && sub.enabled;
     if (mr.owner !== sub.owner) memoryRegionUnref(sub);
   } finally {

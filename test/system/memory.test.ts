@@ -345,7 +345,7 @@ test('listeners on other address spaces see begin/commit only; priorities order 
     'hi:commit',
   ]);
   log.length = 0;
-  memoryRegionDelSubregion(r1, r1.subregions[0]);
+  memoryRegionDelSubregion(r1, r1.subregions.at(0)!);
   // region_del runs in reverse order.
   t.deepEqual(
     log.filter((s) => s.includes('del')),

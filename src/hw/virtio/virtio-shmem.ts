@@ -416,8 +416,8 @@ export function virtioShmemDropMappings(shmem: VirtioSharedMemory): void {
     // The container lists the newest subregion first, and removing from
     // the end of that list is what the memory core does cheapest.
     const subs = shmem.mr.subregions;
-    for (let i = subs.length - 1; i >= 0 && shmem.mappingCount > 0; i = subs.length - 1) {
-      const owner = subs[i].owner;
+    while (subs.length > 0 && shmem.mappingCount > 0) {
+      const owner = subs.at(-1)!.owner;
       if (!(owner instanceof VirtioSharedMemoryMapping) || owner.region !== shmem) break;
       delMapping(shmem, owner);
     }
