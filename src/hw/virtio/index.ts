@@ -9,3 +9,4 @@ export * from './vhost-user/index.js';
 export * from './virtio.js';
 export * from './virtio-shmem.js';
 export * from './virtio-shmem-index.js';
+export * from './guest-memory-mmap.js';

@@ -9,3 +9,6 @@ export * from './codec-error.js';
 export * from './payloads.js';
 export * from './codec.js';
 export * from './framer.js';
+export * from './unix-stream.js';
+export * from './backend.js';
+export * from './backend-server.js';
