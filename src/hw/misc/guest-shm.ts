@@ -100,8 +100,16 @@ export function packControlStatus(pending: number, active: number): number {
   );
 }
 
+/** A control page `status` value's two client bitsets (bit n is client n). */
+export interface ControlStatusBits {
+  /** Pending notifications (the low 16 bits; reading `status` clears them on the device). */
+  pending: number;
+  /** Clients attached to the region (the high 16 bits). */
+  active: number;
+}
+
 /** Splits a control page `status` value into its two client bitsets. */
-export function unpackControlStatus(status: number): { pending: number; active: number } {
+export function unpackControlStatus(status: number): ControlStatusBits {
   return {
     pending: status & GUEST_SHM_CLIENT_MASK,
     active: (status >>> GUEST_SHM_MAX_CLIENTS) & GUEST_SHM_CLIENT_MASK,

@@ -7,3 +7,7 @@
 export * from './guest-shm.js';
 export * from './vdev-shmem-rules.js';
 export * from './vdev-shmem-config.js';
+export * from './vdev-shmem.js';
+export * from './vdev-shmem-host.js';
+export * from './vdev-shmem-doorbell.js';
+export * from './vdev-shmem-liveness.js';

@@ -37,7 +37,7 @@
  * Numbers follow C (`0x` hex, a leading `0` octal, else decimal); `mode`
  * and `umask` are always octal; sizes use QEMU's size syntax (decimal or
  * `0x` hex, optional `K`/`M`/`G`/`T`/`P`/`E` suffix). Created regions get
- * mode `0666` unless given, minus the umask in force, never with execute
+ * mode `0600` unless given, minus the umask in force, never with execute
  * bits (QNX's rule).
  * @module
  */
@@ -58,8 +58,12 @@ import {
 /** QOM type name of the device. */
 export const TYPE_VDEV_SHMEM = 'vdev-shmem';
 
-/** Default permissions of a created region (before the umask). */
-export const VDEV_SHMEM_DEFAULT_MODE = 0o666;
+/**
+ * Default permissions of a created region (before the umask): 0600, so only
+ * the user running the emulators can attach (QNX uses 0666; a region's
+ * header is shared state every client trusts). Give `mode` to share wider.
+ */
+export const VDEV_SHMEM_DEFAULT_MODE = 0o600;
 
 /** Largest region: the factory page's `size` register counts pages in 32 bits. */
 export const VDEV_SHMEM_MAX_SIZE = 0xffffffffn * BigInt(GUEST_SHM_PAGE_SIZE);
@@ -87,7 +91,7 @@ export interface VdevShmemCreate {
   size: bigint;
   /** Size in pages (rounded up), as guests see it. */
   pages: bigint;
-  /** Permission bits: the given mode or 0666, minus the umask in force, never execute bits. */
+  /** Permission bits: the given mode or 0600, minus the umask in force, never execute bits. */
   mode: number;
   /** Group (name or number); undefined for the process's own group. */
   gid?: string | number;
@@ -128,7 +132,7 @@ export function vdevShmemPolicy(config: VdevShmemConfig): ShmemPolicy {
   return new ShmemPolicy({ rules: config.rules, subst: config.subst });
 }
 
-/** Mode of a region a guest creates under `config`: 0666 minus the umask, never execute bits. */
+/** Mode of a region a guest creates under `config`: 0600 minus the umask, never execute bits. */
 export function vdevShmemGuestMode(config: VdevShmemConfig): number {
   return finalMode(undefined, config.umask);
 }

@@ -355,15 +355,42 @@ export function applySubst(name: string, subst: ShmemSubst | undefined): string 
   return name.slice(0, at) + subst.prefix + name.slice(at + subst.match.length);
 }
 
+/** {@link hostShmemName}'s answer for a name that has a host-side name. */
+export interface HostShmemNameOk {
+  /** The host-side name: the guest-visible name with `subst` applied. */
+  hostName: string;
+  /** Always absent here: the name is legal. */
+  reason?: undefined;
+}
+
+/** {@link hostShmemName}'s answer for a name that has no host-side name. */
+export interface HostShmemNameBad {
+  /** Always absent here: there is no host-side name. */
+  hostName?: undefined;
+  /** Why the name, or the name with the `subst` prefix, is not legal. */
+  reason: string;
+}
+
+/**
+ * What {@link hostShmemName} answers; test `hostName === undefined` to tell
+ * the two apart.
+ */
+export type HostShmemNameResult = HostShmemNameOk | HostShmemNameBad;
+
+/** Which rule of a {@link ShmemPolicy} decides for a name, and what it decides. */
+export interface ShmemRuleMatch {
+  /** The deciding rule's index in {@link ShmemPolicy.rules}, or `implicit` for the closing rule. */
+  rule: number | 'implicit';
+  /** What that rule does. */
+  action: ShmemRuleAction;
+}
+
 /**
  * The host-side name for a guest-visible name, or why there is none: the
  * name must pass {@link checkShmemName}, and its length plus the `subst`
  * prefix's length must not exceed {@link GUEST_SHM_MAX_NAME}.
  */
-export function hostShmemName(
-  name: string,
-  subst: ShmemSubst | undefined,
-): { hostName: string; reason?: undefined } | { hostName?: undefined; reason: string } {
+export function hostShmemName(name: string, subst: ShmemSubst | undefined): HostShmemNameResult {
   const bad = checkShmemName(name);
   if (bad) return { reason: bad };
   if (subst && name.length + subst.prefix.length > GUEST_SHM_MAX_NAME) {
@@ -406,7 +433,7 @@ export class ShmemPolicy {
   }
 
   /** The rule that decides for `name` (index, or `implicit`) and its action. */
-  match(name: string): { rule: number | 'implicit'; action: ShmemRuleAction } {
+  match(name: string): ShmemRuleMatch {
     for (let i = 0; i < this.rules.length; i++) {
       const r = this.rules[i]!;
       if (fnmatch(r.pattern, name)) return { rule: i, action: r.action };

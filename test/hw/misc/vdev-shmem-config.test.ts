@@ -58,7 +58,7 @@ test('a one-line QNX block with every option', (t) => {
         hostName: 'wombat',
         size: 0x2000n,
         pages: 2n,
-        mode: 0o644,
+        mode: 0o600,
         gid: 100,
         subst: false,
       },
@@ -77,7 +77,7 @@ test('a one-line QNX block with every option', (t) => {
       { action: 'deny', pattern: 'x' },
     ],
   });
-  t.is(vdevShmemGuestMode(cfg), 0o644);
+  t.is(vdevShmemGuestMode(cfg), 0o600);
 });
 
 test('the QNX documentation example block', (t) => {
@@ -93,7 +93,7 @@ test('the QNX documentation example block', (t) => {
   t.is(cfg.loc, 0x10000000n);
   t.deepEqual(cfg.intr, { controller: 'myioapic', line: 10 });
   t.deepEqual(cfg.creates, [
-    { name: 'TEST1', hostName: 'TEST1', size: 0xf0000n, pages: 0xf0n, mode: 0o666, subst: false },
+    { name: 'TEST1', hostName: 'TEST1', size: 0xf0000n, pages: 0xf0n, mode: 0o600, subst: false },
   ]);
 });
 
@@ -109,7 +109,7 @@ test('QNX syntax details: loc without address, sizes rounded to pages, umask and
   t.deepEqual(
     cfg.creates.map((c) => [c.name, c.pages, c.mode.toString(8), c.gid]),
     [
-      ['a', 1n, '666', undefined],
+      ['a', 1n, '600', undefined],
       ['b', 2n, '600', undefined],
       ['c', 1n, '600', 7],
       ['d', 1n, '600', 9],

@@ -1,0 +1,369 @@
+/**
+ * Cross-process wake-ups for the inter-guest shared memory device: one
+ * eventfd per process (its *doorbell*), handed to peers over a unix
+ * socket.
+ *
+ * A notification sets bits in a region's shared header, then rings the
+ * doorbell of the process that owns the target client; that process reads
+ * its eventfd on the event loop (libuv poll, no helper thread) and scans
+ * the header words of its own clients to see which of them changed. The
+ * doorbell carries no data, so a stray ring costs a scan and nothing else.
+ *
+ * Rendezvous: every process with at least one attached client listens on
+ * the unix socket `TMPDIR/tsqom-shmem.<pid>.<token>.sock` (see
+ * {@link vdevShmemDoorbellPath}) and records that path in the header slots
+ * it holds; it answers each connection with one byte and its eventfd
+ * (SCM_RIGHTS) and keeps the connection open. A peer connects once and
+ * keeps both the eventfd and the connection: when the process dies, the
+ * kernel closes its end and the peer's watcher sees the hang-up at once,
+ * which is how a killed client is noticed without polling. A process
+ * removes its socket file when it has no clients left; the socket file of
+ * a killed process is removed by whoever reclaims its slots.
+ * @module
+ */
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { container } from 'tsyringe';
+import {
+  AF_UNIX,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  HostOs,
+  type NativeFdWatcher,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  UV_DISCONNECT,
+  UV_READABLE,
+  isErrno,
+} from '../../native/index.js';
+import type { VdevShmemProcessId } from './vdev-shmem-liveness.js';
+
+/** The file name of the socket a process's doorbell listens on. */
+export function vdevShmemDoorbellName(id: VdevShmemProcessId): string {
+  return `tsqom-shmem.${id.pid}.${id.token}.sock`;
+}
+
+/** The path of the socket a process's doorbell listens on (in `dir`, default the temporary directory). */
+export function vdevShmemDoorbellPath(id: VdevShmemProcessId, dir: string = tmpdir()): string {
+  return join(dir, vdevShmemDoorbellName(id));
+}
+
+/**
+ * Whether `path` can be the doorbell socket of `id` (its file name is
+ * {@link vdevShmemDoorbellName}): paths read from a shared header are
+ * checked with this before they are connected to or removed.
+ */
+export function vdevShmemIsDoorbellPath(path: string, id: VdevShmemProcessId): boolean {
+  return path.startsWith('/') && basename(path) === vdevShmemDoorbellName(id);
+}
+
+/**
+ * Removes the socket file of a dead process's doorbell. The path comes
+ * from a shared header, so only a socket with the doorbell name of that
+ * process is removed.
+ */
+export function vdevShmemRemoveDoorbell(peer: VdevShmemPeer): void {
+  if (!vdevShmemIsDoorbellPath(peer.path, peer)) return;
+  try {
+    if (lstatSync(peer.path).isSocket()) unlinkSync(peer.path);
+  } catch {
+    /* gone already */
+  }
+}
+
+/** A process with clients, as the header records it: id and doorbell path. */
+export interface VdevShmemPeer extends VdevShmemProcessId {
+  /** Its doorbell socket. */
+  path: string;
+}
+
+/** What a {@link VdevShmemDoorbell} tells its owner. */
+export interface VdevShmemDoorbellHandlers {
+  /** Our doorbell rang: some client of this process may have news. */
+  onRing(): void;
+  /** A peer hung up or refused us: it may be dead (check before reclaiming anything). */
+  onPeerGone(peer: VdevShmemPeer): void;
+}
+
+interface Peer {
+  id: VdevShmemPeer;
+  sock: number;
+  watcher: NativeFdWatcher | null;
+  /** The peer's eventfd once received, else -1. */
+  bell: number;
+  /** A ring is owed, to be sent when the eventfd arrives. */
+  owed: boolean;
+}
+
+function peerKey(id: VdevShmemProcessId): string {
+  return `${id.pid}.${id.token}`;
+}
+
+const MSG = new Uint8Array([0x44]); // 'D'
+
+/**
+ * This process's doorbell and its connections to peers' doorbells.
+ * {@link VdevShmemDoorbell.start} and {@link VdevShmemDoorbell.stop}
+ * bracket the time the process has clients; everything it opened is
+ * closed by stop.
+ */
+export class VdevShmemDoorbell {
+  private efd = -1;
+  private efdWatcher: NativeFdWatcher | null = null;
+  private listenFd = -1;
+  private listenWatcher: NativeFdWatcher | null = null;
+  private readonly accepted = new Map<number, NativeFdWatcher>();
+  private readonly peers = new Map<string, Peer>();
+  private readonly scratch = new Uint8Array(8);
+  /** The socket path this doorbell listens on. */
+  readonly path: string;
+
+  /**
+   * @param self - this process.
+   * @param handlers - where rings and hang-ups go.
+   * @param dir - where the socket goes (default: the temporary directory).
+   * @param os - the OS layer (default: the container's HostOs).
+   */
+  constructor(
+    private readonly self: VdevShmemProcessId,
+    private readonly handlers: VdevShmemDoorbellHandlers,
+    dir: string = tmpdir(),
+    private readonly os: HostOs = container.resolve(HostOs),
+  ) {
+    this.path = vdevShmemDoorbellPath(self, dir);
+  }
+
+  /** Whether the doorbell is listening. */
+  get running(): boolean {
+    return this.efd >= 0;
+  }
+
+  /** How many peers this process is connected to (or connecting to). */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** Starts listening (idempotent). Throws the OS error if the socket cannot be bound. */
+  start(): void {
+    if (this.running) return;
+    const os = this.os;
+    const efd = os.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    let lfd = -1;
+    let bound = false;
+    try {
+      lfd = os.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      // The name holds our pid and start time: a file of that name is ours.
+      try {
+        unlinkSync(this.path);
+      } catch {
+        /* none */
+      }
+      os.bind(lfd, this.path);
+      bound = true;
+      // Peers of other users (regions shared through a group) must be able
+      // to connect; all they can get is a doorbell.
+      chmodSync(this.path, 0o666);
+      os.listen(lfd, 64);
+    } catch (e) {
+      if (lfd >= 0) os.close(lfd);
+      if (bound) {
+        try {
+          unlinkSync(this.path);
+        } catch {
+          /* gone */
+        }
+      }
+      os.close(efd);
+      throw e;
+    }
+    this.efd = efd;
+    this.listenFd = lfd;
+    this.efdWatcher = os.watch(efd, UV_READABLE, () => this.rung());
+    this.efdWatcher.start();
+    this.listenWatcher = os.watch(lfd, UV_READABLE, () => this.acceptAll());
+    this.listenWatcher.start();
+  }
+
+  /** Closes the listener, the eventfd, every accepted connection and every peer. */
+  stop(): void {
+    const os = this.os;
+    for (const key of [...this.peers.keys()]) this.dropPeer(key);
+    for (const [fd, w] of this.accepted) {
+      w.close();
+      os.close(fd);
+    }
+    this.accepted.clear();
+    this.listenWatcher?.close();
+    this.listenWatcher = null;
+    if (this.listenFd >= 0) {
+      os.close(this.listenFd);
+      try {
+        unlinkSync(this.path);
+      } catch {
+        /* gone */
+      }
+    }
+    this.listenFd = -1;
+    this.efdWatcher?.close();
+    this.efdWatcher = null;
+    if (this.efd >= 0) os.close(this.efd);
+    this.efd = -1;
+  }
+
+  /**
+   * Rings `peer`'s doorbell: at once when its eventfd is known, otherwise
+   * as soon as the connection delivers it. `path` gives the peer's socket
+   * path, asked for only when there is no connection yet.
+   */
+  ring(peer: VdevShmemProcessId, path: () => string): void {
+    let p = this.peers.get(peerKey(peer));
+    if (!p) p = this.connect({ pid: peer.pid, token: peer.token, path: path() });
+    if (!p) return;
+    if (p.bell >= 0) this.os.eventfdWrite(p.bell, 1n);
+    else p.owed = true;
+  }
+
+  /** Rings this process's own doorbell (the scan then runs from the event loop). */
+  ringSelf(): void {
+    if (this.efd >= 0) this.os.eventfdWrite(this.efd, 1n);
+  }
+
+  /**
+   * Keeps connections to exactly `wanted` (other processes holding slots
+   * in this process's regions): connects to new ones, closes the rest.
+   */
+  retainPeers(wanted: Iterable<VdevShmemPeer>): void {
+    const keep = new Set<string>();
+    for (const id of wanted) {
+      if (id.pid === this.self.pid && id.token === this.self.token) continue;
+      const key = peerKey(id);
+      keep.add(key);
+      if (!this.peers.has(key)) this.connect(id);
+    }
+    for (const key of [...this.peers.keys()]) if (!keep.has(key)) this.dropPeer(key);
+  }
+
+  private rung(): void {
+    if (this.efd < 0) return;
+    try {
+      this.os.eventfdRead(this.efd);
+    } catch {
+      /* drained concurrently: nothing to do */
+    }
+    this.handlers.onRing();
+  }
+
+  private acceptAll(): void {
+    const os = this.os;
+    for (;;) {
+      let fd: number | null;
+      try {
+        fd = os.accept(this.listenFd, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      } catch {
+        return;
+      }
+      if (fd === null) return;
+      try {
+        os.sendmsg(fd, MSG, [this.efd]);
+      } catch {
+        os.close(fd);
+        continue;
+      }
+      const conn = fd;
+      const w = os.watch(conn, UV_READABLE | UV_DISCONNECT, () => this.serviceAccepted(conn));
+      w.start();
+      this.accepted.set(conn, w);
+    }
+  }
+
+  // A peer connected to us only ever hangs up; anything it sends is dropped.
+  private serviceAccepted(fd: number): void {
+    const w = this.accepted.get(fd);
+    if (!w) return;
+    let eof = false;
+    try {
+      for (;;) {
+        const r = this.os.recvmsg(fd, this.scratch.length, 0);
+        if (r === null) break;
+        if (r.data.length === 0) {
+          eof = true;
+          break;
+        }
+      }
+    } catch {
+      eof = true;
+    }
+    if (!eof) return;
+    w.close();
+    this.os.close(fd);
+    this.accepted.delete(fd);
+  }
+
+  private connect(id: VdevShmemPeer): Peer | undefined {
+    const os = this.os;
+    const key = peerKey(id);
+    if (!vdevShmemIsDoorbellPath(id.path, id)) return undefined;
+    let sock: number;
+    try {
+      sock = os.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    } catch {
+      return undefined;
+    }
+    try {
+      os.connect(sock, id.path);
+    } catch (e) {
+      os.close(sock);
+      // Nobody listens: the process is gone (or has no clients any more).
+      if (isErrno(e, 'ECONNREFUSED') || isErrno(e, 'ENOENT')) {
+        setImmediate(() => this.handlers.onPeerGone(id));
+      }
+      return undefined;
+    }
+    const p: Peer = { id, sock, watcher: null, bell: -1, owed: false };
+    p.watcher = os.watch(sock, UV_READABLE | UV_DISCONNECT, () => this.servicePeer(key, p));
+    p.watcher.start();
+    this.peers.set(key, p);
+    return p;
+  }
+
+  private servicePeer(key: string, p: Peer): void {
+    if (this.peers.get(key) !== p) return;
+    let gone = false;
+    try {
+      for (;;) {
+        const r = this.os.recvmsg(p.sock, this.scratch.length, 1);
+        if (r === null) break;
+        if (r.data.length === 0) {
+          gone = true;
+          break;
+        }
+        for (const fd of r.fds) {
+          if (p.bell < 0) p.bell = fd;
+          else this.os.close(fd);
+        }
+      }
+    } catch {
+      gone = true;
+    }
+    if (gone) {
+      this.dropPeer(key);
+      this.handlers.onPeerGone(p.id);
+      return;
+    }
+    if (p.owed && p.bell >= 0) {
+      p.owed = false;
+      this.os.eventfdWrite(p.bell, 1n);
+    }
+  }
+
+  private dropPeer(key: string): void {
+    const p = this.peers.get(key);
+    if (!p) return;
+    this.peers.delete(key);
+    p.watcher?.close();
+    this.os.close(p.sock);
+    if (p.bell >= 0) this.os.close(p.bell);
+  }
+}
