@@ -35,13 +35,19 @@ import {
 import { hmpCommandOutput } from '../monitor/hmp.js';
 import { jsonParseMessages } from '../monitor/json-parser.js';
 import { optsVisit } from './opts-visitor.js';
+import { keyvalParse } from '../monitor/keyval.js';
+import { machineCreate, machineReleaseMemoryBackend } from '../hw/core/machine.js';
+import {
+  machineClearMemoryBackend,
+  machineSetMemoryBackend,
+} from '../hw/virtio/vhost-user/frontend-machine.js';
 import {
   QtestServer,
   parseQtestChardev,
   type QtestChardevSpec,
   type QtestTarget,
 } from '../monitor/qtest.js';
-import { addressSpaceIo, addressSpaceMemory } from '../system/memory.js';
+import { addressSpaceIo, addressSpaceMemory, memoryMapInit } from '../system/memory.js';
 import { addressSpaceRead, addressSpaceWrite } from '../system/physmem.js';
 import { machineIrqListen } from '../system/irq.js';
 import { objectResolvePath } from '../qom/object.js';
@@ -75,6 +81,7 @@ interface Plan {
   qmp: Array<{ where: string; address: QmpAddress }>;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
   devices: Array<{ where: string; opts: QemuOpts | JsonObject }>;
+  machine: JsonObject;
 }
 
 /** An error to print, optionally located at the option that caused it. */
@@ -102,9 +109,11 @@ function located(where: string, e: unknown): VlError {
 export function defaultConfiguration(socketDir: string): string[] {
   return [
     '-M',
-    'none',
+    'none,memory-backend=ram0',
     '-object',
     'memory-backend-shm,id=ram0,size=64M',
+    '-device',
+    'vdev-shmem,id=shm0,loc=0x10000000,intr=5,create.0.name=tsqom-demo,create.0.size=64K',
     '-qmp',
     `unix:${join(socketDir, 'qmp.sock')},server=on,wait=off`,
   ];
@@ -188,7 +197,7 @@ function parseObjectOption(
 }
 
 function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
-  const plan: Plan = { objects: [], qmp: [], qtest: [], devices: [] };
+  const plan: Plan = { objects: [], qmp: [], qtest: [], devices: [], machine: {} };
   const objectList = new QemuOptsList('object', 'qom-type');
   for (const o of options) {
     const where = `-${o.spelling}${o.arg === undefined ? '' : ` ${o.arg}`}`;
@@ -217,16 +226,13 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           break;
         }
         case 'machine': {
-          const type = o.arg!.split(',')[0];
-          if (type !== 'none') {
-            throw new VlError(
-              'unsupported machine type',
-              undefined,
-              'Use -machine help to list supported machines\n',
-            );
+          // QEMU 7.2 reads -machine with keyval and merges repeated options.
+          const r = keyvalParse(o.arg!, 'type');
+          if (r.help) {
+            io.out('Supported machines are:\nnone                 empty machine\n');
+            return 'exit';
           }
-          if (o.arg !== 'none')
-            throw new VlError(`machine options other than the type are not supported yet`, where);
+          Object.assign(plan.machine, r.dict);
           break;
         }
         case 'display':
@@ -298,6 +304,19 @@ export async function qemuInit(
         throw new VlError(`Failed to bind socket to ${path}: ${(e as Error).message}`, q.where);
       }
     }
+    // QEMU's qemu_create_machine + qemu_apply_machine_options: before any
+    // listener or object, so `/machine` is the machine, not a bare container.
+    const { type = 'none', 'memory-backend': memdev, ...machineProps } = plan.machine;
+    if (type !== 'none') {
+      throw new VlError(
+        'unsupported machine type',
+        undefined,
+        'Use -machine help to list supported machines\n',
+      );
+    }
+    const machine = machineCreate();
+    memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
+    for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
     instance = new TsqomInstance(qmp, listeners, extraCleanupDirs);
     for (const q of plan.qtest) {
       const server = qtestServer();
@@ -312,6 +331,11 @@ export async function qemuInit(
     objectGetObjectsRoot(); // /objects exists even when nothing is created
     for (const o of plan.objects) {
       await objectAdd(o.args);
+    }
+    // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
+    if (memdev !== undefined) {
+      machineSetMemoryBackend(String(memdev));
+      machine.propertySet('memory-backend', String(memdev));
     }
     // QEMU creates -device after the backends, and reports its errors at the option.
     for (const d of plan.devices) {
@@ -377,6 +401,8 @@ function cleanupDevicesAndObjects(): void {
   for (const container of [qdevGetPeripheral(), qdevGetPeripheralAnon()]) {
     for (const dev of [...container.children()]) dev.unparent();
   }
+  machineClearMemoryBackend();
+  machineReleaseMemoryBackend();
   userCreatableCleanup();
 }
 
@@ -409,7 +435,7 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
 
   if (isDefault) {
     io.out(`tsqom ${TSQOM_VERSION}: default configuration\n  tsqom ${args.join(' ')}\n\n`);
-    io.out((await hmpCommandOutput('info qom-tree')).replace(/\r\n/g, '\n'));
+    io.out((await hmpCommandOutput('info qom-tree /')).replace(/\r\n/g, '\n'));
     io.out('\n');
     io.out((await hmpCommandOutput('info mtree')).replace(/\r\n/g, '\n'));
     const sock = instance.listeners[0]?.address;

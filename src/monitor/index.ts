@@ -16,3 +16,4 @@ export * from './qom-qmp-cmds.js';
 export * from './qom-hmp-cmds.js';
 export * from './qmp-server.js';
 export * from './machine-qmp-cmds.js';
+export * from './qtest.js';

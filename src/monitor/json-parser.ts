@@ -13,12 +13,14 @@
  * - Limits: 64 MiB per token and per message, 2 Mi tokens per message,
  *   nesting depth 1024.
  * - Integers that fit int64 or uint64 are exact (`number` when safe,
- *   `bigint` beyond); other numbers are doubles. A float literal with an
- *   integral value (`1.0`, `-0.0`) is remembered, see {@link jsonIsFloat},
- *   because QAPI rejects it where an integer is expected.
+ *   `bigint` beyond); other numbers are doubles. A double with an integral
+ *   value (`1.0`, `-0.0`, an integer literal too big for 64 bits) is
+ *   marked inside its container (see {@link jsonIsFloat}), and reported
+ *   for a top-level value, because QAPI rejects it where an integer is
+ *   expected.
  * @module
  */
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
+import { type JsonObject, type JsonValue, jsonMarkFloat } from '../qom/qobject.js';
 import { QomError } from '../qom/error.js';
 import { jsonObjectSet } from './qdict.js';
 import { decodeLenient, isValidCodepoint, modUtf8Codepoint } from './unicode.js';
@@ -128,28 +130,16 @@ const TABLE: Uint8Array = (() => {
   return t;
 })();
 
-const floatLiterals = new WeakMap<object, Set<string | number>>();
-
 /**
- * Whether `container[key]` came from a float literal with an integral
- * value (`1.0`, `2e3`, `-0.0`): QEMU keeps those as doubles, which QAPI
- * refuses where it expects an integer. Only values produced by
- * {@link JsonMessageParser} carry this mark.
+ * What a {@link JsonMessageParser} hands over for each message: the value
+ * or the error, and whether the value is a top-level double with an
+ * integral value (a float mark has no container to live in there; see
+ * {@link jsonIsFloat} for the values inside).
  */
-export function jsonIsFloat(container: JsonObject | JsonValue[], key: string | number): boolean {
-  return floatLiterals.get(container)?.has(key) ?? false;
-}
-
-function markFloat(container: object, key: string | number): void {
-  let s = floatLiterals.get(container);
-  if (!s) floatLiterals.set(container, (s = new Set()));
-  s.add(key);
-}
-
-/** What a {@link JsonMessageParser} hands over for each message. */
 export type JsonMessageCallback = (
   value: JsonValue | undefined,
   error: QomError | undefined,
+  isFloat: boolean,
 ) => void;
 
 const INT64_MIN = -(2n ** 63n);
@@ -296,7 +286,7 @@ export class JsonMessageParser {
     }
     this.state = START;
     if (this.ntokens === 0) return;
-    let value: JsonValue | undefined;
+    let value: { value: JsonValue; isFloat: boolean } | undefined;
     let err: QomError | undefined;
     try {
       value = new TokenParser(this.types, this.starts, this.ends, this.text, this.ntokens).parse();
@@ -305,7 +295,8 @@ export class JsonMessageParser {
       err = e;
     }
     this.resetMessage();
-    this.emit(err ? undefined : value, err);
+    if (err || !value) this.emit(undefined, err, false);
+    else this.emit(value.value, undefined, value.isFloat);
   }
 
   private clearToken(): void {
@@ -346,7 +337,7 @@ export class JsonMessageParser {
 
   private fail(err: QomError): void {
     this.resetMessage();
-    this.emit(undefined, err);
+    this.emit(undefined, err, false);
   }
 
   /** json-streamer.c: collect tokens into messages. */
@@ -391,7 +382,7 @@ export class JsonMessageParser {
       this.bracketCount >= 0
     )
       return;
-    let value: JsonValue | undefined;
+    let value: { value: JsonValue; isFloat: boolean } | undefined;
     let err: QomError | undefined;
     try {
       value = new TokenParser(this.types, this.starts, this.ends, this.text, this.ntokens).parse();
@@ -400,7 +391,8 @@ export class JsonMessageParser {
       err = e;
     }
     this.resetMessage();
-    this.emit(err ? undefined : value, err);
+    if (err || !value) this.emit(undefined, err, false);
+    else this.emit(value.value, undefined, value.isFloat);
   }
 
   private pushToken(buf: Buffer, end: number, type: number, len: number): void {
@@ -460,10 +452,10 @@ class TokenParser {
     private readonly count: number,
   ) {}
 
-  parse(): JsonValue {
+  parse(): { value: JsonValue; isFloat: boolean } {
     const v = this.parseValue();
     if (v === undefined) throw parseError('expecting value');
-    return v.value;
+    return v;
   }
 
   private peek(): number {
@@ -524,7 +516,7 @@ class TokenParser {
     const k = key as string;
     if (Object.prototype.hasOwnProperty.call(obj, k)) throw parseError('duplicate key');
     jsonObjectSet(obj, k, value);
-    if (isFloat) markFloat(obj, k);
+    if (isFloat) jsonMarkFloat(obj, k);
   }
 
   private parseArray(): JsonValue[] {
@@ -537,7 +529,7 @@ class TokenParser {
     }
     for (;;) {
       const { value, isFloat } = this.parseValue();
-      if (isFloat) markFloat(arr, arr.length);
+      if (isFloat) jsonMarkFloat(arr, arr.length);
       arr.push(value);
       const t = this.peek();
       if (t === -1) throw parseError('premature EOI');
@@ -576,8 +568,9 @@ class TokenParser {
         };
       }
     }
+    // A double: a float literal, or an integer literal too big for 64 bits.
     const d = Number(s);
-    return { value: d, isFloat: Number.isSafeInteger(d) };
+    return { value: d, isFloat: Number.isInteger(d) };
   }
 
   private parseString(): string {
@@ -685,16 +678,37 @@ class TokenParser {
  * one JSON value`, `JSON parse error, ...`).
  */
 export function qobjectFromJson(text: string | Uint8Array): JsonValue {
-  let result: JsonValue | undefined;
+  return qobjectFromJsonMarked(text).value;
+}
+
+/** A value parsed on its own, with the float mark of a top-level number. */
+export interface JsonTopValue {
+  /** The value. */
+  value: JsonValue;
+  /**
+   * The value itself is a double with an integral value (`1.0`): QEMU
+   * keeps it a double QNum, which integer visits refuse. Values inside
+   * containers carry their marks in the container ({@link jsonIsFloat}).
+   */
+  isFloat: boolean;
+}
+
+/**
+ * {@link qobjectFromJson}, also saying whether the value is a top-level
+ * double with an integral value, for callers that visit it as a property
+ * value (HMP `qom-set -j`).
+ */
+export function qobjectFromJsonMarked(text: string | Uint8Array): JsonTopValue {
+  let result: JsonTopValue | undefined;
   let error: QomError | undefined;
-  const p = new JsonMessageParser((value, err) => {
+  const p = new JsonMessageParser((value, err, isFloat) => {
     if (result !== undefined) {
       result = undefined;
       error = new QomError('Expecting at most one JSON value');
     }
     if (error) return;
     if (err) error = err;
-    else result = value;
+    else result = { value: value!, isFloat };
   });
   p.feed(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
   p.flush();
@@ -709,6 +723,8 @@ export interface JsonMessage {
   value?: JsonValue;
   /** The error, when it did not. */
   error?: QomError;
+  /** Present (true) when the value is a top-level double with an integral value. */
+  isFloat?: true;
 }
 
 /**
@@ -717,7 +733,9 @@ export interface JsonMessage {
  */
 export function jsonParseMessages(input: string | Uint8Array): JsonMessage[] {
   const out: JsonMessage[] = [];
-  const p = new JsonMessageParser((value, error) => out.push(error ? { error } : { value }));
+  const p = new JsonMessageParser((value, error, isFloat) =>
+    out.push(error ? { error } : isFloat ? { value, isFloat } : { value }),
+  );
   p.feed(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
   return out;
 }

@@ -10,11 +10,16 @@
  * `['uint16']` for a list, `{ enum: [...] }`, `{ struct: {...} }`.
  * @module
  */
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
+import {
+  type JsonObject,
+  type JsonValue,
+  jsonCopyFloatMarks,
+  jsonIsFloat,
+  jsonMarkFloat,
+} from '../qom/qobject.js';
 import { QomError } from '../qom/error.js';
 import { GHashOrder, jsonObjectSet, qdictKeys } from './qdict.js';
 import { qemuStrtodFinite, qemuStrtoi64, qemuStrtosz, qemuStrtou64 } from '../qom/cutils.js';
-import { jsonIsFloat } from './json-parser.js';
 
 /** QAPI's built-in scalar types. */
 export type QapiScalar =
@@ -200,6 +205,7 @@ class InputVisitor {
         for (const k of qdictKeys(args)) {
           if (!seen.consumed.has(k)) jsonObjectSet(out, k, args[k]);
         }
+        jsonCopyFloatMarks(args, out);
         return out;
       }
       if (branch) this.visitMembers(branch, args, undefined, seen, out);
@@ -227,7 +233,10 @@ class InputVisitor {
         throw new QomError(`Parameter '${full}' is missing`);
       }
       seen.consume(name);
-      jsonObjectSet(out, name, this.visitValue(members[raw], obj, name, full, name));
+      const v = this.visitValue(members[raw], obj, name, full, name);
+      jsonObjectSet(out, name, v);
+      // An `any` or `number` member passes a double through: it stays one.
+      if (typeof v === 'number' && jsonIsFloat(obj, name)) jsonMarkFloat(out, name);
     }
   }
 
@@ -259,9 +268,15 @@ class InputVisitor {
       if (!Array.isArray(v)) throw typeError(full, 'array');
       const out: JsonValue[] = [];
       for (let i = 0; i < v.length; i++) {
-        out.push(
-          this.visitValue(type[0], v, i, this.keyval ? `${full}.${i}` : `${full}[${i}]`, undefined),
+        const el = this.visitValue(
+          type[0],
+          v,
+          i,
+          this.keyval ? `${full}.${i}` : `${full}[${i}]`,
+          undefined,
         );
+        if (typeof el === 'number' && jsonIsFloat(v, i)) jsonMarkFloat(out, i);
+        out.push(el);
       }
       return out;
     }

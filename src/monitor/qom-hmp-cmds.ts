@@ -12,7 +12,7 @@ import {
   userCreatableTypesHelp,
 } from '../qom/object_interfaces.js';
 import { type HmpOutput, registerHmpCommand, registerHmpInfoCommand } from './hmp.js';
-import { qobjectFromJson } from './json-parser.js';
+import { qobjectFromJson, qobjectFromJsonMarked } from './json-parser.js';
 import { qobjectToJson } from './json-writer.js';
 import { keyvalParse } from './keyval.js';
 import { objectAdd, qmpQomGet, qmpQomList, qmpQomSet } from './qom-qmp-cmds.js';
@@ -127,7 +127,8 @@ registerHmpCommand({
       r.obj.propertyParse(property, value);
       return;
     }
-    qmpQomSet(path, property, qobjectFromJson(value));
+    const parsed = qobjectFromJsonMarked(value);
+    qmpQomSet(path, property, parsed.value, parsed.isFloat);
   },
 });
 

@@ -13,7 +13,12 @@
  * @module
  */
 import { HostMemoryBackend, hostMemoryBackendWaitPrealloc } from '../backends/hostmem.js';
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
+import {
+  type JsonObject,
+  type JsonValue,
+  jsonCopyFloatMarks,
+  jsonIsFloat,
+} from '../qom/qobject.js';
 import { QomError } from '../qom/error.js';
 import {
   type QomObject,
@@ -86,7 +91,9 @@ export function parseObjectOptions(args: JsonObject, keyval = false): ParsedObje
   const checked = qapiInputVisit(OBJECT_OPTIONS, args, { keyval });
   const { 'qom-type': qomType, id, ...rest } = checked;
   const untyped = !objectOptions.has(qomType as string);
-  return { qomType: qomType as string, id: id as string, props: qdictReorder(rest), untyped };
+  const props = qdictReorder(rest);
+  jsonCopyFloatMarks(checked, props);
+  return { qomType: qomType as string, id: id as string, props, untyped };
 }
 
 /** `user_creatable_add_qapi()`: creates the object; `/objects/<id>` keeps it. */
@@ -126,9 +133,18 @@ export function qmpQomGet(path: string, property: string): JsonValue {
   return resolveOrNotFound(path).propertyGet(property);
 }
 
-/** `qmp_qom_set()`. */
-export function qmpQomSet(path: string, property: string, value: JsonValue): void {
-  resolveOrNotFound(path).propertySet(property, value);
+/**
+ * `qmp_qom_set()`. `valueIsFloat`: `value` is a double with an integral
+ * value (`1.0`), which integer properties refuse as QEMU's do (see
+ * {@link QomObject.propertySet}).
+ */
+export function qmpQomSet(
+  path: string,
+  property: string,
+  value: JsonValue,
+  valueIsFloat = false,
+): void {
+  resolveOrNotFound(path).propertySet(property, value, valueIsFloat);
 }
 
 /** `qmp_qom_list_types()`. */
@@ -191,7 +207,7 @@ export function registerQomCommands(registry: QmpCommandRegistry): void {
     allowPreconfig: true,
     async handler(args) {
       const obj = resolveOrNotFound(args.path as string);
-      obj.propertySet(args.property as string, args.value);
+      obj.propertySet(args.property as string, args.value, jsonIsFloat(args, 'value'));
       // QEMU replies once a preallocation started by the set has finished (or
       // failed); tsqom waits too, without blocking other monitors.
       if (args.property === 'prealloc' && obj instanceof HostMemoryBackend) {

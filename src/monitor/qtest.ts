@@ -79,10 +79,34 @@ export interface QtestServerOptions {
   maxTransferSize?: number;
 }
 
+/** A `-qtest unix:PATH,...` specification. */
+export interface QtestUnixChardevSpec {
+  /** The socket family. */
+  kind: 'unix';
+  /** The socket path. */
+  path: string;
+  /** Listen (`server=on`) rather than connect. */
+  server: boolean;
+  /** As a server, wait for the first client before going on (`wait=on`). */
+  wait: boolean;
+}
+
+/** A `-qtest tcp:HOST:PORT,...` specification. */
+export interface QtestTcpChardevSpec {
+  /** The socket family. */
+  kind: 'tcp';
+  /** The host name or address. */
+  host: string;
+  /** The TCP port. */
+  port: number;
+  /** Listen (`server=on`) rather than connect. */
+  server: boolean;
+  /** As a server, wait for the first client before going on (`wait=on`). */
+  wait: boolean;
+}
+
 /** A parsed `-qtest` character device specification. */
-export type QtestChardevSpec =
-  | { kind: 'unix'; path: string; server: boolean; wait: boolean }
-  | { kind: 'tcp'; host: string; port: number; server: boolean; wait: boolean };
+export type QtestChardevSpec = QtestUnixChardevSpec | QtestTcpChardevSpec;
 
 /**
  * Parses a `-qtest` argument: `unix:PATH[,server=on|off][,wait=on|off]` or

@@ -11,11 +11,14 @@ import {
   native,
   type FdWatcherCallback,
   type FutexWaitResult,
+  type Mempolicy,
+  type MkstempResult,
   type NativeAddon,
   type NativeFdWatcher,
   type NativeMapping,
   type NativeStat,
   type NativeStatfs,
+  type PeerCred,
   type RecvmsgResult,
 } from './index.js';
 import { strerror } from './errors.js';
@@ -203,7 +206,7 @@ export class HostOs {
   }
 
   /** `mkostemp(3)`: `template` ends in `XXXXXX`; the descriptor is close-on-exec unless `flags` says otherwise. */
-  mkstemp(template: string, flags = O_CLOEXEC): { fd: number; path: string } {
+  mkstemp(template: string, flags = O_CLOEXEC): MkstempResult {
     return this.addon.mkstemp(template, flags);
   }
 
@@ -309,7 +312,7 @@ export class HostOs {
   }
 
   /** The NUMA policy of the page at `offset` (`get_mempolicy(MPOL_F_ADDR)`). */
-  getMempolicy(mapping: MappingLike, offset = 0): { mode: number; nodes: number[] } {
+  getMempolicy(mapping: MappingLike, offset = 0): Mempolicy {
     return this.addon.getMempolicy(raw(mapping), offset);
   }
 
@@ -518,7 +521,7 @@ export class HostOs {
   }
 
   /** The peer process's credentials (`SO_PEERCRED`). */
-  getPeerCred(fd: number): { pid: number; uid: number; gid: number } {
+  getPeerCred(fd: number): PeerCred {
     return this.addon.getPeerCred(fd);
   }
 

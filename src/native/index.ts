@@ -105,6 +105,32 @@ export interface NativeMapping {
   write(offset: number, data: ArrayBufferView | ArrayBuffer): void;
 }
 
+/** What {@link NativeAddon.mkstemp} made: an open descriptor and the file's name. */
+export interface MkstempResult {
+  /** The new file's descriptor (the caller closes it). */
+  fd: number;
+  /** The path made from the template (the caller unlinks it). */
+  path: string;
+}
+
+/** A page's NUMA memory policy, as `get_mempolicy(2)` reports it. */
+export interface Mempolicy {
+  /** The policy (`MPOL_DEFAULT`, `MPOL_BIND`, ...). */
+  mode: number;
+  /** The host nodes in the policy's node mask, ascending. */
+  nodes: number[];
+}
+
+/** A unix socket peer's credentials (`struct ucred` of `SO_PEERCRED`). */
+export interface PeerCred {
+  /** The peer's process id when it connected. */
+  pid: number;
+  /** The peer's effective user id. */
+  uid: number;
+  /** The peer's effective group id. */
+  gid: number;
+}
+
 /** What {@link NativeAddon.recvmsg} received. */
 export interface RecvmsgResult {
   /** The bytes received; empty at end of stream. */
@@ -210,7 +236,7 @@ export interface NativeAddon {
   /** `flock(2)`; with LOCK_NB, false when the lock is held elsewhere. */
   flock(fd: number, operation: number): boolean;
   /** `mkostemp(3)` (flags default to O_CLOEXEC): the descriptor and the path made from `template` (ending in XXXXXX). */
-  mkstemp(template: string, flags?: number): { fd: number; path: string };
+  mkstemp(template: string, flags?: number): MkstempResult;
   /** `pread(2)` into `buffer`; returns the byte count. */
   pread(fd: number, buffer: ArrayBufferView, offset: number | bigint): number;
   /** `pwrite(2)`; returns the byte count. */
@@ -249,7 +275,7 @@ export interface NativeAddon {
     length?: number,
   ): void;
   /** `get_mempolicy(MPOL_F_ADDR)` for the page at `offset`. */
-  getMempolicy(mapping: NativeMapping, offset?: number): { mode: number; nodes: number[] };
+  getMempolicy(mapping: NativeMapping, offset?: number): Mempolicy;
   /**
    * Preallocates `[offset, offset+length)` on `threads` worker threads.
    * `method`: 0 = MADV_POPULATE_WRITE, falling back to touching pages
@@ -352,7 +378,7 @@ export interface NativeAddon {
   /** The unix socket path of the peer (`getpeername(2)`); '' when unnamed. */
   getpeername(fd: number): string;
   /** `SO_PEERCRED`: the peer process's credentials. */
-  getPeerCred(fd: number): { pid: number; uid: number; gid: number };
+  getPeerCred(fd: number): PeerCred;
 
   /** Readiness watcher on the event loop. */
   FdWatcher: NativeFdWatcherClass;

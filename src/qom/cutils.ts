@@ -15,12 +15,19 @@ const UINT64_MAX = (1n << 64n) - 1n;
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
 
-/** Result of a parse: `err` is 0, {@link EINVAL} or {@link ERANGE}; `end` indexes the first unparsed character. */
-export interface ParseResult<T> {
+/**
+ * Result of a whole-string parse (QEMU's parsers called with a NULL end
+ * pointer): `err` is 0, {@link EINVAL} or {@link ERANGE}.
+ */
+export interface FullParseResult<T> {
   /** 0 on success, else a negative errno. */
   err: number;
   /** The value (meaningful as QEMU defines it for each error). */
   value: T;
+}
+
+/** Result of a prefix parse: a {@link FullParseResult} plus where parsing stopped. */
+export interface ParseResult<T> extends FullParseResult<T> {
   /** Index of the first character not consumed. */
   end: number;
 }
@@ -97,7 +104,7 @@ function checkFull<T>(s: string, r: ParseResult<T>): number {
 }
 
 /** `qemu_strtoi64(str, NULL, base, &v)`: the whole string must be an int64. */
-export function qemuStrtoi64(s: string, base = 0): { err: number; value: bigint } {
+export function qemuStrtoi64(s: string, base = 0): FullParseResult<bigint> {
   const r = cStrtoInt(s, 0, base, false);
   return { err: checkFull(s, r), value: r.value };
 }
@@ -106,7 +113,7 @@ export function qemuStrtoi64(s: string, base = 0): { err: number; value: bigint 
  * `qemu_strtou64(str, NULL, base, &v)`: the whole string must be a uint64.
  * Like `strtoull`, a leading `-` negates modulo 2^64 ("-1" is 2^64-1).
  */
-export function qemuStrtou64(s: string, base = 0): { err: number; value: bigint } {
+export function qemuStrtou64(s: string, base = 0): FullParseResult<bigint> {
   const r = cStrtoInt(s, 0, base, true);
   return { err: checkFull(s, r), value: r.value };
 }
@@ -143,7 +150,7 @@ export function parseUint(s: string, start: number, base: number): ParseResult<b
 }
 
 /** `parse_uint_full(s, base, &v)`: the whole string must be a non-negative integer. */
-export function parseUintFull(s: string, base = 0): { err: number; value: bigint } {
+export function parseUintFull(s: string, base = 0): FullParseResult<bigint> {
   const r = parseUint(s, 0, base);
   if (r.end < s.length) return { err: EINVAL, value: 0n };
   return { err: r.err, value: r.value };
@@ -230,7 +237,7 @@ function isDigit(c: string | undefined): boolean {
   return c !== undefined && c >= '0' && c <= '9';
 }
 
-function doStrtosz(s: string, defaultSuffix: string, unit: bigint): { err: number; value: bigint } {
+function doStrtosz(s: string, defaultSuffix: string, unit: bigint): FullParseResult<bigint> {
   let r = parseUint(s, 0, 10);
   let err = r.err;
   let val = r.value;
@@ -335,17 +342,17 @@ function fractionToFixed64(f: number): bigint {
  * B, K, M, G, T, P, E (either case), decimal fractions with a suffix
  * (`1.5G`), hexadecimal without suffix. Negative values are `ERANGE`.
  */
-export function qemuStrtosz(s: string): { err: number; value: bigint } {
+export function qemuStrtosz(s: string): FullParseResult<bigint> {
   return doStrtosz(s, 'B', 1024n);
 }
 
 /** `qemu_strtosz_MiB`: like {@link qemuStrtosz} but a bare number means MiB. */
-export function qemuStrtoszMiB(s: string): { err: number; value: bigint } {
+export function qemuStrtoszMiB(s: string): FullParseResult<bigint> {
   return doStrtosz(s, 'M', 1024n);
 }
 
 /** `qemu_strtosz_metric`: like {@link qemuStrtosz} with powers of 1000. */
-export function qemuStrtoszMetric(s: string): { err: number; value: bigint } {
+export function qemuStrtoszMetric(s: string): FullParseResult<bigint> {
   return doStrtosz(s, 'B', 1000n);
 }
 

@@ -18,7 +18,13 @@
  * @module
  */
 import { QomError } from './error.js';
-import { type ObjectClass, type QomObject, typeNameOfConstructor, typeRegister } from './object.js';
+import {
+  type ClassConstructor,
+  type ObjectClass,
+  type QomObject,
+  typeNameOfConstructor,
+  typeRegister,
+} from './object.js';
 
 /** What `@QomType` takes (the rest of the TypeInfo comes from the class). */
 export interface QomTypeOptions<C extends ObjectClass = ObjectClass> {
@@ -31,7 +37,7 @@ export interface QomTypeOptions<C extends ObjectClass = ObjectClass> {
   /** Interfaces implemented. */
   interfaces?: readonly string[];
   /** The class struct constructor (defaults to the parent's). */
-  classType?: new () => C;
+  classType?: ClassConstructor<C>;
   /** Passed to classInit / classBaseInit. */
   classData?: unknown;
 }

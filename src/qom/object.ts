@@ -193,6 +193,25 @@ function initDefval(obj: QomObject, prop: ObjectProperty): void {
 // Types
 
 /**
+ * The constructor of a class struct (`TypeInfo.classType`): it takes no
+ * arguments because QOM builds and initialises class structs itself.
+ */
+export type ClassConstructor<C extends ObjectClass = ObjectClass> = new () => C;
+
+/**
+ * The constructor of instances (`TypeInfo.instanceType`). It may be
+ * abstract: QOM instantiates only the concrete types' constructors, and
+ * takes no arguments because properties are set after creation.
+ */
+export type InstanceConstructor<O extends QomObject = QomObject> = abstract new () => O;
+
+/**
+ * Any QOM instance constructor, whatever its instance type: the key under
+ * which a registered class is found again (see {@link typeNameOfConstructor}).
+ */
+export type AnyCtor = abstract new () => any;
+
+/**
  * A type's registration record (QEMU's `TypeInfo`). Instance and class
  * sizes become constructors: `instanceType` is the JS class of instances
  * (default: the parent's), `classType` the class struct (default: the
@@ -208,14 +227,14 @@ export interface TypeInfo<C extends ObjectClass = ObjectClass, O extends QomObje
   /** Names of the interfaces this type implements. */
   interfaces?: readonly string[];
   /** The class struct constructor (QEMU's class_size). */
-  classType?: new () => C;
+  classType?: ClassConstructor<C>;
   /**
    * The instance constructor (QEMU's instance_size). Methods named
    * `instanceInit`, `instancePostInit`, `instanceFinalize` defined on this
    * class itself (not inherited) serve as the hooks the info leaves unset;
    * so do own `complete`/`canBeDeleted` methods for user-creatable types.
    */
-  instanceType?: abstract new () => O;
+  instanceType?: InstanceConstructor<O>;
   /** Initialises the type's class, after its parents'. */
   classInit?(oc: C, data: unknown): void;
   /** Runs for every descendant class, before its classInit (nearest ancestor first). */
@@ -231,7 +250,6 @@ export interface TypeInfo<C extends ObjectClass = ObjectClass, O extends QomObje
 }
 
 type Hook = (obj: QomObject) => void;
-type AnyCtor = abstract new () => any;
 
 class TypeImpl {
   readonly name: string;
@@ -1643,11 +1661,21 @@ export class QomObject {
     return v.result;
   }
 
-  /** QEMU's `object_property_set_qobject`: sets from JSON (qom-set). */
-  propertySet(name: string, value: JsonValue): void {
+  /**
+   * QEMU's `object_property_set_qobject`: sets from JSON (qom-set).
+   * `valueIsFloat` says `value` is a double QNum with an integral value
+   * (a `1.0` literal, see {@link jsonMarkFloat}), which integer
+   * properties refuse as QEMU's do; numbers inside containers carry their
+   * own marks.
+   */
+  propertySet(name: string, value: JsonValue, valueIsFloat = false): void {
     const p = this.propertyFindErr(name);
     const set = p.set;
     if (!set) throw new QomError(`Property '${this.typeName}.${name}' is not writable`);
+    if (valueIsFloat) {
+      set(this, new QObjectInputVisitor(value, { rootIsFloat: true }), name, p.opaque);
+      return;
+    }
     if (p.fastSetFor === set && p.fastSet!(this, value)) return;
     set(this, new QObjectInputVisitor(value), name, p.opaque);
   }

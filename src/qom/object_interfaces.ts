@@ -13,7 +13,7 @@
  */
 import { QomError } from './error.js';
 import { idWellformed } from './cutils.js';
-import { type JsonObject, type JsonValue, jsonStringify } from './qobject.js';
+import { type JsonObject, type JsonValue, jsonCopyFloatMarks, jsonStringify } from './qobject.js';
 import { QObjectInputVisitor, type Visitor } from './visitor.js';
 import {
   type ObjectClass,
@@ -167,6 +167,7 @@ export async function userCreatableAddQapi(args: JsonObject): Promise<void> {
   if (id !== undefined && typeof id !== 'string') {
     throw new QomError("Invalid parameter type for 'id', expected: string");
   }
+  jsonCopyFloatMarks(args, props);
   const obj = await userCreatableAddType(type, (id as string | undefined) ?? null, props);
   obj.unref();
 }

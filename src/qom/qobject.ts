@@ -59,6 +59,66 @@ export function isJsonInteger(v: JsonValue): v is number | bigint {
   return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
 }
 
+// ---------------------------------------------------------------------------
+// Float literals
+//
+// QEMU's JSON parser keeps `1.0` a double QNum (so is an integer literal
+// too big for 64 bits), and its QObject input visitor refuses a double
+// where an integer is expected. A JavaScript number cannot say how it was
+// written, so the mark lives next to the value: per container, the keys
+// (or list indexes) whose number is such a double. Only integral values
+// need it (`1.0`, `2e3`, `-0.0`); any other double is no integer anyway.
+// Containers are held weakly.
+
+const floatMarks = new WeakMap<object, Set<string | number>>();
+
+/**
+ * Marks `container[key]` as a double QNum: a number written as a float
+ * literal (`1.0`), or an integer literal too big for 64 bits. Integer
+ * visits refuse it, as QEMU's do. With `isFloat` false, clears the mark.
+ * The JSON parsers call this; so can embedders that build values by hand.
+ */
+export function jsonMarkFloat(
+  container: JsonObject | JsonValue[],
+  key: string | number,
+  isFloat = true,
+): void {
+  let keys = floatMarks.get(container);
+  if (isFloat) {
+    if (!keys) floatMarks.set(container, (keys = new Set()));
+    keys.add(key);
+  } else if (keys) {
+    keys.delete(key);
+  }
+}
+
+/**
+ * Whether `container[key]` is marked as a double QNum with an integral
+ * value (see {@link jsonMarkFloat}). Lists are keyed by index (a number),
+ * objects by member name.
+ */
+export function jsonIsFloat(container: JsonObject | JsonValue[], key: string | number): boolean {
+  return floatMarks.get(container)?.has(key) ?? false;
+}
+
+/**
+ * Carries the float marks of `from` over to the members of `to` that hold
+ * the same value under the same name: for code that copies members into
+ * a new object (argument checking, splitting off `qom-type` and `id`).
+ */
+export function jsonCopyFloatMarks(from: JsonObject, to: JsonObject): void {
+  const keys = floatMarks.get(from);
+  if (!keys) return;
+  for (const k of keys) {
+    if (
+      typeof k === 'string' &&
+      Object.prototype.hasOwnProperty.call(to, k) &&
+      Object.is(to[k], from[k])
+    )
+      jsonMarkFloat(to, k);
+  }
+}
+
 /** C's `%.17g`, which QEMU uses to print doubles. */
 export function formatDouble(d: number): string {
   if (Number.isNaN(d)) return 'nan';
@@ -219,10 +279,15 @@ export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
   return true;
 }
 
-/** Deep copy of a JSON value. */
+/** Deep copy of a JSON value, float marks ({@link jsonMarkFloat}) included. */
 export function jsonClone<T extends JsonValue>(v: T): T {
   if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => jsonClone(x)) as T;
+  const marks = floatMarks.get(v);
+  if (Array.isArray(v)) {
+    const arr = v.map((x) => jsonClone(x));
+    if (marks) floatMarks.set(arr, new Set(marks));
+    return arr as T;
+  }
   const out: JsonObject = {};
   for (const k of Object.keys(v)) {
     Object.defineProperty(out, k, {
@@ -232,6 +297,7 @@ export function jsonClone<T extends JsonValue>(v: T): T {
       configurable: true,
     });
   }
+  if (marks) floatMarks.set(out, new Set(marks));
   return out as T;
 }
 
@@ -256,7 +322,8 @@ const UINT64_MAX = 2n ** 64n - 1n;
 /**
  * Parses one JSON value the way QEMU's parser types numbers: an integer
  * literal that fits int64 or uint64 stays an integer (`number` when safe,
- * else `bigint`), anything else is a double. Like QEMU it also accepts
+ * else `bigint`), anything else is a double, marked (see
+ * {@link jsonIsFloat}) when its value is integral. Like QEMU it also accepts
  * single-quoted strings. Throws {@link JsonParseError} on bad input or
  * trailing garbage.
  */
@@ -273,8 +340,11 @@ export function jsonParse(text: string): JsonValue {
   const fail = (msg: string): never => {
     throw new JsonParseError(msg, i);
   };
+  // Whether the scalar value() just returned was an integral float literal.
+  let lastFloat = false;
   const value = (depth: number): JsonValue => {
     if (depth > 1024) fail('JSON nesting too deep');
+    lastFloat = false;
     ws();
     if (i >= n) fail('unexpected end of input');
     const c = text[i];
@@ -294,6 +364,7 @@ export function jsonParse(text: string): JsonValue {
         if (text[i] !== ':') fail("expected ':'");
         i++;
         const v = value(depth + 1);
+        const isFloat = lastFloat && typeof v === 'number';
         if (Object.prototype.hasOwnProperty.call(obj, k)) fail(`duplicate key '${k}'`);
         // defineProperty: a "__proto__" key stays an ordinary member.
         Object.defineProperty(obj, k, {
@@ -302,6 +373,7 @@ export function jsonParse(text: string): JsonValue {
           writable: true,
           configurable: true,
         });
+        if (isFloat) jsonMarkFloat(obj, k);
         ws();
         if (text[i] === ',') {
           i++;
@@ -323,7 +395,9 @@ export function jsonParse(text: string): JsonValue {
         return arr;
       }
       for (;;) {
-        arr.push(value(depth + 1));
+        const v = value(depth + 1);
+        if (lastFloat && typeof v === 'number') jsonMarkFloat(arr, arr.length);
+        arr.push(v);
         ws();
         if (text[i] === ',') {
           i++;
@@ -406,7 +480,10 @@ export function jsonParse(text: string): JsonValue {
       const b = BigInt(m![0]);
       if (b >= INT64_MIN && b <= UINT64_MAX) return jsonInt(b);
     }
-    return Number(m![0]);
+    // A double, from a float literal or an integer too big for 64 bits.
+    const d = Number(m![0]);
+    lastFloat = Number.isInteger(d);
+    return d;
   };
   const v = value(0);
   ws();

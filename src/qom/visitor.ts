@@ -18,7 +18,7 @@
  * @module
  */
 import { QomError, errorAppendHint, invalidParameterValue } from './error.js';
-import { type JsonObject, type JsonValue, isJsonObject, jsonInt } from './qobject.js';
+import { type JsonObject, type JsonValue, isJsonObject, jsonInt, jsonIsFloat } from './qobject.js';
 import {
   EINVAL,
   ERANGE,
@@ -335,25 +335,36 @@ export interface QObjectInputVisitorOptions {
    * `keyval_parse()` makes them) converted to the type each visit asks for.
    */
   keyval?: boolean;
+  /**
+   * The root value is a double QNum with an integral value (a `1.0`
+   * literal): a number at the root has no container to carry its float
+   * mark (see {@link jsonMarkFloat}), so the caller says so here.
+   */
+  rootIsFloat?: boolean;
 }
 
 /**
  * QEMU's QObject input visitor over a JSON value (qapi/qobject-input-visitor.c),
- * including its keyval variant.
+ * including its keyval variant. Numbers marked as doubles
+ * ({@link jsonMarkFloat}) are refused where an integer is expected, as
+ * QEMU refuses a double QNum, even when their value is integral.
  */
 export class QObjectInputVisitor extends InputVisitorBase {
   readonly #root: JsonValue;
+  readonly #rootIsFloat: boolean;
   readonly #keyval: boolean;
   readonly #stack: StackObject[];
 
   /**
    * @param root - the value to read (the whole value at the root, or the
    *   dictionary a struct visit enters).
-   * @param opts - `keyval: true` for the keyval variant.
+   * @param opts - `keyval: true` for the keyval variant; `rootIsFloat`
+   *   when `root` is a double written with an integral value.
    */
   constructor(root: JsonValue, opts?: QObjectInputVisitorOptions) {
     super();
     this.#root = root;
+    this.#rootIsFloat = opts !== undefined && opts.rootIsFloat === true;
     this.#keyval = opts !== undefined && opts.keyval === true;
     this.#stack = [];
   }
@@ -403,6 +414,26 @@ export class QObjectInputVisitor extends InputVisitorBase {
     }
     if (consume) tos.index++;
     return ret;
+  }
+
+  // Whether the value #tryGet(name) would return next is marked as a
+  // double (call before consuming it).
+  #nextIsFloat(name: string | null): boolean {
+    const st = this.#stack;
+    if (st.length === 0) return this.#rootIsFloat;
+    const tos = st[st.length - 1];
+    if (Array.isArray(tos.obj)) return jsonIsFloat(tos.obj, tos.pos);
+    return name !== null && jsonIsFloat(tos.obj, name);
+  }
+
+  // An integer QNum's value, or null for anything else (a double QNum,
+  // even an integral one, included).
+  #getInteger(name: string | null): bigint | null {
+    const isFloat = this.#nextIsFloat(name);
+    const v = this.#get(name);
+    if (typeof v === 'bigint') return v;
+    if (typeof v === 'number' && Number.isInteger(v) && !isFloat) return BigInt(v);
+    return null;
   }
 
   #get(name: string | null, consume = true): JsonValue {
@@ -496,14 +527,8 @@ export class QObjectInputVisitor extends InputVisitorBase {
       if (r.err < 0) throw invalidParameterValue(this.#fullName(name), 'integer');
       return r.value;
     }
-    const v = this.#get(name);
-    if (typeof v === 'number' && Number.isInteger(v)) {
-      if (Number.isSafeInteger(v)) return BigInt(v);
-      const b = BigInt(v);
-      if (b >= INT64_MIN && b <= INT64_MAX) return b;
-    } else if (typeof v === 'bigint' && v >= INT64_MIN && v <= INT64_MAX) {
-      return v;
-    }
+    const b = this.#getInteger(name);
+    if (b !== null && b >= INT64_MIN && b <= INT64_MAX) return b;
     throw new QomError(`Invalid parameter type for '${this.#fullName(name)}', expected: integer`);
   }
   /** @inheritDoc */
@@ -514,10 +539,7 @@ export class QObjectInputVisitor extends InputVisitorBase {
       if (r.err < 0) throw invalidParameterValue(this.#fullName(name), 'integer');
       return r.value;
     }
-    const v = this.#get(name);
-    let b: bigint | null = null;
-    if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v);
-    else if (typeof v === 'bigint') b = v;
+    const b = this.#getInteger(name);
     if (b !== null) {
       if (b >= 0n && b <= UINT64_MAX) return b;
       if (this.wrapNegativeUint && b >= INT64_MIN && b < 0n) return b + UINT64_MAX + 1n;

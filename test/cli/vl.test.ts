@@ -26,6 +26,14 @@ test("bad options print QEMU's texts and exit 1", async (t) => {
       'tsqom: unsupported machine type\nUse -machine help to list supported machines\n',
     ],
     [['-qmp', 'foo:bar'], "tsqom: -qmp foo:bar: 'foo:bar' is not a valid char driver\n"],
+    [['-M', 'none,bogus=1'], "tsqom: Property 'none-machine.bogus' not found\n"],
+    [['-M', 'none,memory-backend=nope'], "tsqom: Memory backend 'nope' not found\n"],
+    [['-M', 'none,mem-merge=maybe'], "tsqom: Parameter 'mem-merge' expects 'on' or 'off'\n"],
+    [['-device', 'nosuch'], "tsqom: -device nosuch: 'nosuch' is not a valid device model name\n"],
+    [
+      ['-device', 'device'],
+      "tsqom: -device device: Parameter 'driver' expects a non-abstract device type\n",
+    ],
     [['-object', 'id=x'], "tsqom: -object id=x: Parameter 'qom-type' is missing\n"],
     [
       ['-object', 'nosuch,id=x'],
@@ -100,7 +108,15 @@ test('npm start: the default configuration prints its tree and map, serves QMP, 
     out,
     /\/objects \(container\)\n\s+\/ram0 \(memory-backend-shm\)\n\s+\/ram0\[0\] \(memory-region\)/,
   );
-  t.regex(out, /address-space: memory\n/);
+  t.regex(
+    out,
+    /address-space: memory\n.*\n    0000000000000000-0000000003ffffff \(prio 0, ram\): ram0\n/,
+  );
+  t.regex(out, /\/shm0 \(vdev-shmem\)/);
+  t.true(
+    existsSync('/dev/shm/tsqom-shmem-tsqom-demo'),
+    'the vdev-shmem region exists while it runs',
+  );
   const qmp = await QmpClient.connect(sock);
   await qmp.negotiate();
   const memdevs = (await qmp.cmd('qom-get', {
@@ -115,5 +131,46 @@ test('npm start: the default configuration prints its tree and map, serves QMP, 
   t.false(existsSync(sock), 'the QMP socket is removed');
   t.false(existsSync(dirname(sock)), 'its temporary directory too');
   t.deepEqual(ourShmNames(), shmBefore, 'no /dev/shm name is left');
+  t.false(existsSync('/dev/shm/tsqom-shmem-tsqom-demo'), 'the vdev-shmem region is removed');
+  t.is(p.stderr(), '');
+});
+
+test('-machine memory-backend maps the backend at address 0 and keeps it in use', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsqom-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const qmpPath = join(dir, 'qmp.sock');
+  const p = startTsqom([
+    '-M',
+    'none',
+    '-object',
+    'memory-backend-memfd,id=mem,size=1M',
+    '-machine',
+    'memory-backend=mem',
+    '-qmp',
+    `unix:${qmpPath},server=on,wait=off`,
+  ]);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(qmpPath) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const qmp = await QmpClient.connect(qmpPath);
+  await qmp.negotiate();
+  t.is(await qmp.cmd('qom-get', { path: '/machine', property: 'memory-backend' }), '/objects/mem');
+  t.is(await qmp.cmd('qom-get', { path: '/machine', property: 'type' }), 'none-machine');
+  const mtree = (await qmp.cmd('human-monitor-command', {
+    'command-line': 'info mtree',
+  })) as string;
+  t.true(mtree.includes('    0000000000000000-00000000000fffff (prio 0, ram): mem\r\n'));
+  const tree = (await qmp.cmd('human-monitor-command', {
+    'command-line': 'info qom-tree /machine',
+  })) as string;
+  t.true(tree.startsWith('/machine (none-machine)\r\n  /peripheral (container)\r\n'));
+  const del = await qmp.execute('object-del', { id: 'mem' });
+  t.deepEqual(del.error, {
+    class: 'GenericError',
+    desc: "object 'mem' is in use, can not be deleted",
+  });
+  await qmp.execute('quit');
+  await qmp.close();
+  t.is((await p.exited).code, 0);
   t.is(p.stderr(), '');
 });

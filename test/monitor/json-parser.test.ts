@@ -1,12 +1,12 @@
 import test from 'ava';
 import {
   JsonMessageParser,
-  jsonIsFloat,
   jsonParseMessages,
   MAX_TOKEN_SIZE,
   qobjectFromJson,
+  qobjectFromJsonMarked,
 } from '../../src/monitor/json-parser.js';
-import type { JsonObject, JsonValue } from '../../src/qom/qobject.js';
+import { type JsonObject, type JsonValue, jsonIsFloat } from '../../src/qom/qobject.js';
 
 type Out = Array<{ value?: JsonValue; error?: string }>;
 
@@ -47,6 +47,29 @@ test('float literals with integral values are marked', (t) => {
   t.false(jsonIsFloat(v, 'b'));
   t.true(jsonIsFloat(v.c as JsonValue[], 0));
   t.false(jsonIsFloat(v.c as JsonValue[], 1));
+});
+
+test('doubles with integral values are marked, other values are not', (t) => {
+  const v = parse(
+    '{"neg0": -0.0, "exp": 1E2, "big": 18446744073709551616, "small": -9223372036854775809, ' +
+      '"half": 0.5, "u64": 18446744073709551615, "s": "1.0", "o": {"x": 3.0}, "l": [4.0]}',
+  )[0].value as JsonObject;
+  for (const k of ['neg0', 'exp', 'big', 'small']) t.true(jsonIsFloat(v, k), k);
+  for (const k of ['half', 'u64', 's', 'o', 'l', 'missing']) t.false(jsonIsFloat(v, k), k);
+  t.true(jsonIsFloat(v.o as JsonObject, 'x'));
+  t.true(jsonIsFloat(v.l as JsonValue[], 0));
+});
+
+test('a top-level double is reported to the callback and by qobjectFromJsonMarked', (t) => {
+  const seen: boolean[] = [];
+  const p = new JsonMessageParser((_v, _e, isFloat) => seen.push(isFloat));
+  p.feed(Buffer.from('1.0 1 {"a": 1.0} 2.5 ]'));
+  p.flush();
+  t.deepEqual(seen, [true, false, false, false, false]);
+  t.deepEqual(qobjectFromJsonMarked(' 7.0 '), { value: 7, isFloat: true });
+  t.deepEqual(qobjectFromJsonMarked('7'), { value: 7, isFloat: false });
+  t.deepEqual(qobjectFromJsonMarked('[7.0]'), { value: [7], isFloat: false });
+  t.deepEqual(jsonParseMessages('3.0 3 '), [{ value: 3, isFloat: true }, { value: 3 }]);
 });
 
 test('strings: escapes, surrogates, modified UTF-8', (t) => {

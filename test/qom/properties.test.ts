@@ -2,6 +2,7 @@
 // the typed accessors (qom/object.c, qom/qom-qobject.c).
 import test from 'ava';
 import {
+  type JsonObject,
   type JsonValue,
   QomError,
   TYPE_CONTAINER,
@@ -9,7 +10,10 @@ import {
   objectClassByName,
   objectGetObjectsRoot,
   objectNew,
+  jsonMarkFloat,
+  jsonParse,
   typeRegister,
+  userCreatableAddQapi,
   userCreatableAddType,
 } from '../../src/qom/index.js';
 import { type PropTest, TYPE_PROP_TEST, registerPropTest } from '../helpers/qom/prop-fixtures.js';
@@ -108,6 +112,56 @@ test('JSON input (qom-set): every kind, with QEMU’s error texts', (t) => {
     ['num', 'x', err("Invalid parameter type for 'num', expected: number")],
   ];
   check(t, rows, (o, p, v) => o.propertySet(p, v));
+});
+
+test('JSON input: a double with an integral value (1.0) is refused where QEMU wants an integer', (t) => {
+  const rows: Row<JsonValue>[] = [
+    ['u8', 1, err("Parameter 'u8' expects uint64")],
+    ['u16', 1, err("Parameter 'u16' expects uint64")],
+    ['u32', 1, err("Parameter 'u32' expects uint64")],
+    ['u64', 1, err("Parameter 'u64' expects uint64")],
+    ['u64', 0, err("Parameter 'u64' expects uint64")],
+    ['sz', 4096, err("Parameter 'sz' expects uint64")],
+    ['i64', -5, err("Invalid parameter type for 'i64', expected: integer")],
+    ['num', 2, 2],
+    ['b', 1, err("Invalid parameter type for 'b', expected: boolean")],
+    ['s', 1, err("Invalid parameter type for 's', expected: string")],
+  ];
+  check(t, rows, (o, p, v) => o.propertySet(p, v, true));
+  // Unmarked, the same numbers are integers.
+  check(
+    t,
+    [
+      ['u8', 1, 1],
+      ['u64', 1, 1n],
+      ['sz', 4096, 4096n],
+      ['i64', -5, -5n],
+    ],
+    (o, p, v) => o.propertySet(p, v),
+  );
+  // Values inside a list carry their own marks.
+  const list: JsonValue[] = [1, 2];
+  jsonMarkFloat(list, 1);
+  check(t, [['list', list, err("Parameter 'list[1]' expects uint64")]], (o, p, v) =>
+    o.propertySet(p, v),
+  );
+});
+
+test('object-add properties: marks survive splitting off qom-type and id', async (t) => {
+  const args = jsonParse(
+    `{"qom-type": "${TYPE_PROP_TEST}", "id": "pfloat", "u64": 3.0}`,
+  ) as JsonObject;
+  await t.throwsAsync(userCreatableAddQapi(args), { message: "Parameter 'u64' expects uint64" });
+  t.is(objectGetObjectsRoot().resolvePathComponent('pfloat'), null);
+  await userCreatableAddQapi(
+    jsonParse(
+      `{"qom-type": "${TYPE_PROP_TEST}", "id": "pfloat", "u64": 3, "num": 3.0}`,
+    ) as JsonObject,
+  );
+  const o = objectGetObjectsRoot().resolvePathComponent('pfloat') as PropTest;
+  t.is(o.u64, 3n);
+  t.is(o.num, 3);
+  o.unparent();
 });
 
 test('string input (object_property_parse): every kind, with QEMU’s error texts', (t) => {

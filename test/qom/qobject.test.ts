@@ -3,11 +3,16 @@ import test from 'ava';
 import {
   JsonParseError,
   jsonClone,
+  jsonCopyFloatMarks,
   jsonEqual,
+  jsonIsFloat,
+  jsonMarkFloat,
   jsonInt,
   jsonParse,
   jsonStringify,
   formatDouble,
+  type JsonObject,
+  type JsonValue,
 } from '../../src/qom/index.js';
 
 test('jsonStringify prints like QEMU’s JSON writer', (t) => {
@@ -74,4 +79,49 @@ test('jsonEqual, jsonInt, jsonClone', (t) => {
   t.is(formatDouble(123456789012345680000), '1.2345678901234568e+20');
   t.is(formatDouble(0.0001), '0.0001');
   t.is(formatDouble(0.00001), '1.0000000000000001e-05');
+});
+
+test('float marks: set, clear, parse, clone, copy', (t) => {
+  const o: JsonObject = { a: 1, b: 2 };
+  const l: JsonValue[] = [1, 2];
+  t.false(jsonIsFloat(o, 'a'));
+  jsonMarkFloat(o, 'a');
+  jsonMarkFloat(l, 1);
+  t.true(jsonIsFloat(o, 'a'));
+  t.false(jsonIsFloat(o, 'b'));
+  t.true(jsonIsFloat(l, 1));
+  t.false(jsonIsFloat(l, 0));
+  jsonMarkFloat(o, 'a', false);
+  t.false(jsonIsFloat(o, 'a'));
+  jsonMarkFloat(o, 'b', false);
+  t.false(jsonIsFloat(o, 'b'), 'clearing an unmarked member is harmless');
+
+  // jsonParse marks integral doubles only, in objects and lists.
+  const p = jsonParse(
+    '{"f": 1.0, "i": 1, "h": 1.5, "x": 1e400, "big": 18446744073709551616, ' +
+      '"s": "1.0", "n": {"g": 2E0}, "l": [3.0, 3]}',
+  ) as JsonObject;
+  t.true(jsonIsFloat(p, 'f'));
+  t.true(jsonIsFloat(p, 'big'));
+  t.true(jsonIsFloat(p.n as JsonObject, 'g'));
+  t.true(jsonIsFloat(p.l as JsonValue[], 0));
+  t.false(jsonIsFloat(p.l as JsonValue[], 1));
+  for (const k of ['i', 'h', 'x', 's', 'n', 'l']) t.false(jsonIsFloat(p, k), k);
+
+  // A deep copy keeps the marks; the copy's marks are its own.
+  const c = jsonClone(p);
+  t.true(jsonIsFloat(c, 'f'));
+  t.true(jsonIsFloat(c.n as JsonObject, 'g'));
+  t.true(jsonIsFloat(c.l as JsonValue[], 0));
+  jsonMarkFloat(c, 'f', false);
+  t.true(jsonIsFloat(p, 'f'));
+
+  // Copying members over: marks follow the members that hold the same value.
+  const to: JsonObject = { f: p.f, big: 0, i: p.i };
+  jsonCopyFloatMarks(p, to);
+  t.true(jsonIsFloat(to, 'f'));
+  t.false(jsonIsFloat(to, 'big'), 'a different value');
+  t.false(jsonIsFloat(to, 'i'));
+  t.false(jsonIsFloat(to, 'h'), 'absent');
+  t.false('h' in to);
 });

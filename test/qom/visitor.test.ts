@@ -4,11 +4,14 @@
 import test from 'ava';
 import {
   ForwardFieldInputVisitor,
+  type JsonObject,
   type JsonValue,
   QObjectInputVisitor,
   QObjectOutputVisitor,
   StringInputVisitor,
   StringOutputVisitor,
+  jsonMarkFloat,
+  jsonParse,
   qapiBoolParse,
   qapiEnumLookup,
   qapiEnumParse,
@@ -206,6 +209,63 @@ test('QObject input: structs, lists, names in messages', (t) => {
   });
   t.deepEqual(new QObjectInputVisitor({ a: [1] }).typeAny('x'), { a: [1] });
   t.is(new QObjectInputVisitor(5n).typeNumber('n'), 5);
+});
+
+test('QObject input: doubles with integral values are no integers (QEMU refuses a double QNum)', (t) => {
+  const intErr = (n: string): { message: string } => ({
+    message: `Invalid parameter type for '${n}', expected: integer`,
+  });
+  const uintErr = (n: string): { message: string } => ({
+    message: `Parameter '${n}' expects uint64`,
+  });
+
+  // At the root the caller says so: the number has no container to carry a mark.
+  const root = (): QObjectInputVisitor => new QObjectInputVisitor(1, { rootIsFloat: true });
+  t.throws(() => root().typeInt64('x'), intErr('x'));
+  t.throws(() => root().typeInt32('x'), intErr('x'));
+  t.throws(() => root().typeUint64('x'), uintErr('x'));
+  t.throws(() => root().typeUint8('x'), uintErr('x'));
+  t.throws(() => root().typeSize('x'), uintErr('x'));
+  t.is(root().typeNumber('x'), 1);
+  t.is(root().typeAny('x'), 1);
+  t.is(new QObjectInputVisitor(1).typeUint64('x'), 1n, 'unmarked: an integer');
+  t.is(new QObjectInputVisitor(1n, { rootIsFloat: true }).typeInt64('x'), 1n, 'bigints are ints');
+
+  // Inside containers the mark is per member and per list index.
+  const d: JsonObject = { a: 1, b: 1, l: [1, 2, 3] };
+  jsonMarkFloat(d, 'b');
+  jsonMarkFloat(d.l as JsonValue[], 1);
+  const v = new QObjectInputVisitor(d);
+  v.startStruct(null);
+  t.is(v.typeInt64('a'), 1n);
+  t.throws(() => v.typeInt64('b'), intErr('b'));
+  t.throws(() => v.typeUint64('b'), uintErr('b'));
+  t.is(v.typeNumber('b'), 1);
+  v.startList('l');
+  t.is(v.typeUint64(null), 1n);
+  t.throws(() => v.typeUint64(null), uintErr('l[1]'));
+  t.is(v.typeUint64(null), 3n);
+  v.checkList();
+  v.endList();
+  v.checkStruct();
+  v.endStruct();
+
+  // Marks set by the parser, including integer literals too big for 64 bits.
+  const p = jsonParse(
+    '{"f": 2.0, "e": 2e1, "z": -0.0, "i": 2, "big": -9223372036854775809, "l": [5.0, 5]}',
+  );
+  const w = new QObjectInputVisitor(p);
+  w.startStruct(null);
+  t.throws(() => w.typeUint16('f'), uintErr('f'));
+  t.throws(() => w.typeInt64('e'), intErr('e'));
+  t.throws(() => w.typeUint64('z'), uintErr('z'));
+  t.is(w.typeInt64('i'), 2n);
+  t.throws(() => w.typeInt64('big'), intErr('big'));
+  t.throws(() => w.typeList('l', (x) => x.typeUint64(null)), uintErr('l[0]'));
+  w.endStruct();
+
+  // The keyval variant reads strings; marks play no part there.
+  t.is(new QObjectInputVisitor('7', { keyval: true, rootIsFloat: true }).typeUint64('k'), 7n);
 });
 
 test('keyval input: names with dots, conversions', (t) => {

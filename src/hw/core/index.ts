@@ -6,3 +6,4 @@
 export * from './qdev.js';
 export * from './qdev-properties.js';
 export * from './qdev-monitor.js';
+export * from './machine.js';

@@ -13,6 +13,7 @@
  * is realized. If any step fails nothing remains in the tree.
  * @module
  */
+import { jsonCopyFloatMarks } from '../../qom/qobject.js';
 import {
   type JsonObject,
   type JsonValue,
@@ -133,6 +134,7 @@ export async function qdevDeviceAddFromQdict(
       if (k === 'driver' || k === 'bus' || k === 'id') continue;
       props[k] = opts[k];
     }
+    jsonCopyFloatMarks(opts, props);
     dev.opts = props;
     objectSetPropertiesFromKeyval(dev, props, fromJson);
     await qdevRealize(dev);

@@ -1,0 +1,108 @@
+/**
+ * The machine object at `/machine`: QEMU's abstract `machine` type and its
+ * `none` machine (`none-machine`, what `-M none` creates), with the
+ * properties tsqom acts on and the containers QEMU's tree has under it
+ * (`peripheral`, `peripheral-anon`, `unattached`).
+ * @module
+ */
+import {
+  QomError,
+  QomObject,
+  QomType,
+  TYPE_OBJECT,
+  objectGetRoot,
+  objectNew,
+  objectPropertyAllowSetLink,
+  type ObjectClass,
+} from '../../qom/index.js';
+import { TYPE_MEMORY_BACKEND, type HostMemoryBackend } from '../../backends/hostmem.js';
+import { machineGetContainer } from '../../system/memory.js';
+import { phaseCheck, MachineInitPhase } from './qdev.js';
+
+/** QEMU's TYPE_MACHINE. */
+export const TYPE_MACHINE = 'machine';
+/** The type `-M none` creates. */
+export const TYPE_NONE_MACHINE = 'none-machine';
+
+/** QEMU's MachineState, reduced to what tsqom's `none` machine uses. */
+@QomType({ name: TYPE_MACHINE, parent: TYPE_OBJECT, abstract: true })
+export class MachineState extends QomObject {
+  /** `memory-backend`: the backend that provides the guest's RAM at address 0. */
+  memoryBackend: HostMemoryBackend | null = null;
+  /** `dump-guest-core`: the default of the backends' `dump`. */
+  dumpGuestCore = true;
+  /** `mem-merge`: the default of the backends' `merge`. */
+  memMerge = true;
+
+  /** QEMU's machine_class_init, for the properties tsqom has. */
+  static override classInit(oc: ObjectClass): void {
+    oc.propertyAddLink<MachineState>(
+      'memory-backend',
+      TYPE_MEMORY_BACKEND,
+      (m) => m.memoryBackend,
+      (m, v) => {
+        if (phaseCheck(MachineInitPhase.MachineReady)) {
+          throw new QomError("Property 'memory-backend' cannot be set after the machine is ready");
+        }
+        m.memoryBackend = v as HostMemoryBackend | null;
+      },
+      { check: objectPropertyAllowSetLink, strong: true },
+    );
+    oc.propertySetDescription(
+      'memory-backend',
+      'Set RAM backendValid value is ID of hostmem based backend',
+    );
+    oc.propertyAddBool<MachineState>(
+      'dump-guest-core',
+      (m) => m.dumpGuestCore,
+      (m, v) => void (m.dumpGuestCore = v),
+    );
+    oc.propertySetDescription('dump-guest-core', 'Include guest memory in a core dump');
+    oc.propertyAddBool<MachineState>(
+      'mem-merge',
+      (m) => m.memMerge,
+      (m, v) => void (m.memMerge = v),
+    );
+    oc.propertySetDescription('mem-merge', 'Enable/disable memory merge support');
+  }
+}
+
+/** QEMU's `none` machine: no CPU, no RAM unless `memory-backend` gives it. */
+@QomType({ name: TYPE_NONE_MACHINE, parent: TYPE_MACHINE })
+export class NoneMachine extends MachineState {}
+
+/**
+ * Creates the machine at `/machine` with its containers, as QEMU's
+ * qemu_create_machine does, unless something already made `/machine`
+ * (then that is returned). Only the `none` machine exists.
+ */
+export function machineCreate(type: string = TYPE_NONE_MACHINE): QomObject {
+  const root = objectGetRoot();
+  const existing = root.resolvePathComponent('machine');
+  if (existing) return existing;
+  if (type !== TYPE_NONE_MACHINE) throw new QomError('unsupported machine type');
+  const m = objectNew<NoneMachine>(TYPE_NONE_MACHINE);
+  root.propertyAddChild('machine', m);
+  m.unref();
+  for (const c of ['peripheral', 'peripheral-anon', 'unattached']) machineGetContainer(c);
+  return m;
+}
+
+/** The machine object, or null before {@link machineCreate} (or if `/machine` is a plain container). */
+export function qdevGetMachineState(): MachineState | null {
+  const m = objectGetRoot().resolvePathComponent('machine');
+  return m instanceof MachineState ? m : null;
+}
+
+/**
+ * Drops the machine's (strong) reference to its RAM backend, so the backend
+ * can be freed when tsqom shuts down. QEMU never does this: its machine
+ * lives until the process exits.
+ */
+export function machineReleaseMemoryBackend(): void {
+  const m = qdevGetMachineState();
+  const b = m?.memoryBackend;
+  if (!m || !b) return;
+  m.memoryBackend = null;
+  b.unref();
+}
