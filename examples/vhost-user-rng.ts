@@ -105,6 +105,11 @@ function main(): void {
     process.stderr.write(`vhost-user-rng: cannot open ${source}: ${(e as Error).message}\n`);
     process.exit(1);
   }
+  // Handlers first: the socket file appearing is the signal that we are
+  // ready, and a SIGTERM after that must find them in place.
+  let stop: () => void = () => process.exit(0);
+  process.once('SIGINT', () => stop());
+  process.once('SIGTERM', () => stop());
   const onError = (m: string): void => {
     process.stderr.write(`vhost-user-rng: ${m}\n`);
   };
@@ -132,9 +137,7 @@ function main(): void {
     server.close(false);
     void backend.whenClosed.then(() => finish(backend.broken ? 1 : 0));
   });
-  const stop = (): void => finish(0);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stop = () => finish(0);
 }
 
 main();
