@@ -9,6 +9,7 @@ export * from './qom/index.js';
 export * from './native/index.js';
 export * from './system/index.js';
 export * from './backends/index.js';
+export * from './chardev/index.js';
 export * from './hw/core/index.js';
 export * from './hw/virtio/index.js';
 export * from './hw/misc/index.js';

@@ -35,6 +35,7 @@ import {
 import { hmpCommandOutput } from '../monitor/hmp.js';
 import { jsonParseMessages } from '../monitor/json-parser.js';
 import { optsVisit } from './opts-visitor.js';
+import { qemuChrCleanup, qemuChrNewFromOpts, qemuChrParse } from '../chardev/char.js';
 import { keyvalParse } from '../monitor/keyval.js';
 import { machineCreate, machineReleaseMemoryBackend } from '../hw/core/machine.js';
 import {
@@ -82,6 +83,7 @@ interface Plan {
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
   devices: Array<{ where: string; opts: QemuOpts | JsonObject }>;
   machine: JsonObject;
+  chardevs: Array<{ where: string; opts: QemuOpts }>;
 }
 
 /** An error to print, optionally located at the option that caused it. */
@@ -197,7 +199,14 @@ function parseObjectOption(
 }
 
 function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
-  const plan: Plan = { objects: [], qmp: [], qtest: [], devices: [], machine: {} };
+  const plan: Plan = {
+    objects: [],
+    qmp: [],
+    qtest: [],
+    devices: [],
+    machine: {},
+    chardevs: [],
+  };
   const objectList = new QemuOptsList('object', 'qom-type');
   for (const o of options) {
     const where = `-${o.spelling}${o.arg === undefined ? '' : ` ${o.arg}`}`;
@@ -261,8 +270,12 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           }
           break;
         }
-        case 'chardev':
-          throw new VlError(`-${o.spelling} is not supported yet`, where);
+        case 'chardev': {
+          const opts = qemuChrParse(o.arg!);
+          for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+          plan.chardevs.push({ where, opts });
+          break;
+        }
       }
     } catch (e) {
       throw located(where, e);
@@ -329,6 +342,14 @@ export async function qemuInit(
       }
     }
     objectGetObjectsRoot(); // /objects exists even when nothing is created
+    // QEMU creates chardevs first (backends and devices refer to them).
+    for (const c of plan.chardevs) {
+      try {
+        await qemuChrNewFromOpts(c.opts);
+      } catch (e) {
+        throw located(c.where, e);
+      }
+    }
     for (const o of plan.objects) {
       await objectAdd(o.args);
     }
@@ -404,6 +425,7 @@ function cleanupDevicesAndObjects(): void {
   machineClearMemoryBackend();
   machineReleaseMemoryBackend();
   userCreatableCleanup();
+  qemuChrCleanup();
 }
 
 function reportError(io: VlIo, e: unknown): void {

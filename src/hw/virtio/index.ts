@@ -10,3 +10,4 @@ export * from './virtio.js';
 export * from './virtio-shmem.js';
 export * from './virtio-shmem-index.js';
 export * from './guest-memory-mmap.js';
+export * from './vhost-user-base.js';

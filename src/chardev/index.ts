@@ -1,0 +1,7 @@
+/**
+ * Character devices: `-chardev socket,...` objects under `/chardevs`
+ * (QEMU's chardev types `chardev` and `chardev-socket`, unix sockets).
+ * @module
+ */
+export * from './char.js';
+export * from './char-socket.js';
