@@ -110,7 +110,7 @@ test('npm start: the default configuration prints its tree and map, serves QMP, 
   );
   t.regex(
     out,
-    /address-space: memory\n.*\n    0000000000000000-0000000003ffffff \(prio 0, ram\): ram0\n/,
+    /address-space: memory\n.*\n {4}0000000000000000-0000000003ffffff \(prio 0, ram\): ram0\n/,
   );
   t.regex(out, /\/shm0 \(vdev-shmem\)/);
   t.true(
