@@ -16,13 +16,20 @@ const names = readdirSync(here, { withFileTypes: true })
   .sort();
 
 const rows: BenchRow[] = [];
+// A benchmark's stray rejection must not end the whole run.
+let stray: Error | undefined;
+process.on('unhandledRejection', (e) => {
+  stray ??= e instanceof Error ? e : new Error(String(e));
+});
 for (const name of names) {
   process.stderr.write(`bench ${name}...\n`);
+  stray = undefined;
   try {
     const mod = (await import(pathToFileURL(join(here, name, 'index.js')).href)) as {
       run(): Promise<BenchRow[]>;
     };
     rows.push(...(await mod.run()));
+    if (stray) throw stray;
   } catch (e) {
     rows.push({ bench: name, metric: `failed: ${(e as Error).message}`, value: NaN, unit: '' });
   }

@@ -138,13 +138,18 @@ export class QmpClient {
   }
 
   /** Sends a command and returns its reply line (raw). */
-  async executeRaw(execute: string, args?: JsonObject, id?: JsonValue): Promise<string> {
+  async executeRaw(
+    execute: string,
+    args?: JsonObject,
+    id?: JsonValue,
+    timeoutMs = 5000,
+  ): Promise<string> {
     const req: JsonObject = { execute };
     if (args !== undefined) req.arguments = args;
     if (id !== undefined) req.id = id;
     this.sendRaw(qobjectToJson(req));
     for (;;) {
-      const line = await this.readLine();
+      const line = await this.readLine(timeoutMs);
       const m = parseLine(line);
       if ('event' in m && !('return' in m) && !('error' in m)) this.events.push(m);
       else return line;
@@ -152,8 +157,13 @@ export class QmpClient {
   }
 
   /** Sends a command and returns its parsed reply. */
-  async execute(execute: string, args?: JsonObject, id?: JsonValue): Promise<JsonObject> {
-    return parseLine(await this.executeRaw(execute, args, id));
+  async execute(
+    execute: string,
+    args?: JsonObject,
+    id?: JsonValue,
+    timeoutMs = 5000,
+  ): Promise<JsonObject> {
+    return parseLine(await this.executeRaw(execute, args, id, timeoutMs));
   }
 
   /** Sends a command and returns its `return` value; throws on an error reply. */
