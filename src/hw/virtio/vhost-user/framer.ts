@@ -2,10 +2,13 @@
  * Cuts a vhost-user byte stream (a SOCK_STREAM unix socket) into messages
  * and attaches the fds that arrived with it.
  *
- * fds follow SCM_RIGHTS semantics: the fds received by one recvmsg belong
- * to the first byte of the data that recvmsg returned, i.e. to the message
- * that byte is part of. Senders pass a message's fds with its first byte,
- * so a well-behaved peer's fds always land on the right message.
+ * The fds fed with a chunk are attached to the message that the chunk's
+ * first byte belongs to. That is right when each chunk starts at a message
+ * boundary (reading one header, then one payload, as QEMU and
+ * libvhost-user do), but not for arbitrary recvmsg reads: Linux may return
+ * a message sent without fds followed by a later one together with that
+ * later message's fds. For socket reads use {@link VhostUserStreamFramer},
+ * which attaches a read's fds to the last message starting in it.
  *
  * The framer owns every fd it is handed until it gives it back, either
  * attached to a complete message or in `unattachedFds` for the caller to
@@ -80,7 +83,7 @@ export class VhostUserFramer {
   }
 
   /**
-   * Feeds the bytes and fds of one recvmsg. The fds attach to the message
+   * Feeds a chunk of the stream and its fds. The fds attach to the message
    * that contains the chunk's first byte; with an empty chunk they have
    * nothing to attach to and come straight back. After an error, or after
    * {@link end}, everything comes straight back with the error.
