@@ -5,12 +5,9 @@
  * @module
  */
 
-/** Whether QEMU accepts `cp` as a Unicode character (not a surrogate or noncharacter). */
-export function isValidCodepoint(cp: number): boolean {
-  if (cp < 0 || cp > 0x10ffff) return false;
-  if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) return false;
-  return !(cp >= 0xd800 && cp <= 0xdfff);
-}
+import { isValidCodepoint } from '../qom/json-writer.js';
+
+export { isValidCodepoint };
 
 /** A decoded sequence: its code point (-1 when invalid) and where it ends. */
 export interface Utf8Decoded {

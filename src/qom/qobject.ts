@@ -7,6 +7,7 @@
  * `number` (QEMU's double QNum).
  * @module
  */
+import { jsonWriterDouble, qobjectToJson } from './json-writer.js';
 
 /** A JSON value (QEMU's QObject: QNull, QBool, QNum, QString, QList, QDict). */
 export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | JsonObject;
@@ -121,132 +122,17 @@ export function jsonCopyFloatMarks(from: JsonObject, to: JsonObject): void {
 
 /** C's `%.17g`, which QEMU uses to print doubles. */
 export function formatDouble(d: number): string {
-  if (Number.isNaN(d)) return 'nan';
-  if (!Number.isFinite(d)) return d > 0 ? 'inf' : '-inf';
-  if (d === 0) return Object.is(d, -0) ? '-0' : '0';
-  const P = 17;
-  // toExponential gives the exact exponent after rounding to P digits.
-  const e = d.toExponential(P - 1);
-  const [mant, expStr] = e.split('e');
-  const X = Number(expStr);
-  if (X < -4 || X >= P) {
-    let m = mant;
-    if (m.includes('.')) m = m.replace(/0+$/, '').replace(/\.$/, '');
-    const sign = X < 0 ? '-' : '+';
-    const ax = Math.abs(X);
-    return `${m}e${sign}${ax < 10 ? '0' + ax : ax}`;
-  }
-  let f = d.toFixed(Math.max(0, P - 1 - X));
-  if (f.includes('.')) f = f.replace(/0+$/, '').replace(/\.$/, '');
-  return f;
-}
-
-function quoteString(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    switch (cp) {
-      case 0x22:
-        out += '\\"';
-        break;
-      case 0x5c:
-        out += '\\\\';
-        break;
-      case 0x08:
-        out += '\\b';
-        break;
-      case 0x0c:
-        out += '\\f';
-        break;
-      case 0x0a:
-        out += '\\n';
-        break;
-      case 0x0d:
-        out += '\\r';
-        break;
-      case 0x09:
-        out += '\\t';
-        break;
-      default:
-        if (cp > 0xffff) {
-          const hi = 0xd800 + ((cp - 0x10000) >> 10);
-          const lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
-          out += `\\u${hex4(hi)}\\u${hex4(lo)}`;
-        } else if (cp < 0x20 || cp >= 0x7f) {
-          out += `\\u${hex4(cp)}`;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + '"';
-}
-
-function hex4(n: number): string {
-  return n.toString(16).toUpperCase().padStart(4, '0');
+  return jsonWriterDouble(d);
 }
 
 /**
  * Serialises a JSON value exactly as QEMU's JSON writer does
  * (`qobject_to_json`): `", "` between members, `": "` after keys, bigints
- * as plain digits, non-ASCII escaped as `\uXXXX`, doubles as `%.17g`.
- * With `pretty`, QEMU's pretty layout (4-space indentation).
+ * as plain digits, non-ASCII escaped as `\uXXXX`, doubles as `%.17g`;
+ * members in insertion order. With `pretty`, QEMU's pretty layout.
  */
 export function jsonStringify(v: JsonValue, pretty = false): string {
-  const parts: string[] = [];
-  write(v, 0);
-  return parts.join('');
-
-  function nl(depth: number): void {
-    parts.push('\n' + ' '.repeat(depth * 4));
-  }
-
-  function write(x: JsonValue, depth: number): void {
-    if (x === null) {
-      parts.push('null');
-      return;
-    }
-    switch (typeof x) {
-      case 'boolean':
-        parts.push(x ? 'true' : 'false');
-        return;
-      case 'bigint':
-        parts.push(x.toString());
-        return;
-      case 'number':
-        parts.push(
-          Number.isInteger(x) && Math.abs(x) < 2 ** 64 ? BigInt(x).toString() : formatDouble(x),
-        );
-        return;
-      case 'string':
-        parts.push(quoteString(x));
-        return;
-    }
-    if (Array.isArray(x)) {
-      parts.push('[');
-      x.forEach((el, i) => {
-        if (i > 0) parts.push(pretty ? ',' : ', ');
-        if (pretty) nl(depth + 1);
-        write(el, depth + 1);
-      });
-      if (pretty) nl(depth);
-      parts.push(']');
-      return;
-    }
-    parts.push('{');
-    let first = true;
-    for (const k of Object.keys(x)) {
-      const val = x[k];
-      if (val === undefined) continue;
-      if (!first) parts.push(pretty ? ',' : ', ');
-      first = false;
-      if (pretty) nl(depth + 1);
-      parts.push(quoteString(k), ': ');
-      write(val, depth + 1);
-    }
-    if (pretty) nl(depth);
-    parts.push('}');
-  }
+  return qobjectToJson(v, pretty);
 }
 
 /**
