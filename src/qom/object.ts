@@ -528,6 +528,23 @@ function typeGetOrLoadByName(name: string): TypeImpl {
 // ---------------------------------------------------------------------------
 // Classes
 
+/** Adds a `uint8`/`uint16`/`uint32` property to a class or an object. */
+function addUintN<O extends QomObject = QomObject>(
+  target: { propertyAdd(name: string, type: string, get: any, set: any): ObjectProperty },
+  name: string,
+  bits: 8 | 16 | 32,
+  get: ((obj: O) => number) | null | undefined,
+  set: ((obj: O, value: number) => void) | null | undefined,
+): ObjectProperty {
+  const p = target.propertyAdd(
+    name,
+    `uint${bits}`,
+    get ? uintGetter(get) : null,
+    set ? uintSetter(set, bits) : null,
+  );
+  return withFast(p, set ? fastUint(set, 2 ** bits - 1) : null);
+}
+
 /**
  * A type's class (QEMU's `ObjectClass`): class properties, interfaces and,
  * in subclasses used as `classType`, "virtual methods" and class data. A
@@ -760,13 +777,7 @@ export class ObjectClass {
     get?: ((obj: O) => number) | null,
     set?: ((obj: O, value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      'uint8',
-      get ? uintGetter(get) : null,
-      set ? uintSetter(set, 8) : null,
-    );
-    return withFast(p, set ? fastUint(set, 0xff) : null);
+    return addUintN<O>(this, name, 8, get, set);
   }
   /** Class `uint16` property. */
   propertyAddUint16<O extends QomObject = QomObject>(
@@ -774,13 +785,7 @@ export class ObjectClass {
     get?: ((obj: O) => number) | null,
     set?: ((obj: O, value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      'uint16',
-      get ? uintGetter(get) : null,
-      set ? uintSetter(set, 16) : null,
-    );
-    return withFast(p, set ? fastUint(set, 0xffff) : null);
+    return addUintN<O>(this, name, 16, get, set);
   }
   /** Class `uint32` property. */
   propertyAddUint32<O extends QomObject = QomObject>(
@@ -788,13 +793,7 @@ export class ObjectClass {
     get?: ((obj: O) => number) | null,
     set?: ((obj: O, value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      'uint32',
-      get ? uintGetter(get) : null,
-      set ? uintSetter(set, 32) : null,
-    );
-    return withFast(p, set ? fastUint(set, 0xffffffff) : null);
+    return addUintN<O>(this, name, 32, get, set);
   }
   /** Class `uint64` property; the setter receives a bigint (exact). */
   propertyAddUint64<O extends QomObject = QomObject>(
@@ -1469,13 +1468,7 @@ export class QomObject {
     get?: (() => number) | null,
     set?: ((value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd(
-      name,
-      'uint8',
-      get ? uintGetter(() => get()) : null,
-      set ? uintSetter((_o, v) => set(v), 8) : null,
-    );
-    return withFast(p, set ? fastUint((_o, v) => set(v), 0xff) : null);
+    return addUintN(this, name, 8, get && (() => get()), set && ((_o, v) => set(v)));
   }
   /** Instance `uint16` property. */
   propertyAddUint16(
@@ -1483,13 +1476,7 @@ export class QomObject {
     get?: (() => number) | null,
     set?: ((value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd(
-      name,
-      'uint16',
-      get ? uintGetter(() => get()) : null,
-      set ? uintSetter((_o, v) => set(v), 16) : null,
-    );
-    return withFast(p, set ? fastUint((_o, v) => set(v), 0xffff) : null);
+    return addUintN(this, name, 16, get && (() => get()), set && ((_o, v) => set(v)));
   }
   /** Instance `uint32` property. */
   propertyAddUint32(
@@ -1497,13 +1484,7 @@ export class QomObject {
     get?: (() => number) | null,
     set?: ((value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd(
-      name,
-      'uint32',
-      get ? uintGetter(() => get()) : null,
-      set ? uintSetter((_o, v) => set(v), 32) : null,
-    );
-    return withFast(p, set ? fastUint((_o, v) => set(v), 0xffffffff) : null);
+    return addUintN(this, name, 32, get && (() => get()), set && ((_o, v) => set(v)));
   }
   /** Instance `uint64` property; the setter receives a bigint. */
   propertyAddUint64(
