@@ -81,7 +81,7 @@ interface Plan {
   objects: Array<{ where: string; args: JsonObject }>;
   qmp: Array<{ where: string; address: QmpAddress }>;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
-  devices: Array<{ where: string; opts: QemuOpts | JsonObject }>;
+  devices: Array<{ where: string; opts: QemuOpts } | { where: string; json: JsonObject }>;
   machine: JsonObject;
   chardevs: Array<{ where: string; opts: QemuOpts }>;
 }
@@ -262,7 +262,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         }
         case 'device': {
           if (o.arg!.startsWith('{')) {
-            plan.devices.push({ where, opts: parseJsonOption(o.arg!, where) });
+            plan.devices.push({ where, json: parseJsonOption(o.arg!, where) });
           } else {
             const opts = qemuDeviceOpts.parse(o.arg!);
             for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
@@ -361,9 +361,8 @@ export async function qemuInit(
     // QEMU creates -device after the backends, and reports its errors at the option.
     for (const d of plan.devices) {
       try {
-        if ('opts' in d.opts && Array.isArray((d.opts as QemuOpts).opts))
-          await qdevDeviceAdd(d.opts as QemuOpts);
-        else await qdevDeviceAddFromQdict(d.opts as JsonObject, true);
+        if ('json' in d) await qdevDeviceAddFromQdict(d.json, true);
+        else await qdevDeviceAdd(d.opts);
       } catch (e) {
         throw located(d.where, e);
       }
