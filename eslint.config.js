@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import tsqomLayers from './tools/eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'build/', 'docs/api/', 'node_modules/'] },
@@ -26,5 +27,10 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-declaration-merging': 'off',
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { tsqom: tsqomLayers },
+    rules: { 'tsqom/layers': 'error' },
   },
 );

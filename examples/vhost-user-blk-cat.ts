@@ -33,11 +33,11 @@ import type { VHostUserBase } from '../src/hw/virtio/vhost-user-base.js';
 import {
   GuestRamAllocator,
   VhostUserDeviceDriver,
-} from '../src/hw/virtio/vhost-user/frontend-driver.js';
+} from '../src/hw/virtio/driver/vhost-user-driver.js';
 import {
   machineClearMemoryBackend,
   machineSetMemoryBackend,
-} from '../src/hw/virtio/vhost-user/frontend-machine.js';
+} from '../src/hw/core/machine-memory.js';
 import type { VirtQueueDriver } from '../src/hw/virtio/virtqueue.js';
 import {
   VIRTIO_BLK_F_FLUSH,

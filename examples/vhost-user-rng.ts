@@ -14,12 +14,12 @@
  * stdout; errors go to stderr. SIGINT and SIGTERM stop it cleanly.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { VhostUserBackendServer } from '../src/hw/virtio/vhost-user/backend-server.js';
+import { VhostUserBackendServer } from '../src/hw/virtio/vhost-user/backend/backend-server.js';
 import type {
   VhostUserBackend,
   VhostUserBackendDevice,
   VhostUserBackendQueue,
-} from '../src/hw/virtio/vhost-user/backend.js';
+} from '../src/hw/virtio/vhost-user/backend/backend.js';
 import { iovSize } from '../src/hw/virtio/virtqueue.js';
 
 function usage(message?: string): never {

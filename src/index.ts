@@ -21,4 +21,4 @@ export {
   type QemuOpts,
   type QemuOpt,
 } from './util/qemu-option.js';
-export { TSQOM_VERSION } from './version.js';
+export { TSQOM_VERSION } from './util/version.js';

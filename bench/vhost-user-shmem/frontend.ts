@@ -23,7 +23,7 @@ import {
 import {
   UnixStream,
   VHOST_USER_STREAM_FRAMING,
-} from '../../src/hw/virtio/vhost-user/unix-stream.js';
+} from '../../src/io/unix-stream.js';
 
 const os = container.resolve(HostOs);
 const main = new UnixStream(3, { os, framing: VHOST_USER_STREAM_FRAMING });

@@ -19,8 +19,8 @@ import { container } from 'tsyringe';
 import type { BenchRow } from '../harness.js';
 import { median } from '../harness.js';
 import { AF_UNIX, HostOs, MFD_CLOEXEC, SOCK_CLOEXEC, SOCK_STREAM } from '../../src/native/index.js';
-import { VhostUserBackend } from '../../src/hw/virtio/vhost-user/backend.js';
-import { VHOST_USER_FLAG_MAP_RW } from '../../src/hw/virtio/vhost-user/protocol.js';
+import { VhostUserBackend } from '../../src/hw/virtio/vhost-user/backend/backend.js';
+import { VHOST_USER_FLAG_MAP_RW } from '../../src/hw/virtio/vhost-user/protocol/protocol.js';
 
 const run_ = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));

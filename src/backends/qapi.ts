@@ -6,7 +6,7 @@
  * shm backend).
  * @module
  */
-import type { QapiMembers } from '../monitor/qapi.js';
+import type { QapiMembers } from '../qapi/qapi.js';
 import { HostMemPolicyLookup } from './hostmem.js';
 import { OnOffAutoLookup, TYPE_MEMORY_BACKEND_FILE } from './hostmem-file.js';
 import { TYPE_MEMORY_BACKEND_MEMFD } from './hostmem-memfd.js';

@@ -20,7 +20,7 @@ import { isErrno } from '../native/errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/constants.js';
 import { QomError, typeRegister } from '../qom/index.js';
 import { qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
-import { UnixListener, UnixStream } from '../hw/virtio/vhost-user/unix-stream.js';
+import { UnixListener, UnixStream } from '../io/unix-stream.js';
 import {
   Chardev,
   ChardevClass,

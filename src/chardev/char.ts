@@ -23,7 +23,7 @@ import {
   typeRegister,
 } from '../qom/index.js';
 import { QemuOptsList, qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
-import type { UnixStream } from '../hw/virtio/vhost-user/unix-stream.js';
+import type { UnixStream } from '../io/unix-stream.js';
 
 /** QEMU's TYPE_CHARDEV. */
 export const TYPE_CHARDEV = 'chardev';

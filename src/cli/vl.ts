@@ -11,13 +11,17 @@
  * @module
  */
 import 'reflect-metadata';
-// The package root registers every QOM type tsqom has (backends, devices).
-import '../index.js';
+// Every QOM type tsqom has registers itself when its module loads.
+import '../backends/index.js';
+import '../chardev/index.js';
+import '../hw/core/index.js';
+import '../hw/virtio/index.js';
+import '../hw/misc/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QomError } from '../qom/error.js';
-import type { JsonObject } from '../qom/qobject.js';
+import { QomError } from '../util/error.js';
+import type { JsonObject } from '../qobject/qobject.js';
 import { objectGetObjectsRoot } from '../qom/object.js';
 import {
   userCreatableCleanup,
@@ -33,15 +37,12 @@ import {
   type QmpListener,
 } from '../monitor/qmp-server.js';
 import { hmpCommandOutput } from '../monitor/hmp.js';
-import { jsonParseMessages } from '../monitor/json-parser.js';
-import { optsVisit } from './opts-visitor.js';
+import { jsonParseMessages } from '../qobject/json-parser.js';
+import { optsVisit } from '../qapi/opts-visitor.js';
 import { qemuChrCleanup, qemuChrNewFromOpts, qemuChrParse } from '../chardev/char.js';
-import { keyvalParse } from '../monitor/keyval.js';
+import { keyvalParse } from '../qapi/keyval.js';
 import { machineCreate, machineReleaseMemoryBackend } from '../hw/core/machine.js';
-import {
-  machineClearMemoryBackend,
-  machineSetMemoryBackend,
-} from '../hw/virtio/vhost-user/frontend-machine.js';
+import { machineClearMemoryBackend, machineSetMemoryBackend } from '../hw/core/machine-memory.js';
 import {
   QtestServer,
   parseQtestChardev,
@@ -60,7 +61,7 @@ import {
 } from '../hw/core/qdev.js';
 import type { QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
-import { TSQOM_VERSION } from '../version.js';
+import { TSQOM_VERSION } from '../util/version.js';
 
 /** Where the program writes; tests capture it. */
 export interface VlIo {

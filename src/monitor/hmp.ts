@@ -4,7 +4,7 @@
  * and output with `\r\n` line ends, as `human-monitor-command` returns it.
  * @module
  */
-import { QomError } from '../qom/error.js';
+import { QomError } from '../util/error.js';
 
 /** Parsed HMP arguments: strings, flags (`-j`) as booleans. */
 export type HmpArgs = Record<string, string | boolean | undefined>;

@@ -3,15 +3,15 @@
  * server), the human monitor, and the commands on top.
  * @module
  */
-export * from './unicode.js';
-export * from './qdict.js';
-export * from './json-parser.js';
-export * from './json-writer.js';
-export * from './qapi.js';
+export * from '../util/unicode.js';
+export * from '../qobject/qdict.js';
+export * from '../qobject/json-parser.js';
+export * from '../qobject/qjson.js';
+export * from '../qapi/qapi.js';
 export * from './qmp-dispatch.js';
 export * from './hmp.js';
 export * from './qmp-cmds-control.js';
-export * from './keyval.js';
+export * from '../qapi/keyval.js';
 export * from './qom-qmp-cmds.js';
 export * from './qom-hmp-cmds.js';
 export * from './qmp-server.js';

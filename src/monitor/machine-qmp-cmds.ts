@@ -10,8 +10,8 @@
  * the order can differ from QEMU's.)
  * @module
  */
-import type { JsonObject } from '../qom/qobject.js';
-import { StringOutputVisitor } from '../qom/visitor.js';
+import type { JsonObject } from '../qobject/qobject.js';
+import { StringOutputVisitor } from '../qapi/visitor.js';
 import { type QomObject, objectGetObjectsRoot } from '../qom/object.js';
 import { HostMemPolicyLookup, TYPE_MEMORY_BACKEND } from '../backends/hostmem.js';
 import { type HmpCommandTable, type HmpOutput, hmpInfoCommands } from './hmp.js';

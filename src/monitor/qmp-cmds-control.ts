@@ -4,8 +4,8 @@
  * `human-monitor-command`.
  * @module
  */
-import type { JsonObject } from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
+import type { JsonObject } from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
 import { hmpCommandOutput } from './hmp.js';
 import { type QmpCommandRegistry, qmpCommands } from './qmp-dispatch.js';
 

@@ -4,11 +4,11 @@
  * command, and builds the reply. Commands may be asynchronous.
  * @module
  */
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
-import { isJsonObject } from '../qom/qobject.js';
-import { jsonObjectSet, qdictKeys } from './qdict.js';
-import { type QapiArgsSchema, qapiInputVisit } from './qapi.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
+import { isJsonObject } from '../qobject/qobject.js';
+import { jsonObjectSet, qdictKeys } from '../qobject/qdict.js';
+import { type QapiArgsSchema, qapiInputVisit } from '../qapi/qapi.js';
 
 /** What a command handler learns about the request it serves. */
 export interface QmpCommandContext {

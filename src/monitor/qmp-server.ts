@@ -12,11 +12,11 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
-import { TSQOM_VERSION } from '../version.js';
-import { JsonMessageParser } from './json-parser.js';
-import { qobjectToJson } from './json-writer.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
+import { TSQOM_VERSION } from '../util/version.js';
+import { JsonMessageParser } from '../qobject/json-parser.js';
+import { qobjectToJson } from '../qobject/qjson.js';
 import {
   type QmpCommandLookup,
   type QmpHost,

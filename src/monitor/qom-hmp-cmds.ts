@@ -4,7 +4,7 @@
  * `object_del` and `info qom-tree`, with QEMU 7.2's output.
  * @module
  */
-import { QomError } from '../qom/error.js';
+import { QomError } from '../util/error.js';
 import { type QomObject, objectGetRoot, objectResolvePath } from '../qom/object.js';
 import {
   typeClassPropertiesHelp,
@@ -12,9 +12,9 @@ import {
   userCreatableTypesHelp,
 } from '../qom/object_interfaces.js';
 import { type HmpOutput, registerHmpCommand, registerHmpInfoCommand } from './hmp.js';
-import { qobjectFromJson, qobjectFromJsonMarked } from './json-parser.js';
-import { qobjectToJson } from './json-writer.js';
-import { keyvalParse } from './keyval.js';
+import { qobjectFromJson, qobjectFromJsonMarked } from '../qobject/json-parser.js';
+import { qobjectToJson } from '../qobject/qjson.js';
+import { keyvalParse } from '../qapi/keyval.js';
 import { objectAdd, qmpQomGet, qmpQomList, qmpQomSet } from './qom-qmp-cmds.js';
 
 /** `print_qom_composition()`: the tree below `obj`, children sorted by name. */

@@ -18,8 +18,8 @@ import {
   type JsonValue,
   jsonCopyFloatMarks,
   jsonIsFloat,
-} from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
+} from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
 import {
   type QomObject,
   TYPE_OBJECT,
@@ -30,8 +30,8 @@ import {
   objectResolvePath,
 } from '../qom/object.js';
 import { userCreatableAddType, userCreatableDel } from '../qom/object_interfaces.js';
-import { type QapiFlatUnion, type QapiMembers, qapiInputVisit } from './qapi.js';
-import { qdictReorder } from './qdict.js';
+import { type QapiFlatUnion, type QapiMembers, qapiInputVisit } from '../qapi/qapi.js';
+import { qdictReorder } from '../qobject/qdict.js';
 import { qmpCommands, type QmpCommandRegistry } from './qmp-dispatch.js';
 
 const objectOptions = new Map<string, QapiMembers>();

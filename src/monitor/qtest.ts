@@ -31,7 +31,7 @@
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
-import { qemuStrtoi64, qemuStrtou64 } from '../qom/cutils.js';
+import { qemuStrtoi64, qemuStrtou64 } from '../util/cutils.js';
 
 /** A virtual clock for `clock_step` and `clock_set` (QEMU_CLOCK_VIRTUAL). */
 export interface QtestClock {

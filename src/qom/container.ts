@@ -3,7 +3,7 @@
  * only hold children, like `/objects` or `/machine/peripheral`.
  * @module
  */
-import { QomError } from './error.js';
+import { QomError } from '../util/error.js';
 import { type QomObject, TYPE_CONTAINER, objectPropertyAddNewContainer } from './object.js';
 
 export { TYPE_CONTAINER, objectPropertyAddNewContainer };

@@ -17,7 +17,7 @@
  * Nothing depends on `design:type` metadata.
  * @module
  */
-import { QomError } from './error.js';
+import { QomError } from '../util/error.js';
 import {
   type ClassConstructor,
   type ObjectClass,

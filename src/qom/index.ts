@@ -45,10 +45,10 @@
  * QMP error class and QEMU's message.
  * @module
  */
-export * from './error.js';
-export * from './qobject.js';
-export * from './cutils.js';
-export * from './visitor.js';
+export * from '../util/error.js';
+export * from '../qobject/qobject.js';
+export * from '../util/cutils.js';
+export * from '../qapi/visitor.js';
 export * from './object.js';
 export * from './container.js';
 export * from './object_interfaces.js';

@@ -21,8 +21,8 @@
  * constructed that way would have skipped its class's initialisation.
  * @module
  */
-import { QomError } from './error.js';
-import { type JsonValue, isJsonInteger } from './qobject.js';
+import { QomError } from '../util/error.js';
+import { type JsonValue, isJsonInteger } from '../qobject/qobject.js';
 import {
   ForwardFieldInputVisitor,
   ForwardFieldOutputVisitor,
@@ -34,7 +34,7 @@ import {
   StringOutputVisitor,
   type Visitor,
   qapiEnumParse,
-} from './visitor.js';
+} from '../qapi/visitor.js';
 
 /** The root of all object types (abstract). */
 export const TYPE_OBJECT = 'object';

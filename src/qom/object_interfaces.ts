@@ -11,10 +11,15 @@
  * `canBeDeleted()` defined on the class are wired into the interface class.
  * @module
  */
-import { QomError } from './error.js';
-import { idWellformed } from './cutils.js';
-import { type JsonObject, type JsonValue, jsonCopyFloatMarks, jsonStringify } from './qobject.js';
-import { QObjectInputVisitor, type Visitor } from './visitor.js';
+import { QomError } from '../util/error.js';
+import { idWellformed } from '../util/cutils.js';
+import {
+  type JsonObject,
+  type JsonValue,
+  jsonCopyFloatMarks,
+  jsonStringify,
+} from '../qobject/qobject.js';
+import { QObjectInputVisitor, type Visitor } from '../qapi/visitor.js';
 import {
   type ObjectClass,
   type ObjectProperty,

@@ -5,7 +5,7 @@
  * dropped exactly once, by `unref()` or at the end of a `using` scope.
  * @module
  */
-import { QomError } from './error.js';
+import { QomError } from '../util/error.js';
 import { type QomObject, objectNew } from './object.js';
 
 /** One owned reference to a QOM object; disposing it drops the reference. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { qapiInputVisit } from '../../src/monitor/qapi.js';
+import { qapiInputVisit } from '../../src/qapi/qapi.js';
 import {
   BACKEND_OBJECT_OPTIONS,
   MemoryBackendFileProperties,

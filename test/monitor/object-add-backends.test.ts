@@ -6,7 +6,7 @@
 import test from 'ava';
 import { BACKEND_OBJECT_OPTIONS } from '../../src/backends/index.js';
 import { registerObjectOptions } from '../../src/monitor/qom-qmp-cmds.js';
-import { qobjectToJson } from '../../src/monitor/json-writer.js';
+import { qobjectToJson } from '../../src/qobject/qjson.js';
 import {
   type QemuInstance,
   type TsqomInstance,

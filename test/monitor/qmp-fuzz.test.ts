@@ -9,8 +9,8 @@ import test from 'ava';
 import { startTsqom } from '../helpers/qemu/qemu.js';
 import { prng } from '../helpers/qemu/compare.js';
 import { parseLine } from '../helpers/qemu/qmp-client.js';
-import { JsonMessageParser } from '../../src/monitor/json-parser.js';
-import type { JsonObject } from '../../src/qom/qobject.js';
+import { JsonMessageParser } from '../../src/qobject/json-parser.js';
+import type { JsonObject } from '../../src/qobject/qobject.js';
 
 const TOTAL = 20000;
 const BATCH = 250;

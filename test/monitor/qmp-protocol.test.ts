@@ -12,7 +12,7 @@ import {
 } from '../helpers/qemu/qemu.js';
 import { exchange, normalizeLine, normalizePretty, onBoth, prng } from '../helpers/qemu/compare.js';
 import type { QmpClient } from '../helpers/qemu/qmp-client.js';
-import type { JsonObject } from '../../src/qom/qobject.js';
+import type { JsonObject } from '../../src/qobject/qobject.js';
 
 let qemu: QemuInstance;
 let tsqom: TsqomInstance;

@@ -11,9 +11,9 @@ import { PassThrough, Duplex } from 'node:stream';
 import { QmpServer, parseQmpAddress, QMP_REQ_QUEUE_LEN_MAX } from '../../src/monitor/qmp-server.js';
 import { QmpCommandRegistry } from '../../src/monitor/qmp-dispatch.js';
 import { registerControlCommands } from '../../src/monitor/qmp-cmds-control.js';
-import { QomError } from '../../src/qom/error.js';
+import { QomError } from '../../src/util/error.js';
 import { QmpClient, parseLine } from '../helpers/qemu/qmp-client.js';
-import type { JsonObject } from '../../src/qom/qobject.js';
+import type { JsonObject } from '../../src/qobject/qobject.js';
 
 interface Gate {
   promise: Promise<void>;

@@ -12,7 +12,7 @@ import {
   objectGetObjectsRoot,
   typeRegister,
 } from '../../src/qom/index.js';
-import { QomError } from '../../src/qom/error.js';
+import { QomError } from '../../src/util/error.js';
 import { registerObjectOptions, parseObjectOptions } from '../../src/monitor/qom-qmp-cmds.js';
 import { objectAddFromStr, qomCompositionTree } from '../../src/monitor/qom-hmp-cmds.js';
 import { hmpCommandOutput } from '../../src/monitor/hmp.js';

@@ -11,7 +11,7 @@ import {
 } from '../helpers/qemu/qemu.js';
 import { exchange, onBoth } from '../helpers/qemu/compare.js';
 import type { QmpClient } from '../helpers/qemu/qmp-client.js';
-import { qobjectToJson } from '../../src/monitor/json-writer.js';
+import { qobjectToJson } from '../../src/qobject/qjson.js';
 
 let qemu: QemuInstance;
 let tsqom: TsqomInstance;

@@ -15,7 +15,7 @@ import {
 import { exchange, onBoth } from '../helpers/qemu/compare.js';
 import type { QmpClient } from '../helpers/qemu/qmp-client.js';
 import { registerPropTest, TYPE_PROP_TEST } from '../helpers/qom/prop-fixtures.js';
-import type { JsonObject } from '../../src/qom/qobject.js';
+import type { JsonObject } from '../../src/qobject/qobject.js';
 
 registerPropTest();
 

@@ -13,7 +13,7 @@
  * is realized. If any step fails nothing remains in the tree.
  * @module
  */
-import { jsonCopyFloatMarks } from '../../qom/qobject.js';
+import { jsonCopyFloatMarks } from '../../qobject/qobject.js';
 import {
   type JsonObject,
   type JsonValue,

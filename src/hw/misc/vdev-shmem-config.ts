@@ -42,8 +42,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { QomError } from '../../qom/error.js';
-import { qemuStrtosz, qemuStrtou64 } from '../../qom/cutils.js';
+import { QomError } from '../../util/error.js';
+import { qemuStrtosz, qemuStrtou64 } from '../../util/cutils.js';
 import { GUEST_SHM_PAGE_SIZE, bytesToPages } from './guest-shm.js';
 import {
   FnmatchPatternError,

@@ -72,15 +72,18 @@ import {
   VHOST_USER_F_PROTOCOL_FEATURES,
   VHOST_USER_MAX_CONFIG_SIZE,
   VIRTIO_MAX_SHMEM_REGIONS,
-} from './vhost-user/protocol.js';
+} from './vhost-user/protocol/protocol.js';
 import {
   VhostUserFrontend,
   VhostUserFrontendError,
   type VhostUserVringConfig,
-} from './vhost-user/frontend.js';
-import { VhostMemoryListener } from './vhost-user/frontend-memory.js';
-import type { VhostUserBackendChannelHandler } from './vhost-user/frontend-channel.js';
-import { type VhostUserReportSink, vhostUserReportSink } from './vhost-user/frontend-error.js';
+} from './vhost-user/frontend/frontend.js';
+import { VhostMemoryListener } from './vhost-user/frontend/frontend-memory.js';
+import type { VhostUserBackendChannelHandler } from './vhost-user/frontend/frontend-channel.js';
+import {
+  type VhostUserReportSink,
+  vhostUserReportSink,
+} from './vhost-user/frontend/frontend-error.js';
 
 /** QEMU's TYPE_VHOST_USER_BASE (abstract). */
 export const TYPE_VHOST_USER_BASE = 'vhost-user-base';

@@ -54,7 +54,10 @@ import {
   memoryRegionGetRamBlock,
   memoryRegionInitRamFromFd,
 } from '../../system/physmem.js';
-import { VHOST_USER_FLAG_MAP_RW, VIRTIO_MAX_SHMEM_REGIONS } from './vhost-user/protocol.js';
+import {
+  VHOST_USER_FLAG_MAP_RW,
+  VIRTIO_MAX_SHMEM_REGIONS,
+} from './vhost-user/protocol/protocol.js';
 import { OffsetIndex } from './virtio-shmem-index.js';
 
 /** The QOM type of dynamic mappings (not user-creatable, no properties, never in the tree). */

@@ -25,12 +25,9 @@ import {
   VHOST_USER_NEED_REPLY_MASK,
   VHOST_USER_VERSION,
 } from '../../../src/hw/virtio/vhost-user/index.js';
-import {
-  UnixStream,
-  VHOST_USER_STREAM_FRAMING,
-} from '../../../src/hw/virtio/vhost-user/unix-stream.js';
+import { UnixStream, VHOST_USER_STREAM_FRAMING } from '../../../src/io/unix-stream.js';
 import { GuestMemoryMmap } from '../../../src/hw/virtio/guest-memory-mmap.js';
-import type { VhostUserMemoryRegion } from '../../../src/hw/virtio/vhost-user/payloads.js';
+import type { VhostUserMemoryRegion } from '../../../src/hw/virtio/vhost-user/protocol/payloads.js';
 
 /** The host OS layer the tests use. */
 export const os: HostOs = container.resolve(HostOs);

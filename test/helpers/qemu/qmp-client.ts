@@ -4,9 +4,9 @@
  * differential tests can compare bytes as well as structures.
  */
 import net from 'node:net';
-import type { JsonObject, JsonValue } from '../../../src/qom/qobject.js';
-import { jsonParseMessages } from '../../../src/monitor/json-parser.js';
-import { qobjectToJson } from '../../../src/monitor/json-writer.js';
+import type { JsonObject, JsonValue } from '../../../src/qobject/qobject.js';
+import { jsonParseMessages } from '../../../src/qobject/json-parser.js';
+import { qobjectToJson } from '../../../src/qobject/qjson.js';
 
 /** Where a QMP server listens. */
 export type QmpEndpoint = string | { host: string; port: number };

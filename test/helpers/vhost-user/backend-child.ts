@@ -18,12 +18,12 @@ import { container } from 'tsyringe';
 import { HostOs } from '../../../src/native/host.js';
 import type { MappedMemory } from '../../../src/native/mapping.js';
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from '../../../src/native/constants.js';
-import { VhostUserBackendServer } from '../../../src/hw/virtio/vhost-user/backend-server.js';
+import { VhostUserBackendServer } from '../../../src/hw/virtio/vhost-user/backend/backend-server.js';
 import type {
   VhostUserBackend,
   VhostUserBackendQueue,
-} from '../../../src/hw/virtio/vhost-user/backend.js';
-import { VHOST_USER_FLAG_MAP_RW } from '../../../src/hw/virtio/vhost-user/protocol.js';
+} from '../../../src/hw/virtio/vhost-user/backend/backend.js';
+import { VHOST_USER_FLAG_MAP_RW } from '../../../src/hw/virtio/vhost-user/protocol/protocol.js';
 
 /** Size of the child's region 0. */
 export const CHILD_REGION_SIZE = 0x400000n;

@@ -20,8 +20,8 @@ import {
   VhostUserRequest as R,
   VIRTIO_MAX_SHMEM_REGIONS,
 } from '../../../src/hw/virtio/vhost-user/index.js';
-import { UnixStream } from '../../../src/hw/virtio/vhost-user/unix-stream.js';
-import { VhostUserStreamFramer } from '../../../src/hw/virtio/vhost-user/frontend-framer.js';
+import { UnixStream } from '../../../src/io/unix-stream.js';
+import { VhostUserStreamFramer } from '../../../src/hw/virtio/vhost-user/protocol/stream-framer.js';
 import { GuestMemoryMmap } from '../../../src/hw/virtio/guest-memory-mmap.js';
 
 /** One message the back-end received on the main socket. */

@@ -17,15 +17,15 @@ import { qemuChrDelete, qemuChrFind, qemuChrNewFromString } from '../../../src/c
 import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from '../../../src/hw/core/index.js';
 import '../../../src/hw/virtio/vhost-user-base.js';
 import type { VHostUserBase } from '../../../src/hw/virtio/vhost-user-base.js';
-import { UnixListener } from '../../../src/hw/virtio/vhost-user/unix-stream.js';
+import { UnixListener } from '../../../src/io/unix-stream.js';
 import {
   CapturingReportSink,
   vhostUserSetReportSink,
-} from '../../../src/hw/virtio/vhost-user/frontend-error.js';
+} from '../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
 import {
   machineClearMemoryBackend,
   machineSetMemoryBackend,
-} from '../../../src/hw/virtio/vhost-user/frontend-machine.js';
+} from '../../../src/hw/core/machine-memory.js';
 import { FAKE_PROTOCOL_FEATURES, FakeBackend, type FakeBackendOptions } from './fake-backend.js';
 
 let seq = 0;

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QomError } from '../../../src/qom/error.js';
+import { QomError } from '../../../src/util/error.js';
 import {
   VdevShmemConfigError,
   mergeVdevShmemConfig,

@@ -4,18 +4,18 @@
  * that attaches SCM_RIGHTS fds to messages. Pure code over byte arrays.
  * @module
  */
-export * from './protocol.js';
-export * from './codec-error.js';
-export * from './payloads.js';
-export * from './codec.js';
-export * from './framer.js';
-export * from './unix-stream.js';
-export * from './backend.js';
-export * from './backend-server.js';
-export * from './frontend.js';
-export * from './frontend-channel.js';
-export * from './frontend-error.js';
-export * from './frontend-framer.js';
-export * from './frontend-memory.js';
-export * from './frontend-machine.js';
-export * from './frontend-driver.js';
+export * from './protocol/protocol.js';
+export * from './protocol/codec-error.js';
+export * from './protocol/payloads.js';
+export * from './protocol/codec.js';
+export * from './protocol/framer.js';
+export * from '../../../io/unix-stream.js';
+export * from './backend/backend.js';
+export * from './backend/backend-server.js';
+export * from './frontend/frontend.js';
+export * from './frontend/frontend-channel.js';
+export * from './frontend/frontend-error.js';
+export * from './protocol/stream-framer.js';
+export * from './frontend/frontend-memory.js';
+export * from '../../core/machine-memory.js';
+export * from '../driver/vhost-user-driver.js';

@@ -12,7 +12,7 @@ import {
   VhostUserBackend,
   type VhostUserBackendDevice,
   type VhostUserTransport,
-} from '../../../../src/hw/virtio/vhost-user/backend.js';
+} from '../../../../src/hw/virtio/vhost-user/backend/backend.js';
 import {
   VhostUserRequest as R,
   VhostUserProtocolFeature as PF,

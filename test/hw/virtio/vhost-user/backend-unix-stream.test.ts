@@ -11,7 +11,7 @@ import {
   UnixListener,
   UnixStream,
   VHOST_USER_STREAM_FRAMING,
-} from '../../../../src/hw/virtio/vhost-user/unix-stream.js';
+} from '../../../../src/io/unix-stream.js';
 import {
   encodeVhostUserMsg,
   VhostUserRequest as R,

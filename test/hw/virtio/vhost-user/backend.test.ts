@@ -10,13 +10,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VhostUserBackendServer } from '../../../../src/hw/virtio/vhost-user/backend-server.js';
+import { VhostUserBackendServer } from '../../../../src/hw/virtio/vhost-user/backend/backend-server.js';
 import {
   VhostUserBackend,
   type VhostUserBackendDevice,
   type VhostUserBackendQueue,
   VHOST_USER_BACKEND_FEATURES,
-} from '../../../../src/hw/virtio/vhost-user/backend.js';
+} from '../../../../src/hw/virtio/vhost-user/backend/backend.js';
 import {
   VhostUserBackendRequest as B,
   VhostUserProtocolFeature as PF,
@@ -30,7 +30,7 @@ import {
   encodeVhostUserAck,
   encodeVhostUserMsg,
 } from '../../../../src/hw/virtio/vhost-user/index.js';
-import { UnixStream } from '../../../../src/hw/virtio/vhost-user/unix-stream.js';
+import { UnixStream } from '../../../../src/io/unix-stream.js';
 import {
   VIRTIO_F_VERSION_1,
   VIRTIO_RING_F_EVENT_IDX,

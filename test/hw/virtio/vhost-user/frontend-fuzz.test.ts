@@ -19,9 +19,9 @@ import {
   VHOST_USER_VERSION,
   VhostUserBackendRequest as B,
 } from '../../../../src/hw/virtio/vhost-user/index.js';
-import { VhostUserBackendChannel } from '../../../../src/hw/virtio/vhost-user/frontend-channel.js';
-import { VhostUserStreamFramer } from '../../../../src/hw/virtio/vhost-user/frontend-framer.js';
-import { UnixStream } from '../../../../src/hw/virtio/vhost-user/unix-stream.js';
+import { VhostUserBackendChannel } from '../../../../src/hw/virtio/vhost-user/frontend/frontend-channel.js';
+import { VhostUserStreamFramer } from '../../../../src/hw/virtio/vhost-user/protocol/stream-framer.js';
+import { UnixStream } from '../../../../src/io/unix-stream.js';
 import { virtioShmemDropAll } from '../../../../src/hw/virtio/virtio-shmem.js';
 import { Prng } from '../../../helpers/hw/virtio/prng.js';
 import { setupFakeDevice, vhostFds } from '../../../helpers/vhost-user/setup.js';

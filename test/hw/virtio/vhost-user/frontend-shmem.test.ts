@@ -32,7 +32,7 @@ import {
 import {
   AddressSpaceGuestMemory,
   VhostUserDeviceDriver,
-} from '../../../../src/hw/virtio/vhost-user/frontend-driver.js';
+} from '../../../../src/hw/virtio/driver/vhost-user-driver.js';
 import { virtioReset } from '../../../../src/hw/virtio/virtio.js';
 import { procMaps } from '../../../helpers/native/util.js';
 import { fdCount, setupFakeDevice, type FakeSetup } from '../../../helpers/vhost-user/setup.js';

@@ -19,24 +19,24 @@ import {
   type VHostUserBase,
   vhostUserBaseGetConfig,
 } from '../../../../src/hw/virtio/vhost-user-base.js';
-import { UnixListener, UnixStream } from '../../../../src/hw/virtio/vhost-user/unix-stream.js';
+import { UnixListener, UnixStream } from '../../../../src/io/unix-stream.js';
 import {
   VHOST_USER_FRONTEND_PROTOCOL_FEATURES,
   VhostUserFrontend,
-} from '../../../../src/hw/virtio/vhost-user/frontend.js';
-import { CapturingReportSink } from '../../../../src/hw/virtio/vhost-user/frontend-error.js';
-import { machineSetMemoryBackend } from '../../../../src/hw/virtio/vhost-user/frontend-machine.js';
+} from '../../../../src/hw/virtio/vhost-user/frontend/frontend.js';
+import { CapturingReportSink } from '../../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
+import { machineSetMemoryBackend } from '../../../../src/hw/core/machine-memory.js';
 import {
   GuestRamAllocator,
   VhostUserDeviceDriver,
-} from '../../../../src/hw/virtio/vhost-user/frontend-driver.js';
+} from '../../../../src/hw/virtio/driver/vhost-user-driver.js';
 import {
   VHOST_USER_NEED_REPLY_MASK,
   VhostUserProtocolFeature as PF,
   VhostUserRequest as R,
   encodeVhostUserMsg,
 } from '../../../../src/hw/virtio/vhost-user/index.js';
-import { VhostUserStreamFramer } from '../../../../src/hw/virtio/vhost-user/frontend-framer.js';
+import { VhostUserStreamFramer } from '../../../../src/hw/virtio/vhost-user/protocol/stream-framer.js';
 import { FAKE_PROTOCOL_FEATURES, FakeBackend } from '../../../helpers/vhost-user/fake-backend.js';
 import {
   fdCount,

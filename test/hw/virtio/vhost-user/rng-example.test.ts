@@ -16,7 +16,7 @@ import {
   VhostUserRequest as R,
   VHOST_USER_F_PROTOCOL_FEATURES,
 } from '../../../../src/hw/virtio/vhost-user/index.js';
-import { UnixStream } from '../../../../src/hw/virtio/vhost-user/unix-stream.js';
+import { UnixStream } from '../../../../src/io/unix-stream.js';
 import {
   VIRTIO_F_VERSION_1,
   VIRTIO_RING_F_EVENT_IDX,

@@ -16,8 +16,8 @@ import type { VHostUserBase } from '../../../../src/hw/virtio/vhost-user-base.js
 import {
   AddressSpaceGuestMemory,
   VhostUserDeviceDriver,
-} from '../../../../src/hw/virtio/vhost-user/frontend-driver.js';
-import { CapturingReportSink } from '../../../../src/hw/virtio/vhost-user/frontend-error.js';
+} from '../../../../src/hw/virtio/driver/vhost-user-driver.js';
+import { CapturingReportSink } from '../../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
 import { procMaps } from '../../../helpers/native/util.js';
 import {
   removeRam,

@@ -17,8 +17,14 @@
  * All error texts are QEMU's.
  * @module
  */
-import { QomError, errorAppendHint, invalidParameterValue } from './error.js';
-import { type JsonObject, type JsonValue, isJsonObject, jsonInt, jsonIsFloat } from './qobject.js';
+import { QomError, errorAppendHint, invalidParameterValue } from '../util/error.js';
+import {
+  type JsonObject,
+  type JsonValue,
+  isJsonObject,
+  jsonInt,
+  jsonIsFloat,
+} from '../qobject/qobject.js';
 import {
   EINVAL,
   ERANGE,
@@ -29,7 +35,7 @@ import {
   qemuStrtou64,
   qemuStrtou64Prefix,
   sizeToStr,
-} from './cutils.js';
+} from '../util/cutils.js';
 
 /**
  * A QAPI enum's lookup table (QEMU's `QEnumLookup`): the enum's QAPI type

@@ -5,9 +5,9 @@
  * left out, and `help` / `?` ask for help. Every leaf is a string.
  * @module
  */
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
-import { jsonObjectSet, qdictKeys } from './qdict.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
+import { jsonObjectSet, qdictKeys } from '../qobject/qdict.js';
 
 const INT_MAX = 2147483647;
 

@@ -20,25 +20,25 @@
  */
 import 'reflect-metadata';
 import { container } from 'tsyringe';
-import { HostOs } from '../../../native/host.js';
-import { OsError } from '../../../native/errors.js';
-import type { NativeFdWatcher } from '../../../native/index.js';
-import { UV_READABLE } from '../../../native/constants.js';
-import { GuestMemoryMmap } from '../guest-memory-mmap.js';
+import { HostOs } from '../../../../native/host.js';
+import { OsError } from '../../../../native/errors.js';
+import type { NativeFdWatcher } from '../../../../native/index.js';
+import { UV_READABLE } from '../../../../native/constants.js';
+import { GuestMemoryMmap } from '../../guest-memory-mmap.js';
 import {
   VIRTIO_F_NOTIFY_ON_EMPTY,
   VIRTIO_F_VERSION_1,
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
-} from '../standard-headers.js';
+} from '../../standard-headers.js';
 import {
   type VirtQueueElement,
   VIRTQUEUE_MAX_NUM,
   VirtQueue,
   iovFromBuf,
   iovToBuf,
-} from '../virtqueue.js';
-import { CodecError } from './codec-error.js';
+} from '../../virtqueue.js';
+import { CodecError } from '../protocol/codec-error.js';
 import {
   type VhostUserBody,
   type VhostUserDecodedMsg,
@@ -48,9 +48,9 @@ import {
   encodeVhostUserAck,
   encodeVhostUserMsg,
   encodeVhostUserReply,
-} from './codec.js';
-import { VhostUserFramer } from './framer.js';
-import type { VhostVringAddr } from './payloads.js';
+} from '../protocol/codec.js';
+import { VhostUserFramer } from '../protocol/framer.js';
+import type { VhostVringAddr } from '../protocol/payloads.js';
 import {
   VHOST_USER_F_PROTOCOL_FEATURES,
   VHOST_USER_NEED_REPLY_MASK,
@@ -59,8 +59,8 @@ import {
   VhostUserBackendRequest,
   VhostUserProtocolFeature as PF,
   VhostUserRequest as R,
-} from './protocol.js';
-import { UnixStream, VHOST_USER_STREAM_FRAMING } from './unix-stream.js';
+} from '../protocol/protocol.js';
+import { UnixStream, VHOST_USER_STREAM_FRAMING } from '../../../../io/unix-stream.js';
 
 /** Where a back-end's replies go: a {@link UnixStream}, or a test's recorder. */
 export interface VhostUserTransport {

@@ -16,10 +16,10 @@ import {
   jsonCopyFloatMarks,
   jsonIsFloat,
   jsonMarkFloat,
-} from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
-import { GHashOrder, jsonObjectSet, qdictKeys } from './qdict.js';
-import { qemuStrtodFinite, qemuStrtoi64, qemuStrtosz, qemuStrtou64 } from '../qom/cutils.js';
+} from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
+import { GHashOrder, jsonObjectSet, qdictKeys } from '../qobject/qdict.js';
+import { qemuStrtodFinite, qemuStrtoi64, qemuStrtosz, qemuStrtou64 } from '../util/cutils.js';
 
 /** QAPI's built-in scalar types. */
 export type QapiScalar =

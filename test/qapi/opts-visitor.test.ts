@@ -1,7 +1,7 @@
 import test from 'ava';
-import { optsVisit } from '../../src/cli/opts-visitor.js';
+import { optsVisit } from '../../src/qapi/opts-visitor.js';
 import { QemuOptsList } from '../../src/util/qemu-option.js';
-import type { QapiFlatUnion, QapiMembers } from '../../src/monitor/qapi.js';
+import type { QapiFlatUnion, QapiMembers } from '../../src/qapi/qapi.js';
 
 // The shape of QEMU's ObjectOptions for one memory backend, enough to check
 // the visitor's rules; the real schema comes from src/backends.

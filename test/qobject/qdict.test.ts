@@ -1,6 +1,6 @@
 import test from 'ava';
-import { GHashOrder, qdictOrder, tdbHash, gStrHash } from '../../src/monitor/qdict.js';
-import { encodeModUtf8 } from '../../src/monitor/unicode.js';
+import { GHashOrder, qdictOrder, tdbHash, gStrHash } from '../../src/qobject/qdict.js';
+import { encodeModUtf8 } from '../../src/util/unicode.js';
 
 // Orders observed from GLib 2.74 itself (g_hash_table_* with g_str_hash).
 const GLIB_FIXTURES: Array<{ insert: string[]; remove: string[]; order: string[] }> = [

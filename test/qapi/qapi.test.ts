@@ -1,7 +1,7 @@
 import test from 'ava';
-import { type QapiArgsSchema, qapiInputVisit } from '../../src/monitor/qapi.js';
-import { jsonParseMessages } from '../../src/monitor/json-parser.js';
-import type { JsonObject } from '../../src/qom/qobject.js';
+import { type QapiArgsSchema, qapiInputVisit } from '../../src/qapi/qapi.js';
+import { jsonParseMessages } from '../../src/qobject/json-parser.js';
+import type { JsonObject } from '../../src/qobject/qobject.js';
 
 function visit(schema: QapiArgsSchema, json: string, keyval = false): JsonObject | string {
   const [m] = jsonParseMessages(json);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { keyvalParse } from '../../src/monitor/keyval.js';
+import { keyvalParse } from '../../src/qapi/keyval.js';
 
 const err = (s: string, implied: string | null = null): string => {
   try {

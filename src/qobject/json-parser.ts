@@ -20,10 +20,10 @@
  *   expected.
  * @module
  */
-import { type JsonObject, type JsonValue, jsonMarkFloat } from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
+import { type JsonObject, type JsonValue, jsonMarkFloat } from './qobject.js';
+import { QomError } from '../util/error.js';
 import { jsonObjectSet } from './qdict.js';
-import { decodeLenient, isValidCodepoint, modUtf8Codepoint } from './unicode.js';
+import { decodeLenient, isValidCodepoint, modUtf8Codepoint } from '../util/unicode.js';
 
 /** Longest token, and most bytes in one message (json-lexer.c, json-streamer.c). */
 export const MAX_TOKEN_SIZE = 64 * 1024 * 1024;

@@ -12,20 +12,20 @@
  * share=on`), unless the caller asks for the check up front.
  * @module
  */
-import { QomError, objectResolvePathType } from '../../../qom/index.js';
+import { QomError, objectResolvePathType } from '../../qom/index.js';
 import {
   type MemoryRegion,
   getSystemMemory,
   memoryRegionAddSubregion,
   memoryRegionDelSubregion,
-} from '../../../system/memory.js';
+} from '../../system/memory.js';
 import {
   type HostMemoryBackend,
   TYPE_MEMORY_BACKEND,
   hostMemoryBackendGetMemory,
   hostMemoryBackendIsMapped,
   hostMemoryBackendSetMapped,
-} from '../../../backends/hostmem.js';
+} from '../../backends/hostmem.js';
 
 let machineRam: { backend: HostMemoryBackend; mr: MemoryRegion } | null = null;
 

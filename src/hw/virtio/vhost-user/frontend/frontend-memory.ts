@@ -18,8 +18,8 @@ import {
   RAM_SHARED,
   memoryRegionIsRam,
   memoryRegionIsRom,
-} from '../../../system/memory.js';
-import { memoryRegionGetRamBlock, type RamBlock } from '../../../system/physmem.js';
+} from '../../../../system/memory.js';
+import { memoryRegionGetRamBlock, type RamBlock } from '../../../../system/physmem.js';
 import type { VhostUserMemTableEntry } from './frontend.js';
 import type { VhostUserReportSink } from './frontend-error.js';
 

@@ -21,9 +21,9 @@
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
 import { container } from 'tsyringe';
-import { HostOs } from '../../../native/host.js';
-import { OsError } from '../../../native/errors.js';
-import type { NativeFdWatcher } from '../../../native/index.js';
+import { HostOs } from '../native/host.js';
+import { OsError } from '../native/errors.js';
+import type { NativeFdWatcher } from '../native/index.js';
 import {
   AF_UNIX,
   SHUT_RDWR,
@@ -34,7 +34,7 @@ import {
   SO_ERROR,
   UV_READABLE,
   UV_WRITABLE,
-} from '../../../native/constants.js';
+} from '../native/constants.js';
 
 /**
  * How a message protocol is framed, so the stream can read one message at

@@ -3,11 +3,11 @@
  * members in QDict order, so replies match QEMU's byte for byte.
  * @module
  */
-import type { JsonValue } from '../qom/qobject.js';
-import { qobjectToJson as writeJson } from '../qom/json-writer.js';
+import type { JsonValue } from './qobject.js';
+import { qobjectToJson as writeJson } from './json-writer.js';
 import { qdictKeys } from './qdict.js';
 
-export { quoteString, jsonWriterDouble, formatNumber } from '../qom/json-writer.js';
+export { quoteString, jsonWriterDouble, formatNumber } from './json-writer.js';
 
 /** Serialises a JSON value as QEMU's monitor does: QDict member order, optional pretty layout. */
 export function qobjectToJson(v: JsonValue, pretty = false): string {

@@ -5,8 +5,8 @@ import {
   MAX_TOKEN_SIZE,
   qobjectFromJson,
   qobjectFromJsonMarked,
-} from '../../src/monitor/json-parser.js';
-import { type JsonObject, type JsonValue, jsonIsFloat } from '../../src/qom/qobject.js';
+} from '../../src/qobject/json-parser.js';
+import { type JsonObject, type JsonValue, jsonIsFloat } from '../../src/qobject/qobject.js';
 
 type Out = Array<{ value?: JsonValue; error?: string }>;
 

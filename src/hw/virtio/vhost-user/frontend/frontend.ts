@@ -20,19 +20,19 @@
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
 import { container } from 'tsyringe';
-import { HostOs } from '../../../native/host.js';
-import { strerror } from '../../../native/errors.js';
-import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from '../../../native/constants.js';
-import { CodecError } from './codec-error.js';
+import { HostOs } from '../../../../native/host.js';
+import { strerror } from '../../../../native/errors.js';
+import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from '../../../../native/constants.js';
+import { CodecError } from '../protocol/codec-error.js';
 import {
   type VhostUserBody,
   type VhostUserDecodedMsg,
   type VhostUserMsg,
   decodeVhostUserReply,
   encodeVhostUserMsg,
-} from './codec.js';
-import { VhostUserStreamFramer } from './frontend-framer.js';
-import type { VhostUserMemoryRegion, VhostUserShMemConfig } from './payloads.js';
+} from '../protocol/codec.js';
+import { VhostUserStreamFramer } from '../protocol/stream-framer.js';
+import type { VhostUserMemoryRegion, VhostUserShMemConfig } from '../protocol/payloads.js';
 import {
   VHOST_MEMORY_BASELINE_NREGIONS,
   VHOST_USER_CONFIG_HDR_SIZE,
@@ -46,9 +46,9 @@ import {
   VHOST_SET_CONFIG_TYPE_FRONTEND,
   VhostUserProtocolFeature as PF,
   VhostUserRequest as R,
-} from './protocol.js';
+} from '../protocol/protocol.js';
 import { type VhostUserReportSink, vhostUserReportSink } from './frontend-error.js';
-import { UnixStream } from './unix-stream.js';
+import { UnixStream } from '../../../../io/unix-stream.js';
 import {
   VhostUserBackendChannel,
   type VhostUserBackendChannelHandler,

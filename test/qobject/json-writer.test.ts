@@ -4,7 +4,7 @@ import {
   formatNumber,
   qobjectToJson,
   quoteString,
-} from '../../src/monitor/json-writer.js';
+} from '../../src/qobject/qjson.js';
 
 test('%.17g as glibc prints it', (t) => {
   const cases: Array<[number, string]> = [

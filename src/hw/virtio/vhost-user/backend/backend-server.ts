@@ -10,7 +10,7 @@ import {
   type VhostUserBackendDeviceSource,
   type VhostUserBackendOptions,
 } from './backend.js';
-import { UnixListener, UnixStream } from './unix-stream.js';
+import { UnixListener, UnixStream } from '../../../../io/unix-stream.js';
 
 /** Options of a {@link VhostUserBackendServer}. */
 export interface VhostUserBackendServerOptions extends VhostUserBackendOptions {

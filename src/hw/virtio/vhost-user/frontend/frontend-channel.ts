@@ -27,18 +27,18 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { CodecError } from './codec-error.js';
+import { CodecError } from '../protocol/codec-error.js';
 import {
   type VhostUserDecodedMsg,
   type VhostUserHeader,
   decodeVhostUserMsg,
   encodeVhostUserReply,
-} from './codec.js';
-import { VhostUserStreamFramer } from './frontend-framer.js';
-import type { VhostUserMMap } from './payloads.js';
-import { VHOST_USER_NEED_REPLY_MASK, VhostUserBackendRequest as B } from './protocol.js';
+} from '../protocol/codec.js';
+import { VhostUserStreamFramer } from '../protocol/stream-framer.js';
+import type { VhostUserMMap } from '../protocol/payloads.js';
+import { VHOST_USER_NEED_REPLY_MASK, VhostUserBackendRequest as B } from '../protocol/protocol.js';
 import type { VhostUserReportSink } from './frontend-error.js';
-import type { UnixStream } from './unix-stream.js';
+import type { UnixStream } from '../../../../io/unix-stream.js';
 
 /**
  * What the device behind a front-end does with back-end requests. Each

@@ -6,9 +6,9 @@
  * accepting `a-b` ranges in integer lists (`host-nodes=0-3`).
  * @module
  */
-import type { JsonObject, JsonValue } from '../qom/qobject.js';
-import { QomError } from '../qom/error.js';
-import { qemuStrtoi64Prefix, qemuStrtou64Prefix, qemuStrtosz } from '../qom/cutils.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
+import { QomError } from '../util/error.js';
+import { qemuStrtoi64Prefix, qemuStrtou64Prefix, qemuStrtosz } from '../util/cutils.js';
 import type { QemuOpt, QemuOpts } from '../util/qemu-option.js';
 import {
   isFlatUnion,
@@ -16,8 +16,8 @@ import {
   type QapiEnumType,
   type QapiMembers,
   type QapiType,
-} from '../monitor/qapi.js';
-import { GHashOrder } from '../monitor/qdict.js';
+} from './qapi.js';
+import { GHashOrder } from '../qobject/qdict.js';
 
 /** The widest range `a-b` a list element may give (QEMU's OPTS_VISITOR_RANGE_MAX). */
 export const OPTS_VISITOR_RANGE_MAX = 65536n;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isValidCodepoint } from '../qom/json-writer.js';
+import { isValidCodepoint } from '../qobject/json-writer.js';
 
 export { isValidCodepoint };
 

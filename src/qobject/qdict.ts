@@ -5,8 +5,8 @@
  * several offending members QEMU reports the first one in hash order.
  * @module
  */
-import type { JsonObject } from '../qom/qobject.js';
-import { encodeModUtf8 } from './unicode.js';
+import type { JsonObject } from './qobject.js';
+import { encodeModUtf8 } from '../util/unicode.js';
 
 /** Number of buckets in a QDict. */
 export const QDICT_BUCKET_MAX = 512;
