@@ -20,10 +20,7 @@ import {
   encodeVhostUserAck,
   encodeVhostUserMsg,
 } from '../../src/hw/virtio/vhost-user/index.js';
-import {
-  UnixStream,
-  VHOST_USER_STREAM_FRAMING,
-} from '../../src/io/unix-stream.js';
+import { UnixStream, VHOST_USER_STREAM_FRAMING } from '../../src/io/unix-stream.js';
 
 const os = container.resolve(HostOs);
 const main = new UnixStream(3, { os, framing: VHOST_USER_STREAM_FRAMING });
