@@ -20,6 +20,8 @@ export const LAYERS = {
   monitor: 7,
   cli: 8,
   tools: 9,
+  // The package's subpath entry points (tsqom/qom, tsqom/qmp, ...) re-export the layers below.
+  entry: 10,
 };
 
 function layerOf(file, srcRoot) {

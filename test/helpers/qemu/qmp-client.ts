@@ -1,9 +1,10 @@
 /**
- * A small QMP client for tests and benchmarks, usable against QEMU and
- * tsqom alike: it can send raw bytes and hands back raw reply lines, so
+ * QMP for tests and benchmarks, usable against QEMU and tsqom alike: the
+ * library's {@link LibQmpClient} carries the connection, and this wrapper
+ * adds line-level access (raw bytes out, raw reply lines back), so
  * differential tests can compare bytes as well as structures.
  */
-import net from 'node:net';
+import { QmpClient as LibQmpClient } from 'tsqom/qmp';
 import type { JsonObject, JsonValue } from '../../../src/qobject/qobject.js';
 import { jsonParseMessages } from '../../../src/qobject/json-parser.js';
 import { qobjectToJson } from '../../../src/qobject/qjson.js';
@@ -35,8 +36,11 @@ export class QmpClient {
   private ended = false;
   private syncCount = 0;
 
-  private constructor(private readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
+  private constructor(
+    /** The library client underneath (its own commands and events work too). */
+    readonly client: LibQmpClient,
+  ) {
+    const onData = (d: Buffer): void => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : Buffer.from(d);
       let i: number;
       while ((i = this.buf.indexOf('\r\n')) >= 0) {
@@ -44,12 +48,10 @@ export class QmpClient {
         this.buf = this.buf.subarray(i + 2);
       }
       this.wake();
-    });
-    sock.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-    sock.on('error', () => {
+    };
+    onData(client.greetingBytes);
+    client.on('data', onData);
+    client.on('close', () => {
       this.ended = true;
       this.wake();
     });
@@ -63,16 +65,7 @@ export class QmpClient {
 
   /** Connects and reads the greeting. */
   static async connect(endpoint: QmpEndpoint, timeoutMs = 5000): Promise<QmpClient> {
-    const sock =
-      typeof endpoint === 'string'
-        ? net.createConnection(endpoint)
-        : net.createConnection(endpoint.port, endpoint.host);
-    sock.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      sock.once('connect', () => resolve());
-      sock.once('error', reject);
-    });
-    const c = new QmpClient(sock);
+    const c = new QmpClient(await LibQmpClient.connect(endpoint, { timeoutMs, negotiate: false }));
     c.greetingLine = await c.readLine(timeoutMs);
     return c;
   }
@@ -89,15 +82,13 @@ export class QmpClient {
 
   /** Sends bytes as they are. */
   sendRaw(data: string | Uint8Array): void {
-    this.sock.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    void this.client.sendRaw(data);
   }
 
   /** Sends bytes, each chunk in its own write, waiting a tick between them. */
   async sendChunks(chunks: Array<string | Uint8Array>): Promise<void> {
     for (const c of chunks) {
-      await new Promise<void>((resolve) =>
-        this.sock.write(typeof c === 'string' ? Buffer.from(c) : c, () => resolve()),
-      );
+      await this.client.sendRaw(c);
       await new Promise((r) => setImmediate(r));
     }
   }
@@ -207,11 +198,6 @@ export class QmpClient {
 
   /** Closes the connection. */
   async close(): Promise<void> {
-    if (this.sock.destroyed) return;
-    await new Promise<void>((resolve) => {
-      this.sock.once('close', () => resolve());
-      this.sock.end();
-      setTimeout(() => this.sock.destroy(), 1000).unref();
-    });
+    await this.client.close();
   }
 }
