@@ -304,6 +304,14 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     }
   }
 
+  /**
+   * Half-closes the connection: nothing more is sent, but replies to
+   * what was sent still arrive (QMP servers answer everything they read).
+   */
+  endInput(): void {
+    this.#socket.end();
+  }
+
   /** Closes the connection; pending commands reject. Idempotent. */
   async close(): Promise<void> {
     if (this.#socket.destroyed) return;
