@@ -23,22 +23,15 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { userCreatableAddType, userCreatableDel } from '../src/qom/index.js';
-import '../src/backends/hostmem-memfd.js';
-import '../src/backends/hostmem-shm.js';
-import { qemuChrDelete, qemuChrNewFromString } from '../src/chardev/index.js';
-import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from '../src/hw/core/index.js';
-import '../src/hw/virtio/vhost-user-base.js';
-import type { VHostUserBase } from '../src/hw/virtio/vhost-user-base.js';
-import {
-  GuestRamAllocator,
-  VhostUserDeviceDriver,
-} from '../src/hw/virtio/driver/vhost-user-driver.js';
-import {
-  machineClearMemoryBackend,
-  machineSetMemoryBackend,
-} from '../src/hw/core/machine-memory.js';
-import type { VirtQueueDriver } from '../src/hw/virtio/virtqueue.js';
+import { userCreatableAddType, userCreatableDel } from 'tsqom/qom';
+import 'tsqom/backends';
+import { qemuChrDelete, qemuChrNewFromString } from 'tsqom/qdev';
+import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from 'tsqom/qdev';
+import 'tsqom/virtio';
+import type { VHostUserBase } from 'tsqom/virtio';
+import { GuestRamAllocator, VhostUserDeviceDriver } from 'tsqom/vhost-user';
+import { machineClearMemoryBackend, machineSetMemoryBackend } from 'tsqom/qdev';
+import type { VirtQueueDriver } from 'tsqom/virtio';
 import {
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
@@ -49,7 +42,7 @@ import {
   VIRTIO_ID_BLOCK,
   VIRTIO_RING_F_EVENT_IDX,
   encodeVirtioBlkOuthdr,
-} from '../src/hw/virtio/standard-headers.js';
+} from 'tsqom/native';
 
 const SECTOR = 512;
 /** Bytes one request carries at most (qemu-storage-daemon handles far more; this keeps slots small). */

@@ -14,13 +14,13 @@
  * stdout; errors go to stderr. SIGINT and SIGTERM stop it cleanly.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { VhostUserBackendServer } from '../src/hw/virtio/vhost-user/backend/backend-server.js';
-import type {
-  VhostUserBackend,
-  VhostUserBackendDevice,
-  VhostUserBackendQueue,
-} from '../src/hw/virtio/vhost-user/backend/backend.js';
-import { iovSize } from '../src/hw/virtio/virtqueue.js';
+import {
+  VhostUserBackendServer,
+  type VhostUserBackend,
+  type VhostUserBackendDevice,
+  type VhostUserBackendQueue,
+} from 'tsqom/vhost-user';
+import { iovSize } from 'tsqom/virtio';
 
 function usage(message?: string): never {
   if (message !== undefined) process.stderr.write(`vhost-user-rng: ${message}\n`);

@@ -2,14 +2,14 @@
  * The `tsqom` program as a library: {@link qemuInit} builds a running
  * instance from QEMU-style arguments (`-object`, `-M`, `-device`,
  * `-chardev`, `-qmp`, `-qtest`), {@link TsqomInstance} owns everything it
- * made and frees it on `close()`, and {@link tsqomMain} is the whole
+ * made and frees it on `stop()`, and {@link tsqomMain} is the whole
  * command (arguments in, exit status out).
  *
  * ```ts
  * import { qemuInit } from 'tsqom/cli';
  *
- * const vm = await qemuInit(['-M', 'none', '-object', 'memory-backend-ram,id=ram0,size=1M']);
- * await vm.close();
+ * const { instance } = await qemuInit(['-M', 'none', '-object', 'memory-backend-ram,id=ram0,size=1M']);
+ * await instance?.stop();
  * ```
  * @module tsqom/cli
  */

@@ -15,7 +15,7 @@
  * import { QmpServer, QmpClient } from 'tsqom/qmp';
  *
  * const server = new QmpServer();
- * await server.listen({ type: 'unix', path: '/run/vm/qmp.sock' });
+ * await server.listen('unix:/run/vm/qmp.sock');
  * const client = await QmpClient.connect('/run/vm/qmp.sock');
  * console.log(await client.execute('qom-list', { path: '/' }));
  * await client.close();

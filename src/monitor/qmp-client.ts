@@ -19,7 +19,23 @@ import { QomError, type QmpErrorClass } from '../util/error.js';
  * Where a QMP server listens: a unix socket path, `unix:PATH`,
  * `tcp:HOST:PORT`, or a TCP host and port.
  */
-export type QmpClientEndpoint = string | { readonly host: string; readonly port: number };
+export type QmpClientEndpoint = string | QmpTcpEndpoint;
+
+/** A TCP endpoint of a QMP server. */
+export interface QmpTcpEndpoint {
+  /** Host name or address. */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+}
+
+/** When a QMP event was emitted (QEMU's `timestamp` member). */
+export interface QmpTimestamp {
+  /** Seconds since the epoch. */
+  readonly seconds: number;
+  /** Microseconds within the second. */
+  readonly microseconds: number;
+}
 
 /** Options of {@link QmpClient.connect}. */
 export interface QmpClientOptions {
@@ -41,7 +57,7 @@ export interface QmpEvent {
   /** The event's data (empty when the server sent none). */
   readonly data: JsonObject;
   /** When the server emitted it. */
-  readonly timestamp: { readonly seconds: number; readonly microseconds: number };
+  readonly timestamp: QmpTimestamp;
 }
 
 /** Options of {@link QmpClient.request}. */

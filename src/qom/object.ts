@@ -1645,7 +1645,7 @@ export class QomObject {
   /**
    * QEMU's `object_property_set_qobject`: sets from JSON (qom-set).
    * `valueIsFloat` says `value` is a double QNum with an integral value
-   * (a `1.0` literal, see {@link jsonMarkFloat}), which integer
+   * (a `1.0` literal, see {@link "tsqom/qom"!jsonMarkFloat | jsonMarkFloat}), which integer
    * properties refuse as QEMU's do; numbers inside containers carry their
    * own marks.
    */
