@@ -93,6 +93,7 @@ export {
   TYPE_MEMORY_BACKEND_SHM,
   hostMemoryBackendGetFd,
   hostMemoryBackendGetMemory,
+  hostMemoryBackendGetView,
 } from './backends/index.js';
 
 // Devices and the machine.

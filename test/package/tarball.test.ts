@@ -156,6 +156,7 @@ test('the packed tarball installs into a strict project, compiles a consumer, re
   const out = await run(process.execPath, [join(app, 'out/run.js')], { cwd: app });
   const values = JSON.parse(out.stdout) as unknown[];
   t.true(values.includes('CommandNotFound'), out.stdout);
+  t.is(values[1], true, 'the memfd backend has an fd');
   const version = await run(join(app, 'node_modules/.bin/tsqom'), ['--version'], { cwd: app });
   t.regex(version.stdout, /tsqom/);
 });

@@ -61,8 +61,8 @@ export async function useEverything(dir: string): Promise<JsonValue[]> {
   await userCreatableAddType('consumer-counter', 'c0', { count: '3' });
   userCreatableDel('c0');
   await userCreatableAddType('memory-backend-memfd', 'm0', { size: 1 << 20, share: true });
-  const m0 = qom.objectResolvePathType('/objects/m0', backends.TYPE_MEMORY_BACKEND);
-  if (m0 instanceof HostMemoryBackend) out.push(hostMemoryBackendGetFd(m0) >= 0);
+  const m0 = qom.objectResolvePathType('/objects/m0', backends.TYPE_MEMORY_BACKEND).obj;
+  out.push(m0 instanceof HostMemoryBackend && hostMemoryBackendGetFd(m0) >= 0);
   userCreatableDel('m0');
   const mr: memory.MemoryRegion | MemoryRegion = memory.getSystemMemory();
   out.push(memory.memoryRegionSize(mr) > 0n);
