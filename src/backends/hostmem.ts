@@ -22,9 +22,10 @@
  *   (merge and dump on, one preallocation thread).
  * @module
  */
+import { errorReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import {
   ObjectClass,
   QomError,
@@ -39,7 +40,6 @@ import {
   type Visitor,
 } from '../qom/index.js';
 import {
-  HostOs,
   MADV_DODUMP,
   MADV_DONTDUMP,
   MADV_MERGEABLE,
@@ -90,10 +90,6 @@ export const HostMemPolicy = Object.freeze({
 /** QEMU's MAX_MEM_PREALLOC_THREAD_COUNT. */
 const MAX_MEM_PREALLOC_THREAD_COUNT = 16;
 const MiB = 1024 * 1024;
-
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
 
 /**
  * The class of memory backends (QEMU's HostMemoryBackendClass): `alloc`
@@ -553,7 +549,7 @@ function setPrealloc(obj: QomObject, value: boolean): void {
     // with nobody listening they are reported on stderr, as error_report would.
     hostMemoryBackendPrealloc(b).catch((e: unknown) => {
       if (hostMemoryBackendEvents.listenerCount('prealloc-end') === 0) {
-        process.stderr.write(`${(e as Error).message}\n`);
+        errorReport((e as Error).message);
       }
     });
   }

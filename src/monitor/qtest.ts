@@ -28,6 +28,7 @@
  * {@link QtestServer.setIrq}.
  * @module
  */
+import { TsqomError } from '../util/error.js';
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
@@ -175,7 +176,11 @@ function onOff(key: string, val: string): boolean {
 }
 
 /** A command QEMU would abort on; answered with `FAIL <message>`. */
-class QtestProtocolError extends Error {}
+class QtestProtocolError extends TsqomError {
+  constructor(message: string) {
+    super(message, 'ERR_QTEST_PROTOCOL');
+  }
+}
 
 const DEFAULT_MAX_TRANSFER = 64 * 1024 * 1024;
 

@@ -23,9 +23,8 @@
  * vhost-user front-end turns them into its u64 reply).
  * @module
  */
+import { hostOs } from '../../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
-import { HostOs } from '../../native/host.js';
 import { isErrno } from '../../native/errors.js';
 import {
   Owned,
@@ -62,10 +61,6 @@ import { OffsetIndex } from './virtio-shmem-index.js';
 
 /** The QOM type of dynamic mappings (not user-creatable, no properties, never in the tree). */
 export const TYPE_VIRTIO_SHARED_MEMORY_MAPPING = 'virtio-shared-memory-mapping';
-
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
 
 function hex(v: bigint): string {
   return v.toString(16);

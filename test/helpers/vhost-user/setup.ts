@@ -19,9 +19,9 @@ import '../../../src/hw/virtio/vhost-user-base.js';
 import type { VHostUserBase } from '../../../src/hw/virtio/vhost-user-base.js';
 import { UnixListener } from '../../../src/io/unix-stream.js';
 import {
-  CapturingReportSink,
-  vhostUserSetReportSink,
-} from '../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
+  CapturingErrorReportSink,
+  setErrorReportSink,
+} from '../../../src/util/error-report.js';
 import {
   machineClearMemoryBackend,
   machineSetMemoryBackend,
@@ -76,7 +76,7 @@ export interface FakeSetup {
   /** The fake back-end. */
   be: FakeBackend;
   /** The captured reports. */
-  reports: CapturingReportSink;
+  reports: CapturingErrorReportSink;
   /** The chardev id. */
   chr: string;
   /** The device id. */
@@ -140,7 +140,7 @@ export async function setupFakeDevice(opts: FakeSetupOptions = {}): Promise<Fake
   const ram = ramSize ? await setupRam(ramSize, opts.memdev, opts.ramProps) : null;
   const chr = uniqueId('chr');
   const id = uniqueId('vu');
-  const reports = new CapturingReportSink();
+  const reports = new CapturingErrorReportSink();
   let be: FakeBackend | null = null;
   const close = async (): Promise<void> => {
     const d = qemuChrFind(chr);
@@ -167,7 +167,7 @@ export async function setupFakeDevice(opts: FakeSetupOptions = {}): Promise<Fake
     await qemuChrNewFromString(`socket,id=${chr},path=${path}`);
     be = await beP;
     // Reports made while realizing go to the capture too.
-    const prev = vhostUserSetReportSink(reports.sink);
+    const prev = setErrorReportSink(reports.sink);
     let dev: VHostUserBase;
     try {
       dev = (await qdevDeviceAdd(
@@ -176,7 +176,7 @@ export async function setupFakeDevice(opts: FakeSetupOptions = {}): Promise<Fake
         ),
       )) as VHostUserBase;
     } finally {
-      vhostUserSetReportSink(prev);
+      setErrorReportSink(prev);
     }
     dev.report = reports.sink;
     return { dev, be, reports, chr, id, ram, close };

@@ -18,8 +18,10 @@
  * back-end channel, the mapped memory and any fd still in flight.
  * @module
  */
+import { errorReportSinkOf } from '../../../../util/error-report.js';
+import { hostOs } from '../../../../util/machine-context.js';
+import { TsqomError } from '../../../../util/error.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { HostOs } from '../../../../native/host.js';
 import { OsError } from '../../../../native/errors.js';
 import type { NativeFdWatcher } from '../../../../native/index.js';
@@ -121,7 +123,7 @@ export type VhostUserBackendDeviceSource = VhostUserBackendDevice | (() => Vhost
 
 /** Options of a {@link VhostUserBackend}. */
 export interface VhostUserBackendOptions {
-  /** The OS layer; default `container.resolve(HostOs)`. */
+  /** The OS layer; default: the machine context's (`hostOs()`). */
   os?: HostOs;
   /**
    * Where errors go: libvhost-user's panic texts, ring errors, device
@@ -157,7 +159,11 @@ interface PendingReply {
 }
 
 /** Thrown inside the dispatcher when the connection must be dropped. */
-class Panic extends Error {}
+class Panic extends TsqomError {
+  constructor(message: string) {
+    super(message, 'ERR_VHOST_USER_BACKEND');
+  }
+}
 
 /** The body as the layout the codec chose for this request (it validated it). */
 function bodyAs<K extends VhostUserBody['kind']>(
@@ -550,15 +556,12 @@ export class VhostUserBackend {
     device: VhostUserBackendDeviceSource,
     options: VhostUserBackendOptions = {},
   ) {
-    this.os = options.os ?? container.resolve(HostOs);
+    this.os = options.os ?? hostOs();
     this.device = typeof device === 'function' ? device() : device;
     this.name = options.name ?? 'vhost-user-backend';
     this.#transport = transport;
-    this.#onError =
-      options.onError ??
-      ((m) => {
-        process.stderr.write(`${this.name}: ${m}\n`);
-      });
+    const report = errorReportSinkOf();
+    this.#onError = options.onError ?? ((m) => report(`${this.name}: ${m}`, 'error'));
     const n = this.device.numQueues;
     if (!Number.isInteger(n) || n < 1 || n > VHOST_USER_BACKEND_MAX_QUEUES) {
       throw new RangeError(`numQueues ${n} is not between 1 and ${VHOST_USER_BACKEND_MAX_QUEUES}`);
