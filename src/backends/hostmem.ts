@@ -22,6 +22,7 @@
  *   (merge and dump on, one preallocation thread).
  * @module
  */
+import { trace } from '../util/trace.js';
 import { errorReport } from '../util/error-report.js';
 import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
@@ -65,6 +66,8 @@ import {
   type RamBlock,
 } from '../system/index.js';
 import { TYPE_THREAD_CONTEXT } from './thread-context.js';
+
+const traceBackends = trace('backends');
 
 /** The QOM type name of the abstract memory backend. */
 export const TYPE_MEMORY_BACKEND = 'memory-backend';
@@ -464,6 +467,7 @@ function memsetNumThreads(hpagesize: number, numpages: number, maxThreads: numbe
  * workers. Sets `prealloc` on success.
  */
 export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<void> {
+  if (traceBackends.enabled) traceBackends('prealloc %s', backend.canonicalPath() ?? '(detached)');
   if (!backend.preallocRunning) {
     const block = ramBlockOf(backend);
     const sz = Number(memoryRegionSize(backend.mr!));

@@ -6,12 +6,7 @@
 import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { QomError } from '../qom/index.js';
-import {
-  MFD_ALLOW_SEALING,
-  MFD_CLOEXEC,
-  MFD_HUGETLB,
-  MFD_HUGE_SHIFT,
-} from '../native/index.js';
+import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, MFD_HUGE_SHIFT } from '../native/index.js';
 import { isErrno } from '../native/errors.js';
 
 function why(e: unknown): string {

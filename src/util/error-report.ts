@@ -19,9 +19,8 @@ export type ErrorReportLevel = 'error' | 'warning' | 'info';
 export type ErrorReportSink = (message: string, level: ErrorReportLevel) => void;
 
 /** The injection token of the {@link ErrorReportSink} service. */
-export const ERROR_REPORT_SINK: InjectionToken<ErrorReportSink> = Symbol.for(
-  'tsqom:ErrorReportSink',
-);
+export const ERROR_REPORT_SINK: InjectionToken<ErrorReportSink> =
+  Symbol.for('tsqom:ErrorReportSink');
 
 /** QEMU's line prefix for a level (`warning: `, `info: `, nothing for errors). */
 export function errorReportPrefix(level: ErrorReportLevel): string {

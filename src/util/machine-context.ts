@@ -39,6 +39,7 @@ import { ERROR_REPORT_SINK, stderrErrorReportSink } from './error-report.js';
 
 const currentContext = new AsyncLocalStorage<MachineContext>();
 let rootContext: MachineContext | null = null;
+let makingRoot = false;
 
 /**
  * A container of host services for one machine (or the whole process: the
@@ -56,9 +57,9 @@ export class MachineContext {
    * is {@link MachineContext.root}.
    */
   constructor(parent?: MachineContext) {
-    if (parent === undefined && rootContext === null) {
-      // Making the root: it wraps tsyringe's global container, so services
-      // registered there by an application are seen everywhere.
+    if (makingRoot) {
+      // The root wraps tsyringe's global container, so services an
+      // application registers there are seen everywhere.
       this.parent = null;
       this.container = tsyringeRoot;
       return;
@@ -70,7 +71,13 @@ export class MachineContext {
   /** The process-wide context, with the host's real services. */
   static get root(): MachineContext {
     if (rootContext === null) {
-      const root = new MachineContext();
+      makingRoot = true;
+      let root: MachineContext;
+      try {
+        root = new MachineContext();
+      } finally {
+        makingRoot = false;
+      }
       rootContext = root;
       // HostOs is a tsyringe singleton: HOST_OS follows whatever is
       // registered for the class, so both spellings give one instance.

@@ -80,10 +80,7 @@ import {
 } from './vhost-user/frontend/frontend.js';
 import { VhostMemoryListener } from './vhost-user/frontend/frontend-memory.js';
 import type { VhostUserBackendChannelHandler } from './vhost-user/frontend/frontend-channel.js';
-import {
-  type ErrorReportSink,
-  errorReportSinkOf,
-} from '../../util/error-report.js';
+import { type ErrorReportSink, errorReportSinkOf } from '../../util/error-report.js';
 
 /** QEMU's TYPE_VHOST_USER_BASE (abstract). */
 export const TYPE_VHOST_USER_BASE = 'vhost-user-base';

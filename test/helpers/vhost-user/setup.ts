@@ -18,10 +18,7 @@ import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from '../../../src/hw/core/
 import '../../../src/hw/virtio/vhost-user-base.js';
 import type { VHostUserBase } from '../../../src/hw/virtio/vhost-user-base.js';
 import { UnixListener } from '../../../src/io/unix-stream.js';
-import {
-  CapturingErrorReportSink,
-  setErrorReportSink,
-} from '../../../src/util/error-report.js';
+import { CapturingErrorReportSink, setErrorReportSink } from '../../../src/util/error-report.js';
 import {
   machineClearMemoryBackend,
   machineSetMemoryBackend,

@@ -17,6 +17,7 @@
  * happen here.
  * @module
  */
+import { trace } from '../../../../util/trace.js';
 import { hostOs } from '../../../../util/machine-context.js';
 import { TsqomError } from '../../../../util/error.js';
 import 'reflect-metadata';
@@ -54,6 +55,8 @@ import {
   VhostUserBackendChannel,
   type VhostUserBackendChannelHandler,
 } from './frontend-channel.js';
+
+const traceVhostUser = trace('vhost-user');
 
 const EPROTO = 71;
 const EIO = 5;
@@ -290,6 +293,15 @@ export class VhostUserFrontend extends EventEmitter<VhostUserFrontendEvents> {
   /** vhost_user_write: sends one message; throws QEMU's text if the socket is gone. */
   #write(request: number, flags: number, body: VhostUserBody, fds: readonly number[] = []): void {
     const wire = encodeVhostUserMsg({ request, flags, body, fds });
+    if (traceVhostUser.enabled) {
+      traceVhostUser(
+        'vhost_user_write request %d flags 0x%s size %d fds %d',
+        request,
+        flags.toString(16),
+        wire.data.byteLength - 12,
+        fds.length,
+      );
+    }
     if (this.#closed || !this.stream.send(wire.data, wire.fds)) {
       const text = `Failed to write msg. Wrote -1 instead of ${wire.data.byteLength}.`;
       this.#reportError(text);
