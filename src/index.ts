@@ -55,7 +55,9 @@ export {
   objectInitializeChild,
 } from './qom/object_interfaces.js';
 export { type Visitor } from './qapi/visitor.js';
-export { QomError, type QmpErrorClass } from './util/error.js';
+export { QomError, TsqomError, type QmpErrorClass } from './util/error.js';
+export { setErrorReportSink, type ErrorReportSink } from './util/error-report.js';
+export { MachineContext } from './util/machine-context.js';
 export { type JsonValue, type JsonObject } from './qobject/qobject.js';
 export { TSQOM_VERSION } from './util/version.js';
 
@@ -135,6 +137,7 @@ export {
 export {
   QmpClient,
   QmpCommandError,
+  QmpClientError,
   type QmpClientEndpoint,
   type QmpClientOptions,
   type QmpEvent,

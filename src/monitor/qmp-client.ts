@@ -13,7 +13,7 @@ import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import { isJsonObject } from '../qobject/qobject.js';
 import { JsonMessageParser, type JsonMessageCallback } from '../qobject/json-parser.js';
 import { qobjectToJson } from '../qobject/qjson.js';
-import { QomError, type QmpErrorClass } from '../util/error.js';
+import { QomError, TsqomError, type QmpErrorClass } from '../util/error.js';
 
 /**
  * Where a QMP server listens: a unix socket path, `unix:PATH`,
@@ -91,9 +91,9 @@ const QMP_ERROR_CLASSES: ReadonlySet<string> = new Set<QmpErrorClass>([
 /**
  * A command's error reply. `message` is the server's `desc`; `qmpClass`
  * the class exactly as sent (`errorClass` maps unknown classes to
- * `GenericError`).
+ * `GenericError`). Its `code` is `ERR_QMP_COMMAND`.
  */
-export class QmpCommandError extends QomError {
+export class QmpCommandError extends TsqomError {
   /** The command that failed. */
   readonly command: string;
   /** The `class` member as the server sent it. */
@@ -105,10 +105,34 @@ export class QmpCommandError extends QomError {
    * @param desc - the reply's `error.desc`.
    */
   constructor(command: string, qmpClass: string, desc: string) {
-    super(desc, QMP_ERROR_CLASSES.has(qmpClass) ? (qmpClass as QmpErrorClass) : 'GenericError');
-    this.name = 'QmpCommandError';
+    super(desc, 'ERR_QMP_COMMAND', {
+      errorClass: QMP_ERROR_CLASSES.has(qmpClass) ? (qmpClass as QmpErrorClass) : 'GenericError',
+    });
     this.command = command;
     this.qmpClass = qmpClass;
+  }
+}
+
+/** Why a {@link QmpClient} could not talk to its server. */
+export type QmpClientErrorCode =
+  /** The connection closed (before a reply, or before the call). */
+  | 'ERR_QMP_CLOSED'
+  /** No greeting arrived in time, or it was not a QMP greeting. */
+  | 'ERR_QMP_GREETING'
+  /** The endpoint string could not be parsed. */
+  | 'ERR_QMP_ADDRESS';
+
+/** A failure of the QMP connection itself (not of a command). */
+export class QmpClientError extends TsqomError {
+  /** What went wrong. */
+  declare readonly code: QmpClientErrorCode;
+
+  /**
+   * @param message - what happened.
+   * @param code - the stable code.
+   */
+  constructor(message: string, code: QmpClientErrorCode) {
+    super(message, code);
   }
 }
 
@@ -120,7 +144,8 @@ export function qmpClientSocket(endpoint: QmpClientEndpoint): net.Socket {
     const hostPort = endpoint.slice(4).split(',')[0]!;
     const colon = hostPort.lastIndexOf(':');
     const port = Number(hostPort.slice(colon + 1));
-    if (colon < 0 || !Number.isInteger(port)) throw new QomError(`bad QMP address '${endpoint}'`);
+    if (colon < 0 || !Number.isInteger(port))
+      throw new QmpClientError(`bad QMP address '${endpoint}'`, 'ERR_QMP_ADDRESS');
     return net.createConnection(port, hostPort.slice(0, colon).replace(/^\[|\]$/g, ''));
   }
   return net.createConnection(endpoint);
@@ -202,7 +227,10 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     try {
       greeting = await new Promise<JsonObject>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new QomError(`no QMP greeting within ${timeoutMs} ms`)),
+          () =>
+            reject(
+              new QmpClientError(`no QMP greeting within ${timeoutMs} ms`, 'ERR_QMP_GREETING'),
+            ),
           timeoutMs,
         );
         const fail = (e: Error): void => {
@@ -210,13 +238,18 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
           reject(e);
         };
         socket.once('error', fail);
-        socket.once('close', () => fail(new QomError('QMP connection closed before the greeting')));
+        socket.once('close', () =>
+          fail(new QmpClientError('QMP connection closed before the greeting', 'ERR_QMP_CLOSED')),
+        );
         input.handler = (value, error) => {
           clearTimeout(timer);
           // Anything after the greeting waits for the client's handler.
           input.handler = () => {};
           if (error || !isJsonObject(value) || !isJsonObject(value['QMP']))
-            reject(error ?? new QomError('the server did not send a QMP greeting'));
+            reject(
+              error ??
+                new QmpClientError('the server did not send a QMP greeting', 'ERR_QMP_GREETING'),
+            );
           else resolve(value);
         };
         socket.on('data', (chunk: Buffer) => {
@@ -258,8 +291,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
 
   /**
    * Runs a command and resolves to its `return` value; rejects with a
-   * {@link QmpCommandError} on an error reply, or a {@link QomError} if
-   * the connection closes first.
+   * {@link QmpCommandError} on an error reply, or a {@link QmpClientError}
+   * if the connection closes first.
    */
   async execute(
     command: string,
@@ -276,7 +309,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
 
   /** Runs a command and resolves to the whole reply (`return` or `error`), without the id. */
   request(command: string, args?: JsonObject, options?: QmpRequestOptions): Promise<JsonObject> {
-    if (this.#closed) return Promise.reject(new QomError('QMP connection closed'));
+    if (this.#closed)
+      return Promise.reject(new QmpClientError('QMP connection closed', 'ERR_QMP_CLOSED'));
     const id = `tsqom-${this.#nextId++}`;
     const msg: JsonObject = { [options?.oob ? 'exec-oob' : 'execute']: command };
     if (args !== undefined) msg['arguments'] = args;
@@ -374,7 +408,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
 
   #onClose(): void {
     this.#closed = true;
-    const err = new QomError('QMP connection closed');
+    const err = new QmpClientError('QMP connection closed', 'ERR_QMP_CLOSED');
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
     this.emit('close');

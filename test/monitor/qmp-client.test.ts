@@ -8,7 +8,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QmpClient, QmpCommandError, QmpServer, type QmpEvent } from 'tsqom/qmp';
+import { QmpClient, QmpClientError, QmpCommandError, QmpServer, type QmpEvent } from 'tsqom/qmp';
 import { QmpCommandRegistry, registerControlCommands } from 'tsqom/qmp';
 import { isJsonObject, type JsonObject } from 'tsqom/qom';
 
@@ -70,6 +70,7 @@ test('TCP: error replies reject with the class and text; requests resolve whole 
     t.is(err.errorClass, 'CommandNotFound');
     t.is(err.message, 'The command no-such-command has not been found');
     t.is(err.command, 'no-such-command');
+    t.is(err.code, 'ERR_QMP_COMMAND');
     const reply = await qmp.request('x-echo', { value: 'x' });
     t.deepEqual(reply, { return: 'x' });
     await qmp.close();
@@ -143,9 +144,13 @@ test('a pending command rejects when the connection closes; later commands rejec
     const held = qmp.execute('x-hold');
     await new Promise((r) => setTimeout(r, 20));
     const closing = qmp.close();
-    await t.throwsAsync(held, { message: 'QMP connection closed' });
+    const e = await t.throwsAsync(held, {
+      instanceOf: QmpClientError,
+      message: 'QMP connection closed',
+    });
+    t.is(e.code, 'ERR_QMP_CLOSED');
     await closing;
-    await t.throwsAsync(qmp.execute('query-version'), { message: 'QMP connection closed' });
+    await t.throwsAsync(qmp.execute('query-version'), { code: 'ERR_QMP_CLOSED' });
   } finally {
     await server.close();
   }
