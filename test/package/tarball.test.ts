@@ -10,6 +10,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import {
   copyFileSync,
+  readFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -36,6 +37,15 @@ const tsc = join(repo, 'node_modules/typescript/bin/tsc');
  * in consumer/main.ts and the wrong-cast check run when this is true.
  */
 const TYPED_CASTS = false;
+
+/** Whether the declarations are checked for `any` (ObjectProperty's accessor slots still use it). */
+const NO_ANY = false;
+
+function readdirSyncDeep(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? readdirSyncDeep(join(dir, d.name)) : [join(dir, d.name)],
+  );
+}
 
 const TSCONFIG = {
   compilerOptions: {
@@ -91,6 +101,24 @@ test('the packed tarball installs into a strict project, compiles a consumer, re
     [],
   );
 
+  // The declarations carry no TypeScript-private members (they are
+  // #private, which .d.ts files do not show; private constructors stay
+  // private) and no `any`.
+  const dts = readdirSyncDeep(join(repo, 'dist/src')).filter((f) => f.endsWith('.d.ts'));
+  const privates: string[] = [];
+  const anys: string[] = [];
+  for (const f of dts) {
+    const lines = readFileSync(f, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      const where = `${f.slice(repo.length + 1)}:${i + 1}: ${line.trim()}`;
+      if (/^\s*private (?!constructor\b)/.test(line)) privates.push(where);
+      const code = line.replace(/\/\*.*?\*\/|\/\/.*$|'[^']*'/g, '');
+      if (!/^\s*\*/.test(line) && /\bany\b/.test(code)) anys.push(where);
+    });
+  }
+  t.deepEqual(privates, []);
+  if (NO_ANY) t.deepEqual(anys, []);
+
   // A fresh project; the runtime dependencies are copied in so that npm
   // finds them satisfied and needs nothing from the registry.
   const app = join(work, 'app');
@@ -118,7 +146,7 @@ test('the packed tarball installs into a strict project, compiles a consumer, re
   for (const f of ['main.ts', 'run.ts']) copyFileSync(join(consumerSrc, f), join(app, 'src', f));
   if (!TYPED_CASTS) {
     const main = join(app, 'src/main.ts');
-    const text = (await import('node:fs')).readFileSync(main, 'utf8');
+    const text = readFileSync(main, 'utf8');
     writeFileSync(main, text.replace(/\/\/ TYPED-CASTS-BEGIN[\s\S]*\/\/ TYPED-CASTS-END\n/, ''));
   }
   writeFileSync(
