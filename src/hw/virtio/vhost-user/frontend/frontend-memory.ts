@@ -15,8 +15,8 @@
  * and region_nop over every range of the map. This one is told only about
  * changed ranges (it has no regionNop), keeps the wanted ranges and the
  * table ordered by address, and redoes QEMU's merging only around what
- * changed: ranges more than two pages apart never merge, so each change
- * reaches a bounded stretch of the table. A commit therefore costs
+ * changed: ranges whose page-rounded extents do not touch never interact,
+ * so each change reaches a bounded stretch of the table. A commit therefore costs
  * O(log n) with n ranges (VIRTIO shared memory mappings can make tens of
  * thousands), and the table array is built only when read.
  * @module
@@ -168,7 +168,7 @@ export class VhostMemoryListener implements MemoryListener {
         name: sectionName(section),
       },
     });
-    this.#dirty.push([start, end]);
+    this.#dirty.push([gpa, gpa + size]);
   }
 
   regionDel(section: MemoryRegionSection): void {
@@ -176,7 +176,7 @@ export class VhostMemoryListener implements MemoryListener {
     const w = this.#wantedRanges.get(start);
     if (!w) return;
     this.#wantedRanges.delete(start);
-    this.#dirty.push([w.start, w.end]);
+    this.#dirty.push([w.section.gpa, w.section.gpa + w.section.size]);
   }
 
   /** vhost_region_add_section: merging with the previous section (of `out`). */
@@ -217,36 +217,38 @@ export class VhostMemoryListener implements MemoryListener {
 
   /**
    * vhost_commit: redoes the merged table where ranges changed and, if it
-   * differs, calls back. A stretch is widened until the wanted ranges just
-   * outside it are more than two pages away, so nothing outside can merge
-   * with what is inside, before and after the change.
+   * differs, calls back. A stretch is widened to every wanted range whose
+   * page-rounded extent touches it, so nothing outside can merge or clash
+   * with what is inside, before or after the change.
    */
   commit(): void {
     const dirty = this.#dirty.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.#dirty = [];
     const page = this.#page;
-    const slack = 2n * page;
     let changed = false;
     for (let k = 0; k < dirty.length; k++) {
       let [lo, hi] = dirty[k];
+      // Widen to every wanted range whose rounded extent touches the stretch.
       for (let widened = true; widened;) {
         widened = false;
-        const left = this.#wantedRanges.lower(lo);
-        if (left && left.end + slack >= lo) {
-          lo = left.start;
-          widened = true;
+        for (
+          let w = this.#wantedRanges.lower(lo - page) ?? this.#wantedRanges.first();
+          w && w.start <= hi + page;
+          w = this.#wantedRanges.higher(w.start)
+        ) {
+          const rs = w.section.gpa;
+          const re = rs + w.section.size;
+          if (rs > hi || re < lo) continue;
+          if (rs < lo) {
+            lo = rs;
+            widened = true;
+          }
+          if (re > hi) {
+            hi = re;
+            widened = true;
+          }
         }
-        const over = this.#wantedRanges.floor(hi);
-        if (over && over.end > hi) {
-          hi = over.end;
-          widened = true;
-        }
-        const right = this.#wantedRanges.higher(hi);
-        if (right && right.start <= hi + slack) {
-          hi = right.end > hi ? right.end : hi;
-          widened = true;
-        }
-        while (k + 1 < dirty.length && dirty[k + 1][0] <= hi + slack) {
+        while (k + 1 < dirty.length && dirty[k + 1][0] <= hi) {
           if (dirty[k + 1][1] > hi) hi = dirty[k + 1][1];
           k++;
           widened = true;
@@ -254,19 +256,21 @@ export class VhostMemoryListener implements MemoryListener {
       }
       const fresh: Section[] = [];
       for (
-        let w = this.#wantedRanges.floor(lo);
-        w && w.start <= hi;
+        let w = this.#wantedRanges.lower(lo - page) ?? this.#wantedRanges.first();
+        w && w.start <= hi + page;
         w = this.#wantedRanges.higher(w.start)
       ) {
-        if (w.end > lo) this.#addSection(fresh, w.section);
+        if (w.section.gpa >= lo && w.section.gpa + w.section.size <= hi) {
+          this.#addSection(fresh, w.section);
+        }
       }
       const stale: Section[] = [];
       for (
-        let e = this.#entries.floor(lo - page) ?? this.#entries.first();
-        e && e.gpa <= hi + page;
+        let e = this.#entries.floor(lo) ?? this.#entries.first();
+        e && e.gpa <= hi;
         e = this.#entries.higher(e.gpa)
       ) {
-        if (e.gpa >= lo - page) stale.push(e);
+        if (e.gpa >= lo) stale.push(e);
       }
       if (stale.length === fresh.length && stale.every((e, i) => sameSection(e, fresh[i]))) {
         continue;
