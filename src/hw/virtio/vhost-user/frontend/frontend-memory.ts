@@ -31,7 +31,7 @@ import {
 import { memoryRegionGetRamBlock, type RamBlock } from '../../../../system/physmem.js';
 import type { VhostUserMemTableEntry } from './frontend.js';
 import { OffsetIndex } from '../../virtio-shmem-index.js';
-import type { VhostUserReportSink } from './frontend-error.js';
+import type { ErrorReportSink } from '../../../../util/error-report.js';
 
 interface Section {
   block: RamBlock;
@@ -55,7 +55,7 @@ export interface VhostMemoryListenerOptions {
   /** Called at a commit that changed the table; read {@link VhostMemoryListener.table} for it. */
   onChange?: (listener: VhostMemoryListener) => void;
   /** Where QEMU's error_report lines go. */
-  report?: VhostUserReportSink;
+  report?: ErrorReportSink;
   /** Include RAM mapped privately (QEMU does); default false. */
   includePrivate?: boolean;
 }
@@ -81,7 +81,7 @@ export class VhostMemoryListener implements MemoryListener {
   /** How many times the table changed. */
   changes = 0;
   readonly #onChange: ((listener: VhostMemoryListener) => void) | undefined;
-  readonly #report: VhostUserReportSink | undefined;
+  readonly #report: ErrorReportSink | undefined;
   readonly #includePrivate: boolean;
   /** The wanted ranges, by address. */
   readonly #wantedRanges = new OffsetIndex<Wanted>();
@@ -90,7 +90,7 @@ export class VhostMemoryListener implements MemoryListener {
   /** Address intervals changed since `begin`. */
   #dirty: [bigint, bigint][] = [];
   #table: VhostUserMemTableEntry[] | null = [];
-  /** The largest page size seen: ranges further apart than two of these never merge. */
+  /** The largest page size seen (how far rounding can move a range's ends). */
   #page = 4096n;
 
   /** A listener calling `options.onChange` when the table changes. */
