@@ -344,8 +344,8 @@ export async function run(): Promise<BenchRow[]> {
         list.starts.splice(at, 1);
         list.lens.splice(at, 1);
       };
-      // Warm up, then alternate.
-      for (let i = 0; i < 200; i++) {
+      // Warm up (longer before the first tier, which runs on a cold JIT), then alternate.
+      for (let i = 0; i < (tier === TIERS[0] ? 1000 : 200); i++) {
         await devicePair(i);
         handlerPair(i);
         scanPair(i);

@@ -95,7 +95,6 @@ export interface FlatRangeNode<M> {
   /** Heap priority (higher nearer the root). */
   readonly p: number;
 }
-type Node<M> = FlatRangeNode<M>;
 
 let prngState = 0x9e3779b9;
 /** Deterministic priorities keep runs reproducible (xorshift32). */
@@ -108,12 +107,20 @@ function nextPriority(): number {
   return prngState;
 }
 
-function mk<M>(v: FlatRange<M>, l: Node<M> | null, r: Node<M> | null, p: number): Node<M> {
+function mk<M>(
+  v: FlatRange<M>,
+  l: FlatRangeNode<M> | null,
+  r: FlatRangeNode<M> | null,
+  p: number,
+): FlatRangeNode<M> {
   return { v, l, r, p };
 }
 
 /** Splits into ranges starting before `key` and the others (copying only the path). */
-function split<M>(t: Node<M> | null, key: bigint): [Node<M> | null, Node<M> | null] {
+function split<M>(
+  t: FlatRangeNode<M> | null,
+  key: bigint,
+): [FlatRangeNode<M> | null, FlatRangeNode<M> | null] {
   if (!t) return [null, null];
   if (t.v.start < key) {
     const [a, b] = split(t.r, key);
@@ -124,7 +131,7 @@ function split<M>(t: Node<M> | null, key: bigint): [Node<M> | null, Node<M> | nu
 }
 
 /** Joins two trees where every range of `a` comes before every range of `b`. */
-function join<M>(a: Node<M> | null, b: Node<M> | null): Node<M> | null {
+function join<M>(a: FlatRangeNode<M> | null, b: FlatRangeNode<M> | null): FlatRangeNode<M> | null {
   if (!a) return b;
   if (!b) return a;
   if (a.p >= b.p) return mk(a.v, a.l, join(a.r, b), a.p);
@@ -132,7 +139,7 @@ function join<M>(a: Node<M> | null, b: Node<M> | null): Node<M> | null {
 }
 
 /** A tree of sorted ranges in O(n) (the rightmost-spine construction). */
-function build<M>(ranges: readonly FlatRange<M>[]): Node<M> | null {
+function build<M>(ranges: readonly FlatRange<M>[]): FlatRangeNode<M> | null {
   interface Mut {
     v: FlatRange<M>;
     l: Mut | null;
@@ -152,7 +159,11 @@ function build<M>(ranges: readonly FlatRange<M>[]): Node<M> | null {
 }
 
 /** The last range starting at or before `key` (`strict`: before). */
-function floorNode<M>(t: Node<M> | null, key: bigint, strict: boolean): FlatRange<M> | undefined {
+function floorNode<M>(
+  t: FlatRangeNode<M> | null,
+  key: bigint,
+  strict: boolean,
+): FlatRange<M> | undefined {
   let best: FlatRange<M> | undefined;
   while (t) {
     if (strict ? t.v.start < key : t.v.start <= key) {
@@ -166,7 +177,11 @@ function floorNode<M>(t: Node<M> | null, key: bigint, strict: boolean): FlatRang
 }
 
 /** The first range starting at or after `key` (`strict`: after). */
-function ceilNode<M>(t: Node<M> | null, key: bigint, strict: boolean): FlatRange<M> | undefined {
+function ceilNode<M>(
+  t: FlatRangeNode<M> | null,
+  key: bigint,
+  strict: boolean,
+): FlatRange<M> | undefined {
   let best: FlatRange<M> | undefined;
   while (t) {
     if (strict ? t.v.start > key : t.v.start >= key) {
@@ -179,8 +194,8 @@ function ceilNode<M>(t: Node<M> | null, key: bigint, strict: boolean): FlatRange
   return best;
 }
 
-function collect<M>(t: Node<M> | null, out: FlatRange<M>[]): void {
-  const stack: Node<M>[] = [];
+function collect<M>(t: FlatRangeNode<M> | null, out: FlatRange<M>[]): void {
+  const stack: FlatRangeNode<M>[] = [];
   for (let n = t; n || stack.length;) {
     while (n) {
       stack.push(n);
@@ -203,11 +218,11 @@ export class FlatView<M> {
   /** How many ranges the view holds. */
   readonly nr: number;
   /** The ranges as a persistent treap ordered by address (shared with other views). */
-  readonly tree: Node<M> | null;
+  readonly tree: FlatRangeNode<M> | null;
   #ranges: readonly FlatRange<M>[] | null = null;
 
   /** A view over `tree`; use {@link generateMemoryTopology} or {@link flatviewUpdate}. */
-  constructor(root: M | null, tree: Node<M> | null, nr: number) {
+  constructor(root: M | null, tree: FlatRangeNode<M> | null, nr: number) {
     this.root = root;
     this.tree = tree;
     this.nr = nr;
@@ -236,7 +251,7 @@ export class FlatView<M> {
       yield* this.#ranges;
       return;
     }
-    const stack: Node<M>[] = [];
+    const stack: FlatRangeNode<M>[] = [];
     for (let n = this.tree; n || stack.length;) {
       while (n) {
         stack.push(n);
