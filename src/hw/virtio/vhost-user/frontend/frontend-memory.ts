@@ -18,7 +18,10 @@
  * changed: ranges whose page-rounded extents do not touch never interact,
  * so each change reaches a bounded stretch of the table. A commit therefore costs
  * O(log n) with n ranges (VIRTIO shared memory mappings can make tens of
- * thousands), and the table array is built only when read.
+ * thousands), and the table array is built only when read. One
+ * difference follows: QEMU repeats its error_report lines about
+ * overlapping sections at every commit; here they come when the stretch
+ * holding the sections is redone.
  * @module
  */
 import {
