@@ -25,7 +25,6 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { container } from 'tsyringe';
 import { type BenchRow, median } from '../harness.js';
 import { HostOs, MFD_CLOEXEC } from '../../src/native/index.js';
-import { typeRegister } from '../../src/qom/index.js';
 import { qdevNew, qdevRealize } from '../../src/hw/core/qdev.js';
 import {
   TYPE_VIRTIO_DEVICE,
@@ -54,6 +53,7 @@ import {
   memoryRegionTransactionBegin,
   memoryRegionTransactionCommit,
 } from '../../src/system/memory.js';
+import { objectCheck, typeRegister } from '../../src/qom/index.js';
 
 const TIERS = [1_000, 10_000, 100_000];
 const PAGE = 4096;
@@ -210,7 +210,7 @@ export async function run(): Promise<BenchRow[]> {
   const max = TIERS[TIERS.length - 1];
   const limits = raiseLimits(max);
   const rows: BenchRow[] = [];
-  const dev = qdevNew<BenchVirtio>('bench-shmem-virtio');
+  const dev = objectCheck(qdevNew('bench-shmem-virtio'), BenchVirtio);
   const fd = os.memfdCreate('bench-shmem', MFD_CLOEXEC);
   os.ftruncate(fd, PAGE);
   const placeholders: Placeholder[] = [];

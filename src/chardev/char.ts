@@ -21,6 +21,8 @@ import {
   objectGetContainer,
   objectNew,
   typeRegister,
+  objectCheck,
+  objectGetClass,
 } from '../qom/index.js';
 import { QemuOptsList, qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
 import type { UnixStream } from '../io/unix-stream.js';
@@ -174,7 +176,7 @@ export function getChardevsRoot(): QomObject {
 /** QEMU's qemu_chr_find: the chardev with this id, or null. */
 export function qemuChrFind(id: string): Chardev | null {
   const obj = getChardevsRoot().resolvePathComponent(id);
-  return obj?.dynamicCast<Chardev>(TYPE_CHARDEV) ?? null;
+  return obj?.dynamicCast(Chardev) ?? null;
 }
 
 /** The QemuOpts boolean rule: `on`/`off` (also `yes`/`no`, `true`/`false`). */
@@ -217,8 +219,15 @@ export async function qemuChardevNew(
   if (qemuChrFind(id) || creating.has(id)) {
     throw new QomError(`Chardev with id '${id}' already exists`);
   }
-  const chr = objectNew<Chardev>(typename);
-  const cc = chr.klass as ChardevClass;
+  const obj = objectNew(typename);
+  let chr: Chardev;
+  try {
+    chr = objectCheck(obj, Chardev);
+  } catch (e) {
+    obj.unref();
+    throw e;
+  }
+  const cc = objectGetClass(chr, ChardevClass);
   chr.label = id;
   creating.add(id);
   try {
@@ -294,7 +303,7 @@ export function qemuChrDelete(id: string): void {
 export function qemuChrCleanup(): void {
   const ids: string[] = [];
   getChardevsRoot().childForeach((c) => {
-    const chr = c.dynamicCast<Chardev>(TYPE_CHARDEV);
+    const chr = c.dynamicCast(Chardev);
     if (chr?.label && chr.frontend === null) ids.push(chr.label);
   });
   for (const id of ids) qemuChrDelete(id);
@@ -314,7 +323,7 @@ export interface ChardevInfo {
 export function qemuChrInfoList(): ChardevInfo[] {
   const out: ChardevInfo[] = [];
   getChardevsRoot().childForeach((c) => {
-    const chr = c.dynamicCast<Chardev>(TYPE_CHARDEV);
+    const chr = c.dynamicCast(Chardev);
     if (chr && chr.label !== null) {
       out.push({
         label: chr.label,

@@ -279,7 +279,7 @@ typeRegister({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT, instanceType: Memo
 
 /** A new, uninitialised region (reference count 1): pass it to a `memoryRegionInit*` function. */
 export function memoryRegionNew(): MemoryRegion {
-  return objectNew<MemoryRegion>(TYPE_MEMORY_REGION);
+  return objectNew(MemoryRegion);
 }
 
 function u64(v: Hwaddr, what: string): bigint {

@@ -8,7 +8,7 @@ import {
   TYPE_CONTAINER,
   TYPE_OBJECT,
   TYPE_USER_CREATABLE,
-  type UserCreatableClass,
+  UserCreatableClass,
   objectGetObjectsRoot,
   objectInitializeChild,
   objectNew,
@@ -63,7 +63,7 @@ typeRegister<ObjectClass, Uc>({
       (o) => o.inUse,
       (o, v) => void (o.inUse = v),
     );
-    const ucc = oc.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE)!;
+    const ucc = oc.dynamicCast(UserCreatableClass)!;
     ucc.complete = (obj) => {
       const o = obj as Uc;
       if (o.failComplete) throw new QomError('complete failed');
@@ -80,7 +80,7 @@ typeRegister({
   name: 'uc-async',
   parent: 'uc-sync',
   classInit(oc) {
-    const ucc = oc.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE)!;
+    const ucc = oc.dynamicCast(UserCreatableClass)!;
     ucc.complete = (obj) =>
       new Promise<void>((resolve, reject) => {
         pending = {

@@ -81,7 +81,7 @@ export function machineCreate(type: string = TYPE_NONE_MACHINE): QomObject {
   const existing = root.resolvePathComponent('machine');
   if (existing) return existing;
   if (type !== TYPE_NONE_MACHINE) throw new QomError('unsupported machine type');
-  const m = objectNew<NoneMachine>(TYPE_NONE_MACHINE);
+  const m = objectNew(NoneMachine);
   root.propertyAddChild('machine', m);
   m.unref();
   for (const c of ['peripheral', 'peripheral-anon', 'unattached']) machineGetContainer(c);

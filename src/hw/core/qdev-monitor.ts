@@ -220,7 +220,7 @@ export async function qmpDeviceAdd(args: JsonObject): Promise<DeviceState> {
 export function findDeviceState(id: string): DeviceState {
   const obj = objectResolvePathAt(qdevGetPeripheral(), id);
   if (!obj) throw new QomError(`Device '${id}' not found`, 'DeviceNotFound');
-  const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+  const dev = obj.dynamicCast(DeviceState);
   if (!dev) throw new QomError(`${id} is not a hotpluggable device`);
   return dev;
 }

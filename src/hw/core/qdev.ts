@@ -29,6 +29,8 @@ import {
   objectGetRoot,
   objectNew,
   typeRegister,
+  type InstanceConstructor,
+  objectGetClass,
 } from '../../qom/index.js';
 import { machineGetContainer } from '../../system/memory.js';
 
@@ -130,7 +132,7 @@ const deviceListeners: DeviceListener[] = [];
 export function deviceListenerRegister(listener: DeviceListener): void {
   deviceListeners.push(listener);
   qdevGetMachine().childForeachRecursive((obj) => {
-    const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+    const dev = obj.dynamicCast(DeviceState);
     if (dev?.realized) listener.realize?.(dev);
   });
 }
@@ -223,18 +225,18 @@ export class DeviceState extends QomObject {
 
   /** The device's class. */
   get deviceClass(): DeviceClass {
-    return this.klass as DeviceClass;
+    return objectGetClass(this, DeviceClass);
   }
 }
 
 /** The DeviceClass of a device (QEMU's DEVICE_GET_CLASS). */
 export function deviceGetClass(dev: DeviceState): DeviceClass {
-  return dev.klass as DeviceClass;
+  return objectGetClass(dev, DeviceClass);
 }
 
 /** QEMU's DEVICE(): `obj` as a device, or a QomError if it is not one. */
 export function deviceCast(obj: QomObject): DeviceState {
-  const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+  const dev = obj.dynamicCast(DeviceState);
   if (!dev) throw new QomError(`object of type '${obj.typeName}' is not a device`);
   return dev;
 }
@@ -355,7 +357,7 @@ export function deviceColdReset(dev: DeviceState): void {
 export function qemuDevicesReset(): void {
   const devs: DeviceState[] = [];
   qdevGetMachine().childForeachRecursive((obj) => {
-    const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+    const dev = obj.dynamicCast(DeviceState);
     if (dev?.realized) devs.push(dev);
   });
   for (const d of devs) if (!d.finalized) deviceColdReset(d);
@@ -409,16 +411,21 @@ export function deviceClassSetParentReset(dc: DeviceClass, reset: DeviceReset): 
 }
 
 /**
- * QEMU's qdev_new: a new device of `typename` (reference count 1). Throws
- * `unknown type '%s'` (QEMU aborts) or if the type is not a device.
+ * QEMU's qdev_new: a new device (reference count 1). Given the device's
+ * instance class the result has its type; given a type name, it is a
+ * DeviceState. Throws `unknown type '%s'` (QEMU aborts) or if the type is
+ * not a device.
  */
-export function qdevNew<T extends DeviceState = DeviceState>(typename: string): T {
-  if (!objectClassByName(typename)) throw new QomError(`unknown type '${typename}'`);
-  const obj = objectNew(typename);
-  const dev = obj.dynamicCast<T>(TYPE_DEVICE);
+export function qdevNew<T extends DeviceState>(type: InstanceConstructor<T>): T;
+export function qdevNew(typename: string): DeviceState;
+export function qdevNew<T extends DeviceState>(type: string | InstanceConstructor<T>): DeviceState {
+  if (typeof type !== 'string') return objectNew(type);
+  if (!objectClassByName(type)) throw new QomError(`unknown type '${type}'`);
+  const obj = objectNew(type);
+  const dev = obj.dynamicCast(DeviceState);
   if (!dev) {
     obj.unref();
-    throw new QomError(`object type '${typename}' is not a device`);
+    throw new QomError(`object type '${type}' is not a device`);
   }
   return dev;
 }

@@ -321,7 +321,7 @@ export function virtioSharedMemoryMappingNew(
       `Failed to duplicate fd: ${isErrno(e) ? e.strerror : e instanceof Error ? e.message : String(e)}`,
     );
   }
-  const mapping = objectNew<VirtioSharedMemoryMapping>(TYPE_VIRTIO_SHARED_MEMORY_MAPPING);
+  const mapping = objectNew(VirtioSharedMemoryMapping);
   mapping.shmid = shmid;
   mapping.offset = off;
   mapping.len = l;
