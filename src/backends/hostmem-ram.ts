@@ -25,9 +25,9 @@ export const TYPE_MEMORY_BACKEND_RAM = 'memory-backend-ram';
 /** An anonymous-memory backend. */
 @QomType({ name: TYPE_MEMORY_BACKEND_RAM })
 export class HostMemoryBackendRam extends HostMemoryBackend {
-  /** QEMU's ram_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = ramBackendMemoryAlloc;
+  /** QEMU's ram_backend_memory_alloc (the class's `alloc`, set by ram_backend_class_init). */
+  alloc(): void {
+    ramBackendMemoryAlloc(this);
   }
 }
 

@@ -131,9 +131,9 @@ export function qemuShmAlloc(size: bigint): number {
 /** A POSIX shared memory backend. */
 @QomType({ name: TYPE_MEMORY_BACKEND_SHM })
 export class HostMemoryBackendShm extends HostMemoryBackend {
-  /** QEMU's shm_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = shmBackendMemoryAlloc;
+  /** QEMU's shm_backend_memory_alloc (the class's `alloc`, set by shm_backend_class_init). */
+  alloc(): void {
+    shmBackendMemoryAlloc(this);
   }
 
   /** QEMU's shm_backend_instance_init: shared by default (and only shared). */

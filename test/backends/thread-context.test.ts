@@ -61,7 +61,7 @@ test('thread-context: affinity checks with QEMU texts; tsqom cannot pin threads'
 });
 
 test('thread-context: completed, it reports the allowed CPUs; backends link it strongly', async (t) => {
-  const tc = await userCreatableAddType(TYPE_THREAD_CONTEXT, 'tc0', {});
+  const tc = await userCreatableAddType(ThreadContext, 'tc0', {});
   tc.unref();
   t.deepEqual(tc.propertyGet('cpu-affinity'), allowedCpus());
   t.throws(() => tc.propertySet('cpu-affinity', [0]), {

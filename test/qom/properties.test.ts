@@ -15,6 +15,7 @@ import {
   typeRegister,
   userCreatableAddQapi,
   userCreatableAddType,
+  type KeyvalProps,
 } from '../../src/qom/index.js';
 import { PropTest, TYPE_PROP_TEST, registerPropTest } from '../helpers/qom/prop-fixtures.js';
 
@@ -275,21 +276,16 @@ test.serial(
       [{ e: 'yeti' }, "Parameter 'e' does not accept value 'yeti'"],
       [{ list: ['x'] }, "Parameter 'list.0' expects integer"],
       [{ list: ['1', '70000'] }, "Parameter 'null' expects uint16_t"],
-      [{ u8: 5 }, 'Internal error: parameter u8 invalid'],
+      [{ u8: 5 }, "Invalid parameter type for 'u8', expected: string"],
       [{ u8: { a: '1' } }, "Parameters 'u8.*' are unexpected"],
       [{ zz: '1' }, "Property 'prop-test.zz' not found"],
     ];
     for (const [props, expected] of rows) {
       const label = JSON.stringify(props);
       if (expected === null) {
-        const o = (await userCreatableAddType(
-          TYPE_PROP_TEST,
-          'kv',
-          props as Record<string, JsonValue>,
-          {
-            keyval: true,
-          },
-        )) as PropTest;
+        const o = await userCreatableAddType(PropTest, 'kv', props as KeyvalProps, {
+          keyval: true,
+        });
         t.true(o.b, label);
         t.is(o.u8, 16);
         t.is(o.sz, 2n * 2n ** 20n);
@@ -303,7 +299,7 @@ test.serial(
         continue;
       }
       const e = await t.throwsAsync<QomError>(
-        userCreatableAddType(TYPE_PROP_TEST, 'kv', props as Record<string, JsonValue>, {
+        userCreatableAddType(TYPE_PROP_TEST, 'kv', props as KeyvalProps, {
           keyval: true,
         }),
       );
