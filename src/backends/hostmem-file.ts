@@ -6,9 +6,7 @@
  */
 import {
   QomError,
-  QomObject,
   QomType,
-  type ObjectClass,
   type OutputVisitor,
   type QEnumLookup,
   type Visitor,

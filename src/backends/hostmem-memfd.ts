@@ -7,7 +7,7 @@
  */
 import 'reflect-metadata';
 import { container } from 'tsyringe';
-import { QomError, QomType, type ObjectClass, type QomObject, type Visitor } from '../qom/index.js';
+import { QomError, QomType, type Visitor } from '../qom/index.js';
 import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, HostOs, MFD_HUGETLB } from '../native/index.js';
 import {
   RAM_NORESERVE,

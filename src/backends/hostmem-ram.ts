@@ -5,7 +5,7 @@
  * MAP_NORESERVE with `reserve=off`.
  * @module
  */
-import { QomError, QomType, type ObjectClass } from '../qom/index.js';
+import { QomError, QomType } from '../qom/index.js';
 import {
   RAM_NORESERVE,
   RAM_PRIVATE,
@@ -16,7 +16,6 @@ import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
   hostMemoryBackendInitRegion,
-  type HostMemoryBackendClass,
 } from './hostmem.js';
 
 /** The QOM type name. */

@@ -18,7 +18,7 @@ import 'reflect-metadata';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { container } from 'tsyringe';
-import { QomError, QomType, type ObjectClass } from '../qom/index.js';
+import { QomError, QomType } from '../qom/index.js';
 import { HostOs, O_CREAT, O_EXCL, O_RDWR } from '../native/index.js';
 import { isErrno } from '../native/errors.js';
 import { RAM_NORESERVE, RAM_SHARED, memoryRegionInitRamFromFd } from '../system/index.js';
@@ -26,7 +26,6 @@ import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
   hostMemoryBackendInitRegion,
-  type HostMemoryBackendClass,
 } from './hostmem.js';
 
 /** The QOM type name. */

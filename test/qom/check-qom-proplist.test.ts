@@ -2,7 +2,6 @@
 // same fixtures and assertions.
 import test from 'ava';
 import {
-  type JsonObject,
   type QomError,
   TYPE_CONTAINER,
   objectClassByName,
