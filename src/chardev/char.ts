@@ -20,7 +20,7 @@ import {
   objectClassByName,
   objectGetContainer,
   objectNew,
-  typeRegister,
+  QomType,
   objectCheck,
   objectGetClass,
 } from '../qom/index.js';
@@ -58,13 +58,19 @@ export class ChardevClass extends ObjectClass {
   parse: ((opts: QemuOpts) => Record<string, unknown>) | null = null;
   /** QEMU's `cc->open`: opens the device; may wait (server with wait=on). */
   open: ((chr: Chardev, backend: Record<string, unknown>) => void | Promise<void>) | null = null;
+  /** A chardev class's own `open(backend)` method fills `open`. */
+  static override readonly instanceMethods: readonly string[] = ['open'];
 }
 
 /**
  * QEMU's Chardev: a labelled character device under `/chardevs`. Devices
  * use it through {@link qemuChrFeInit} and its events.
  */
+@QomType({ name: TYPE_CHARDEV, parent: TYPE_OBJECT, abstract: true })
 export class Chardev extends QomObject {
+  /** Chardevs' class struct. */
+  static override readonly classType = ChardevClass;
+
   /** The id (QEMU's label), set when created through the registry. */
   label: string | null = null;
   /** What `query-chardev` prints (e.g. `disconnected:unix:/p,server=on`). */
@@ -113,14 +119,6 @@ export class Chardev extends QomObject {
     this.events.removeAllListeners();
   }
 }
-
-typeRegister<ChardevClass, Chardev>({
-  name: TYPE_CHARDEV,
-  parent: TYPE_OBJECT,
-  abstract: true,
-  classType: ChardevClass,
-  instanceType: Chardev,
-});
 
 /** QEMU's `-chardev` option list (implied key `backend`), shared by the command line and the API. */
 export const qemuChardevOpts = new QemuOptsList('chardev', 'backend');

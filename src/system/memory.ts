@@ -23,7 +23,7 @@ import {
   containerGet,
   objectGetRoot,
   objectNew,
-  typeRegister,
+  QomType,
 } from '../qom/index.js';
 import {
   INT128_2_64,
@@ -189,6 +189,7 @@ function destructorRam(mr: MemoryRegion): void {
  * alive. The fields mirror QEMU's struct and are read-only by convention:
  * change them through the functions, which keep flat views up to date.
  */
+@QomType({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT })
 export class MemoryRegion extends QomObject implements PrintableRegion<MemoryRegion> {
   /** In ROMD mode (ROM devices: reads go to RAM). */
   romdMode = true;
@@ -274,8 +275,6 @@ export class MemoryRegion extends QomObject implements PrintableRegion<MemoryReg
     this.destructor(this);
   }
 }
-
-typeRegister({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT, instanceType: MemoryRegion });
 
 /** A new, uninitialised region (reference count 1): pass it to a `memoryRegionInit*` function. */
 export function memoryRegionNew(): MemoryRegion {

@@ -28,7 +28,8 @@ import {
   objectClassByName,
   objectGetRoot,
   objectNew,
-  typeRegister,
+  QomType,
+  objectCheck,
   type InstanceConstructor,
   objectGetClass,
 } from '../../qom/index.js';
@@ -65,6 +66,8 @@ export class DeviceClass extends ObjectClass {
   desc: string | null = null;
   /** The bus type the device plugs into; always null in tsqom (no buses). */
   busType: string | null = null;
+  /** Device classes' own `realize()`, `unrealize()` and `reset()` methods fill these slots. */
+  static override readonly instanceMethods: readonly string[] = ['realize', 'unrealize', 'reset'];
 }
 
 /**
@@ -189,7 +192,11 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
  * read-only by convention; change them through the functions and
  * properties.
  */
+@QomType({ name: TYPE_DEVICE, parent: TYPE_OBJECT, abstract: true })
 export class DeviceState extends QomObject {
+  /** Devices' class struct. */
+  static override readonly classType = DeviceClass;
+
   /** The `id` given to `-device` / `device_add`, or null for anonymous devices. */
   id: string | null = null;
   /** Whether the device is realized. */
@@ -206,6 +213,28 @@ export class DeviceState extends QomObject {
   readonly unplugBlockers: QomError[] = [];
   /** @internal The realization in progress, if it is asynchronous. */
   realizing: Promise<void> | null = null;
+
+  /** QEMU's device_class_init: the properties every device has. */
+  static override classInit(dc: DeviceClass): void {
+    dc.unparent = (obj) => deviceUnparent(objectCheck(obj, DeviceState));
+    dc.hotpluggable = true;
+    dc.userCreatable = true;
+    dc.propertyAddBool<DeviceState>(
+      'realized',
+      (dev) => dev.realized,
+      (dev, value) => {
+        const r = deviceSetRealized(dev, value);
+        if (isThenable(r)) {
+          r.then(undefined, (e: unknown) =>
+            errorReport(e instanceof QomError ? e.pretty() : String(e)),
+          );
+        }
+      },
+    );
+    dc.propertyAddBool<DeviceState>('hotpluggable', (dev) => deviceGetClass(dev).hotpluggable);
+    dc.propertyAddBool<DeviceState>('hotplugged', (dev) => dev.hotplugged);
+    dc.propertyAddLink<DeviceState>('parent_bus', 'bus', () => null, null);
+  }
 
   /** QEMU's device_initfn: hot-plugged when created after the machine is ready. */
   override instanceInit(): void {
@@ -431,35 +460,6 @@ export function qdevNew<T extends DeviceState>(type: string | InstanceConstructo
 }
 
 // device_unparent: unrealize on the way out of the tree.
-function deviceUnparent(obj: QomObject): void {
-  const dev = obj as DeviceState;
+function deviceUnparent(dev: DeviceState): void {
   if (dev.realized) qdevUnrealize(dev);
 }
-
-typeRegister<DeviceClass, DeviceState>({
-  name: TYPE_DEVICE,
-  parent: TYPE_OBJECT,
-  abstract: true,
-  classType: DeviceClass,
-  instanceType: DeviceState,
-  classInit(dc) {
-    dc.unparent = deviceUnparent;
-    dc.hotpluggable = true;
-    dc.userCreatable = true;
-    dc.propertyAddBool<DeviceState>(
-      'realized',
-      (dev) => dev.realized,
-      (dev, value) => {
-        const r = deviceSetRealized(dev, value);
-        if (isThenable(r)) {
-          r.then(undefined, (e: unknown) =>
-            errorReport(e instanceof QomError ? e.pretty() : String(e)),
-          );
-        }
-      },
-    );
-    dc.propertyAddBool<DeviceState>('hotpluggable', (dev) => deviceGetClass(dev).hotpluggable);
-    dc.propertyAddBool<DeviceState>('hotplugged', (dev) => dev.hotplugged);
-    dc.propertyAddLink<DeviceState>('parent_bus', 'bus', () => null, null);
-  },
-});

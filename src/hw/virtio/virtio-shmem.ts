@@ -27,14 +27,7 @@ import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { HostOs } from '../../native/host.js';
 import { isErrno } from '../../native/errors.js';
-import {
-  Owned,
-  QomError,
-  QomObject,
-  TYPE_OBJECT,
-  objectNew,
-  typeRegister,
-} from '../../qom/index.js';
+import { Owned, QomError, QomObject, TYPE_OBJECT, objectNew, QomType } from '../../qom/index.js';
 import {
   type Hwaddr,
   type MemoryRegion,
@@ -90,6 +83,7 @@ function checkShmid(shmid: number): void {
  * it was taken out of its region; reading or writing through it after that
  * throws (EFAULT), and views taken from it are detached (length 0).
  */
+@QomType({ name: TYPE_VIRTIO_SHARED_MEMORY_MAPPING, parent: TYPE_OBJECT })
 export class VirtioSharedMemoryMapping extends QomObject {
   /** The region ID it was made for. */
   shmid = 0;
@@ -173,12 +167,6 @@ export class VirtioSharedMemoryMapping extends QomObject {
     return Owned.from(this);
   }
 }
-
-typeRegister({
-  name: TYPE_VIRTIO_SHARED_MEMORY_MAPPING,
-  parent: TYPE_OBJECT,
-  instanceType: VirtioSharedMemoryMapping,
-});
 
 /**
  * One VIRTIO Shared Memory Region of a device (QEMU's VirtioSharedMemory):
