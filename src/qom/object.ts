@@ -564,7 +564,10 @@ function typeInitializeInterface(ti: TypeImpl, ifaceType: TypeImpl, parentType: 
     { name: `${ti.name}::${ifaceType.name}`, parent: parentType.name, abstract: true },
     parentType,
   );
-  const ic = typeInitialize(impl) as InterfaceClass;
+  const ic = typeInitialize(impl);
+  if (!(ic instanceof InterfaceClass)) {
+    throw new QomError(`class type of interface '${ifaceType.name}' must extend InterfaceClass`);
+  }
   ic.setInterfaceType(ifaceType);
   ti.klass!.addInterface(ic);
 }

@@ -243,6 +243,8 @@ export function userCreatableAddTypeSync<T extends QomObject>(
     throw e;
   }
   if (isThenable(r)) {
+    // Out of /objects at once; the reference goes when the completion settles.
+    if (id !== null && obj.parent === objectGetObjectsRoot()) obj.unparent();
     r.then(undo, undo);
     throw new QomError(
       `object type '${typename}' completes asynchronously; use userCreatableAddType()`,
