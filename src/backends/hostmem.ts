@@ -22,9 +22,11 @@
  *   (merge and dump on, one preallocation thread).
  * @module
  */
+import { trace } from '../util/trace.js';
+import { errorReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import {
   ObjectClass,
   QomError,
@@ -40,7 +42,6 @@ import {
   objectGetClass,
 } from '../qom/index.js';
 import {
-  HostOs,
   MADV_DODUMP,
   MADV_DONTDUMP,
   MADV_MERGEABLE,
@@ -67,6 +68,8 @@ import {
 } from '../system/index.js';
 import { ThreadContext } from './thread-context.js';
 
+const traceBackends = trace('backends');
+
 /** The QOM type name of the abstract memory backend. */
 export const TYPE_MEMORY_BACKEND = 'memory-backend';
 
@@ -91,10 +94,6 @@ export const HostMemPolicy = Object.freeze({
 /** QEMU's MAX_MEM_PREALLOC_THREAD_COUNT. */
 const MAX_MEM_PREALLOC_THREAD_COUNT = 16;
 const MiB = 1024 * 1024;
-
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
 
 /**
  * The class of memory backends (QEMU's HostMemoryBackendClass): `alloc`
@@ -473,6 +472,7 @@ function memsetNumThreads(hpagesize: number, numpages: number, maxThreads: numbe
  * workers. Sets `prealloc` on success.
  */
 export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<void> {
+  if (traceBackends.enabled) traceBackends('prealloc %s', backend.canonicalPath() ?? '(detached)');
   if (!backend.preallocRunning) {
     const block = ramBlockOf(backend);
     const sz = Number(memoryRegionSize(backend.mr!));
@@ -551,7 +551,7 @@ function setPrealloc(b: HostMemoryBackend, value: boolean): void {
     // with nobody listening they are reported on stderr, as error_report would.
     hostMemoryBackendPrealloc(b).catch((e: unknown) => {
       if (hostMemoryBackendEvents.listenerCount('prealloc-end') === 0) {
-        process.stderr.write(`${(e as Error).message}\n`);
+        errorReport((e as Error).message);
       }
     });
   }
