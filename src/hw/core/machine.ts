@@ -15,7 +15,7 @@ import {
   objectPropertyAllowSetLink,
   type ObjectClass,
 } from '../../qom/index.js';
-import {HostMemoryBackend } from '../../backends/hostmem.js';
+import { HostMemoryBackend } from '../../backends/hostmem.js';
 import { machineGetContainer } from '../../system/memory.js';
 import { phaseCheck, MachineInitPhase } from './qdev.js';
 
