@@ -27,6 +27,7 @@ import { QomError } from '../util/error.js';
 import {
   type AnyCtor,
   type ClassConstructor,
+  type ClassType,
   type ObjectClass,
   type QomObject,
   typeNameOfConstructor,
@@ -53,9 +54,13 @@ export interface QomTypeOptions<C extends ObjectClass = ObjectClass> {
 }
 
 /** The class struct an instance class declares through its static `classType`. */
-export type ClassOf<K> = K extends { readonly classType: abstract new () => infer C }
-  ? C
-  : ObjectClass;
+export type ClassOf<K> = K extends HasClassType<infer C> ? C : ObjectClass;
+
+/** An instance class that names its class struct (see `QomObject.classType`). */
+export interface HasClassType<C extends ObjectClass> {
+  /** The class struct constructor. */
+  readonly classType: ClassType<C>;
+}
 
 /**
  * The instance methods that may fill the "virtual method" slots of class

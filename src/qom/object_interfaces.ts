@@ -106,11 +106,23 @@ export type KeyvalProps = Record<string, string>;
  * use the asynchronous path.
  */
 export type SyncCreatable<T extends QomObject> = InstanceConstructor<T> &
-  (T extends { complete(): infer R }
+  (T extends WithComplete<infer R>
     ? [Extract<R, PromiseLike<unknown>>] extends [never]
       ? unknown
-      : { readonly 'complete() may be asynchronous: use the asynchronous creation path': never }
+      : AsyncCompleteRefused
     : unknown);
+
+/** An instance class with a `complete()` method returning `R`. */
+export interface WithComplete<R> {
+  /** The user-creatable completion. */
+  complete(): R;
+}
+
+/** What {@link SyncCreatable} demands of a class whose `complete()` may be asynchronous: nothing can be. */
+export interface AsyncCompleteRefused {
+  /** The compile error's message. */
+  readonly 'complete() may be asynchronous: use the asynchronous creation path': never;
+}
 
 function typeNameOf(type: string | InstanceConstructor): string {
   return typeof type === 'string' ? type : instanceTypeName(type);
