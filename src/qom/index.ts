@@ -55,8 +55,9 @@
  * // completion may be asynchronous; a synchronous path for types whose
  * // complete() is (a memory backend's is not: prealloc=on).
  * const ram = await userCreatableAddType(HostMemoryBackendRam, 'mem0', { size: 1 << 20 });
- * const tc = userCreatableAddTypeSync(ThreadContext, 'tc0', { 'node-affinity': '0' },
+ * const ram1 = await userCreatableAddType(HostMemoryBackendRam, 'mem1', { size: '1M' },
  *   { keyval: true });                         // keyval properties are strings
+ * const tc = userCreatableAddTypeSync(ThreadContext, 'tc0', {}); // ThreadContext, no Promise
  * ```
  *
  * The same type without the decorator, as QEMU writes it (the decorator
