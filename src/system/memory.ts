@@ -26,7 +26,7 @@ import {
   containerGet,
   objectGetRoot,
   objectNew,
-  typeRegister,
+  QomType,
 } from '../qom/index.js';
 import {
   INT128_2_64,
@@ -197,6 +197,7 @@ function destructorRam(mr: MemoryRegion): void {
  * alive. The fields mirror QEMU's struct and are read-only by convention:
  * change them through the functions, which keep flat views up to date.
  */
+@QomType({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT })
 export class MemoryRegion extends QomObject implements PrintableRegion<MemoryRegion> {
   /** In ROMD mode (ROM devices: reads go to RAM). */
   romdMode = true;
@@ -286,11 +287,9 @@ export class MemoryRegion extends QomObject implements PrintableRegion<MemoryReg
   }
 }
 
-typeRegister({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT, instanceType: MemoryRegion });
-
 /** A new, uninitialised region (reference count 1): pass it to a `memoryRegionInit*` function. */
 export function memoryRegionNew(): MemoryRegion {
-  return objectNew<MemoryRegion>(TYPE_MEMORY_REGION);
+  return objectNew(MemoryRegion);
 }
 
 function u64(v: Hwaddr, what: string): bigint {
