@@ -38,6 +38,8 @@ export {
   TYPE_USER_CREATABLE,
   typeRegister,
   objectNew,
+  objectDynamicCast,
+  objectCheck,
   objectClassByName,
   objectGetRoot,
   objectGetObjectsRoot,

@@ -31,16 +31,6 @@ const repo = resolve(here, '../../..');
 const consumerSrc = join(repo, 'test/package/consumer');
 const tsc = join(repo, 'node_modules/typescript/bin/tsc');
 
-/**
- * Typed creation and casts (`objectNew(Ctor)`, `objectDynamicCast`,
- * `objectCheck`). The block between TYPED-CASTS-BEGIN and TYPED-CASTS-END
- * in consumer/main.ts and the wrong-cast check run when this is true.
- */
-const TYPED_CASTS = false;
-
-/** Whether the declarations are checked for `any` (ObjectProperty's accessor slots still use it). */
-const NO_ANY = false;
-
 function readdirSyncDeep(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
     d.isDirectory() ? readdirSyncDeep(join(dir, d.name)) : [join(dir, d.name)],
@@ -117,7 +107,7 @@ test('the packed tarball installs into a strict project, compiles a consumer, re
     });
   }
   t.deepEqual(privates, []);
-  if (NO_ANY) t.deepEqual(anys, []);
+  t.deepEqual(anys, []);
 
   // A fresh project; the runtime dependencies are copied in so that npm
   // finds them satisfied and needs nothing from the registry.
@@ -144,11 +134,6 @@ test('the packed tarball installs into a strict project, compiles a consumer, re
   // The consumer.
   mkdirSync(join(app, 'src'));
   for (const f of ['main.ts', 'run.ts']) copyFileSync(join(consumerSrc, f), join(app, 'src', f));
-  if (!TYPED_CASTS) {
-    const main = join(app, 'src/main.ts');
-    const text = readFileSync(main, 'utf8');
-    writeFileSync(main, text.replace(/\/\/ TYPED-CASTS-BEGIN[\s\S]*\/\/ TYPED-CASTS-END\n/, ''));
-  }
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({ ...TSCONFIG, include: ['src/main.ts', 'src/run.ts'] }),
@@ -157,7 +142,7 @@ test('the packed tarball installs into a strict project, compiles a consumer, re
   t.is(ok.code, 0, ok.output);
 
   // A wrong cast is a compile error, and the one expected.
-  if (TYPED_CASTS) {
+  {
     copyFileSync(join(consumerSrc, 'wrong-cast.ts'), join(app, 'src/wrong-cast.ts'));
     writeFileSync(
       join(app, 'tsconfig.wrong.json'),

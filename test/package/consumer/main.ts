@@ -87,7 +87,7 @@ export async function useEverything(dir: string): Promise<JsonValue[]> {
   await instance?.stop();
   out.push(exitCode);
 
-  // TYPED-CASTS-BEGIN (typed creation and casts: objectNew(Ctor), objectDynamicCast, objectCheck)
+  // Typed creation and casts.
   const counter: ConsumerCounter = objectNew(ConsumerCounter);
   const asCounter: ConsumerCounter | null = qom.objectDynamicCast(counter, ConsumerCounter);
   const checked: ConsumerCounter = qom.objectCheck(counter, ConsumerCounter);
@@ -99,6 +99,5 @@ export async function useEverything(dir: string): Promise<JsonValue[]> {
     out.push(c.count);
   }
   counter.unref();
-  // TYPED-CASTS-END
   return out;
 }
