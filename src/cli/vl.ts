@@ -124,10 +124,11 @@ export function defaultConfiguration(socketDir: string): string[] {
 
 /** A started tsqom: its QMP server and what it created. */
 export class TsqomInstance {
-  private stopped: Promise<void> | undefined;
-  private resolveExit!: (reason: string) => void;
+  #stopped: Promise<void> | undefined;
+  #resolveExit!: (reason: string) => void;
   /** Settles when the instance should exit (quit, a signal, or {@link stop}). */
   readonly exited: Promise<string>;
+  readonly #cleanupDirs: readonly string[];
 
   /** @internal */
   constructor(
@@ -135,29 +136,30 @@ export class TsqomInstance {
     readonly qmp: QmpServer,
     /** The listeners `-qmp` asked for. */
     readonly listeners: readonly QmpListener[],
-    private readonly cleanupDirs: readonly string[],
+    cleanupDirs: readonly string[],
     /** The `-qtest` servers. */
     readonly qtest: QtestServer[] = [],
   ) {
-    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.#cleanupDirs = cleanupDirs;
+    this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
   }
 
   /** @internal Asks the instance to exit (the QMP `quit` path). */
   requestExit(reason: string): void {
-    this.resolveExit(reason);
+    this.#resolveExit(reason);
   }
 
   /** Closes the monitors and frees every object; idempotent. */
   stop(): Promise<void> {
-    this.stopped ??= (async () => {
-      this.resolveExit('stop');
+    this.#stopped ??= (async () => {
+      this.#resolveExit('stop');
       for (const l of this.listeners) await l.close().catch(() => {});
       for (const q of this.qtest) await q.close().catch(() => {});
       await this.qmp.close().catch(() => {});
       cleanupDevicesAndObjects();
-      for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
+      for (const d of this.#cleanupDirs) rmSync(d, { recursive: true, force: true });
     })();
-    return this.stopped;
+    return this.#stopped;
   }
 }
 

@@ -11,11 +11,11 @@ export type HmpArgs = Record<string, string | boolean | undefined>;
 
 /** Where an HMP command writes (QEMU's `Monitor` for `monitor_printf`). */
 export class HmpOutput {
-  private text = '';
+  #text = '';
 
   /** Appends text; `\n` becomes `\r\n` when the output is collected. */
   print(s: string): void {
-    this.text += s;
+    this.#text += s;
   }
 
   /** `hmp_handle_error()`: prints `Error: <message>` and the hint, if any. */
@@ -24,13 +24,13 @@ export class HmpOutput {
       err instanceof QomError
         ? err
         : new QomError(err instanceof Error ? err.message : String(err));
-    this.text += `Error: ${e.message}\n`;
-    if (e.hint !== undefined) this.text += e.hint;
+    this.#text += `Error: ${e.message}\n`;
+    if (e.hint !== undefined) this.#text += e.hint;
   }
 
   /** The output as the monitor sends it: every `\n` as `\r\n`. */
   collect(): string {
-    return this.text.replace(/\n/g, '\r\n');
+    return this.#text.replace(/\n/g, '\r\n');
   }
 }
 
@@ -52,31 +52,31 @@ export interface HmpCommand {
 
 /** An ordered table of HMP commands. */
 export class HmpCommandTable {
-  private readonly commands: HmpCommand[] = [];
+  readonly #commands: HmpCommand[] = [];
 
   /** Adds a command, replacing one with the same name. */
   register(cmd: HmpCommand): void {
-    const i = this.commands.findIndex((c) => c.name === cmd.name);
-    if (i >= 0) this.commands[i] = cmd;
-    else this.commands.push(cmd);
+    const i = this.#commands.findIndex((c) => c.name === cmd.name);
+    if (i >= 0) this.#commands[i] = cmd;
+    else this.#commands.push(cmd);
   }
 
   /** Removes a command by its full name. */
   unregister(name: string): boolean {
-    const i = this.commands.findIndex((c) => c.name === name);
+    const i = this.#commands.findIndex((c) => c.name === name);
     if (i < 0) return false;
-    this.commands.splice(i, 1);
+    this.#commands.splice(i, 1);
     return true;
   }
 
   /** `search_dispatch_table()`: matches any of the `|`-separated names. */
   find(name: string): HmpCommand | undefined {
-    return this.commands.find((c) => c.name.split('|').includes(name));
+    return this.#commands.find((c) => c.name.split('|').includes(name));
   }
 
   /** All commands in table order. */
   list(): readonly HmpCommand[] {
-    return this.commands;
+    return this.#commands;
   }
 }
 

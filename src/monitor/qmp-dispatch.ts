@@ -99,27 +99,27 @@ export interface QmpCommandLookup {
 
 /** An ordered set of QMP commands (QEMU's `QmpCommandList`). */
 export class QmpCommandRegistry implements QmpCommandLookup {
-  private readonly commands = new Map<string, QmpCommand>();
+  readonly #commands = new Map<string, QmpCommand>();
 
   /** Registers a command; replaces one of the same name. */
   register(cmd: QmpCommand): void {
-    this.commands.delete(cmd.name);
-    this.commands.set(cmd.name, { enabled: true, ...cmd });
+    this.#commands.delete(cmd.name);
+    this.#commands.set(cmd.name, { enabled: true, ...cmd });
   }
 
   /** Removes a command. */
   unregister(name: string): boolean {
-    return this.commands.delete(name);
+    return this.#commands.delete(name);
   }
 
   /** Looks a command up. */
   find(name: string): QmpCommand | undefined {
-    return this.commands.get(name);
+    return this.#commands.get(name);
   }
 
   /** Disables a command (QEMU's `qmp_disable_command`). */
   disable(name: string, reason?: string): void {
-    const c = this.commands.get(name);
+    const c = this.#commands.get(name);
     if (c) {
       c.enabled = false;
       c.disableReason = reason;
@@ -128,7 +128,7 @@ export class QmpCommandRegistry implements QmpCommandLookup {
 
   /** Enables a command again. */
   enable(name: string): void {
-    const c = this.commands.get(name);
+    const c = this.#commands.get(name);
     if (c) {
       c.enabled = true;
       c.disableReason = undefined;
@@ -137,7 +137,7 @@ export class QmpCommandRegistry implements QmpCommandLookup {
 
   /** All commands, in registration order. */
   list(): QmpCommand[] {
-    return [...this.commands.values()];
+    return [...this.#commands.values()];
   }
 }
 

@@ -129,42 +129,43 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 /** One QMP monitor: a client connection and its protocol state. */
 export class QmpMonitor implements QmpMonitorHandle {
-  private readonly parser: JsonMessageParser;
-  private readonly queue: QueuedRequest[] = [];
-  private running = false;
-  private closed = false;
-  private paused = false;
-  private inputEnded = false;
-  private negotiationOver = false;
-  private readonly enabledCaps = new Set<string>();
+  readonly #parser: JsonMessageParser;
+  readonly #queue: QueuedRequest[] = [];
+  #running = false;
+  #closed = false;
+  #paused = false;
+  #inputEnded = false;
+  #negotiationOver = false;
+  readonly #enabledCaps = new Set<string>();
   /** Capabilities offered in the greeting. */
   readonly capabilitiesOffered: readonly string[] = ['oob'];
+  readonly #stream: Duplex;
+  readonly #server: QmpServer;
 
   /**
    * @param server - the server it belongs to.
    * @param stream - the client connection.
    */
-  constructor(
-    private readonly server: QmpServer,
-    private readonly stream: Duplex,
-  ) {
-    this.parser = new JsonMessageParser((value, err) => this.handleMessage(value, err));
+  constructor(server: QmpServer, stream: Duplex) {
+    this.#stream = stream;
+    this.#server = server;
+    this.#parser = new JsonMessageParser((value, err) => this.#handleMessage(value, err));
     stream.on('data', (chunk: Buffer) => {
-      if (this.closed) return;
+      if (this.#closed) return;
       // Replies to everything in this chunk go out in one write.
       stream.cork();
       try {
-        this.parser.feed(chunk);
+        this.#parser.feed(chunk);
       } finally {
         process.nextTick(() => stream.uncork());
       }
     });
-    stream.on('error', () => this.teardown());
-    stream.on('close', () => this.teardown());
+    stream.on('error', () => this.#teardown());
+    stream.on('close', () => this.#teardown());
     stream.on('end', () => {
       // The client is done sending: answer what it sent, then hang up.
-      this.inputEnded = true;
-      if (!this.running) this.close();
+      this.#inputEnded = true;
+      if (!this.#running) this.close();
     });
     this.send({
       QMP: { version: versionJson(server.version), capabilities: [...this.capabilitiesOffered] },
@@ -173,88 +174,88 @@ export class QmpMonitor implements QmpMonitorHandle {
 
   /** Whether `qmp_capabilities` has succeeded. */
   get negotiated(): boolean {
-    return this.negotiationOver;
+    return this.#negotiationOver;
   }
 
   /** Capabilities the client enabled. */
   get capabilitiesEnabled(): ReadonlySet<string> {
-    return this.enabledCaps;
+    return this.#enabledCaps;
   }
 
   /** The commands this monitor serves. */
   get registry(): QmpCommandRegistry {
-    return this.server.registry;
+    return this.#server.registry;
   }
 
   /** Server-wide services. */
   get host(): QmpHost {
-    return this.server;
+    return this.#server;
   }
 
   /** Whether the connection is gone. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   /** Switches to commands mode with the given capabilities. */
   completeNegotiation(enabled: readonly string[]): void {
-    this.enabledCaps.clear();
-    for (const c of enabled) this.enabledCaps.add(c);
-    this.negotiationOver = true;
+    this.#enabledCaps.clear();
+    for (const c of enabled) this.#enabledCaps.add(c);
+    this.#negotiationOver = true;
   }
 
   /** Sends one JSON message, framed as QEMU frames it. */
   send(msg: JsonValue): void {
-    if (this.closed) return;
-    let text = qobjectToJson(msg, this.server.pretty) + '\n';
+    if (this.#closed) return;
+    let text = qobjectToJson(msg, this.#server.pretty) + '\n';
     if (traceQmp.enabled) traceQmp('monitor_qmp_respond %s', text.trimEnd());
-    if (this.server.pretty) text = text.replace(/\n/g, '\r\n');
+    if (this.#server.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
-    this.stream.write(text);
+    this.#stream.write(text);
   }
 
   /** Closes the connection after pending output. */
   close(): void {
-    if (this.closed) return;
-    this.teardown();
-    this.stream.end();
+    if (this.#closed) return;
+    this.#teardown();
+    this.#stream.end();
   }
 
-  private teardown(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue.length = 0;
-    this.parser.reset();
-    this.server.monitorClosed(this);
+  #teardown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#parser.reset();
+    this.#server.monitorClosed(this);
   }
 
-  private get commands(): QmpCommandLookup {
-    if (this.negotiationOver) return this.server.registry;
-    const reg = this.server.registry;
+  get #commands(): QmpCommandLookup {
+    if (this.#negotiationOver) return this.#server.registry;
+    const reg = this.#server.registry;
     return { find: (name) => (name === 'qmp_capabilities' ? reg.find(name) : undefined) };
   }
 
-  private handleMessage(value: JsonValue | undefined, err: QomError | undefined): void {
-    if (this.closed) return;
-    if (value !== undefined && qmpIsOob(value) && this.enabledCaps.has('oob')) {
+  #handleMessage(value: JsonValue | undefined, err: QomError | undefined): void {
+    if (this.#closed) return;
+    if (value !== undefined && qmpIsOob(value) && this.#enabledCaps.has('oob')) {
       // Out-of-band: run now, ahead of queued requests.
-      const rsp = this.dispatch(value);
-      if (isThenable(rsp)) rsp.then((r) => this.respond(r));
-      else this.respond(rsp);
+      const rsp = this.#dispatch(value);
+      if (isThenable(rsp)) rsp.then((r) => this.#respond(r));
+      else this.#respond(rsp);
       return;
     }
-    this.queue.push(err ? { err } : { req: value });
-    if (this.queue.length >= QMP_REQ_QUEUE_LEN_MAX && !this.paused) {
-      this.paused = true;
-      this.stream.pause();
+    this.#queue.push(err ? { err } : { req: value });
+    if (this.#queue.length >= QMP_REQ_QUEUE_LEN_MAX && !this.#paused) {
+      this.#paused = true;
+      this.#stream.pause();
     }
-    if (!this.running) this.pump();
+    if (!this.#running) this.#pump();
   }
 
-  private dispatch(req: JsonValue): JsonObject | null | Promise<JsonObject | null> {
+  #dispatch(req: JsonValue): JsonObject | null | Promise<JsonObject | null> {
     if (traceQmp.enabled) traceQmp('monitor_qmp_cmd_in_band %s', qobjectToJson(req));
-    const negotiating = !this.negotiationOver;
-    const rsp = qmpDispatch(this.commands, req, this.enabledCaps.has('oob'), { monitor: this });
+    const negotiating = !this.#negotiationOver;
+    const rsp = qmpDispatch(this.#commands, req, this.#enabledCaps.has('oob'), { monitor: this });
     if (!negotiating) return rsp;
     const fix = (r: JsonObject | null): JsonObject | null => {
       const e = r?.error as JsonObject | undefined;
@@ -267,36 +268,36 @@ export class QmpMonitor implements QmpMonitorHandle {
     return isThenable(rsp) ? rsp.then(fix) : fix(rsp);
   }
 
-  private respond(rsp: JsonObject | null): void {
+  #respond(rsp: JsonObject | null): void {
     if (rsp) this.send(rsp);
   }
 
-  private pump(): void {
-    this.running = true;
-    while (this.queue.length > 0 && !this.closed) {
-      const item = this.queue.shift()!;
-      if (this.paused && this.queue.length < QMP_REQ_QUEUE_LEN_MAX) {
-        this.paused = false;
-        this.stream.resume();
+  #pump(): void {
+    this.#running = true;
+    while (this.#queue.length > 0 && !this.#closed) {
+      const item = this.#queue.shift()!;
+      if (this.#paused && this.#queue.length < QMP_REQ_QUEUE_LEN_MAX) {
+        this.#paused = false;
+        this.#stream.resume();
       }
-      const rsp = item.err ? qmpErrorResponse(item.err) : this.dispatch(item.req!);
+      const rsp = item.err ? qmpErrorResponse(item.err) : this.#dispatch(item.req!);
       if (isThenable(rsp)) {
         rsp.then(
           (r) => {
-            this.respond(r);
-            this.pump();
+            this.#respond(r);
+            this.#pump();
           },
           (e: unknown) => {
-            this.respond(qmpErrorResponse(e));
-            this.pump();
+            this.#respond(qmpErrorResponse(e));
+            this.#pump();
           },
         );
         return;
       }
-      this.respond(rsp);
+      this.#respond(rsp);
     }
-    this.running = false;
-    if (this.inputEnded) this.close();
+    this.#running = false;
+    if (this.#inputEnded) this.close();
   }
 }
 
@@ -315,26 +316,26 @@ export class QmpServer implements QmpHost {
   readonly pretty: boolean;
   /** The commands served. */
   readonly registry: QmpCommandRegistry;
-  private readonly monitorSet = new Set<QmpMonitor>();
+  readonly #monitorSet = new Set<QmpMonitor>();
   // Event timestamps come from the clock of the context the server was made in.
-  private readonly clock: Clock = MachineContext.current().resolve(CLOCK);
-  private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
-  private readonly onShutdown?: (reason: string) => void;
-  private shutdownReason: string | undefined;
-  private shutdownScheduled = false;
-  private closing: Promise<void> | undefined;
+  readonly #clock: Clock = MachineContext.current().resolve(CLOCK);
+  readonly #listeners = new Set<{ server: net.Server; address: QmpAddress }>();
+  readonly #onShutdown?: (reason: string) => void;
+  #shutdownReason: string | undefined;
+  #shutdownScheduled = false;
+  #closing: Promise<void> | undefined;
 
   /** @param options - see {@link QmpServerOptions}. */
   constructor(options: QmpServerOptions = {}) {
     this.version = options.version ?? TSQOM_QMP_VERSION;
     this.pretty = !!options.pretty;
     this.registry = options.registry ?? qmpCommands;
-    this.onShutdown = options.onShutdown;
+    this.#onShutdown = options.onShutdown;
   }
 
   /** The connected monitors. */
   get monitors(): readonly QmpMonitor[] {
-    return [...this.monitorSet];
+    return [...this.#monitorSet];
   }
 
   /**
@@ -358,15 +359,15 @@ export class QmpServer implements QmpHost {
       actual = { type: 'tcp', host: addr.host, port: a.port };
     }
     const entry = { server, address: actual };
-    this.listeners.add(entry);
+    this.#listeners.add(entry);
     return {
       address: actual,
-      close: () => this.closeListener(entry),
+      close: () => this.#closeListener(entry),
     };
   }
 
-  private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
-    if (!this.listeners.delete(entry)) return;
+  async #closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
+    if (!this.#listeners.delete(entry)) return;
     await new Promise<void>((resolve) => entry.server.close(() => resolve()));
     if (entry.address.type === 'unix') {
       try {
@@ -381,13 +382,13 @@ export class QmpServer implements QmpHost {
   attach(stream: Duplex): QmpMonitor {
     if (stream instanceof net.Socket && stream.remoteAddress !== undefined) stream.setNoDelay(true);
     const mon = new QmpMonitor(this, stream);
-    if (!mon.isClosed) this.monitorSet.add(mon);
+    if (!mon.isClosed) this.#monitorSet.add(mon);
     return mon;
   }
 
   /** @internal Called by a monitor whose connection went away. */
   monitorClosed(mon: QmpMonitor): void {
-    this.monitorSet.delete(mon);
+    this.#monitorSet.delete(mon);
   }
 
   /**
@@ -395,13 +396,13 @@ export class QmpServer implements QmpHost {
    * `{"timestamp": {"seconds", "microseconds"}, "event", "data"}` layout.
    */
   emitEvent(event: string, data?: JsonObject): void {
-    const us = this.clock.realtimeUs();
+    const us = this.#clock.realtimeUs();
     const msg: JsonObject = {
       event,
       timestamp: { seconds: Number(us / 1000000n), microseconds: Number(us % 1000000n) },
     };
     if (data !== undefined) msg.data = data;
-    for (const m of this.monitorSet) if (m.negotiated) m.send(msg);
+    for (const m of this.#monitorSet) if (m.negotiated) m.send(msg);
   }
 
   /**
@@ -411,26 +412,26 @@ export class QmpServer implements QmpHost {
    */
   requestShutdown(reason: string, guest = false): void {
     this.emitEvent('SHUTDOWN', { guest, reason });
-    this.shutdownReason ??= reason;
-    if (!this.shutdownScheduled) {
-      this.shutdownScheduled = true;
-      setImmediate(() => this.runShutdown());
+    this.#shutdownReason ??= reason;
+    if (!this.#shutdownScheduled) {
+      this.#shutdownScheduled = true;
+      setImmediate(() => this.#runShutdown());
     }
   }
 
-  private runShutdown(): void {
-    const reason = this.shutdownReason ?? 'host-qmp-quit';
-    if (this.onShutdown) this.onShutdown(reason);
+  #runShutdown(): void {
+    const reason = this.#shutdownReason ?? 'host-qmp-quit';
+    if (this.#onShutdown) this.#onShutdown(reason);
     else void this.close();
   }
 
   /** Stops listening and closes every monitor (pending output is flushed). */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const ls = [...this.listeners];
-      for (const m of [...this.monitorSet]) m.close();
-      await Promise.all(ls.map((l) => this.closeListener(l)));
+    this.#closing ??= (async () => {
+      const ls = [...this.#listeners];
+      for (const m of [...this.#monitorSet]) m.close();
+      await Promise.all(ls.map((l) => this.#closeListener(l)));
     })();
-    return this.closing;
+    return this.#closing;
   }
 }

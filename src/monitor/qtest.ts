@@ -249,18 +249,18 @@ interface Conn {
  * Events: `opened` and `closed` when a client connects and leaves.
  */
 export class QtestServer extends EventEmitter {
-  private readonly target: QtestTarget;
-  private readonly logFn: ((text: string) => void) | undefined;
-  private readonly maxTransfer: number;
-  private server: net.Server | undefined;
-  private active: Conn | undefined;
-  private readonly waiting: net.Socket[] = [];
-  private readonly sockets = new Set<net.Socket>();
-  private interceptDev: object | undefined;
-  private readonly irqLevels = new Map<number, number>();
-  private openedAt: bigint | undefined;
-  private closing = false;
-  private abortListen: ((e: Error) => void) | undefined;
+  readonly #target: QtestTarget;
+  readonly #logFn: ((text: string) => void) | undefined;
+  readonly #maxTransfer: number;
+  #server: net.Server | undefined;
+  #active: Conn | undefined;
+  readonly #waiting: net.Socket[] = [];
+  readonly #sockets = new Set<net.Socket>();
+  #interceptDev: object | undefined;
+  readonly #irqLevels = new Map<number, number>();
+  #openedAt: bigint | undefined;
+  #closing = false;
+  #abortListen: ((e: Error) => void) | undefined;
 
   /**
    * @param target - the system the client drives.
@@ -268,19 +268,19 @@ export class QtestServer extends EventEmitter {
    */
   constructor(target: QtestTarget, options: QtestServerOptions = {}) {
     super();
-    this.target = target;
-    this.logFn = options.log;
-    this.maxTransfer = options.maxTransferSize ?? DEFAULT_MAX_TRANSFER;
+    this.#target = target;
+    this.#logFn = options.log;
+    this.#maxTransfer = options.maxTransferSize ?? DEFAULT_MAX_TRANSFER;
   }
 
   /** True while a client is connected. */
   get connected(): boolean {
-    return this.active !== undefined;
+    return this.#active !== undefined;
   }
 
   /** True once `irq_intercept_in`/`irq_intercept_out` succeeded. */
   get intercepting(): boolean {
-    return this.interceptDev !== undefined;
+    return this.#interceptDev !== undefined;
   }
 
   /**
@@ -291,9 +291,9 @@ export class QtestServer extends EventEmitter {
    * connected. With `server=off` it connects to a listening client.
    */
   async listen(spec: string | QtestChardevSpec): Promise<void> {
-    if (this.server || this.active) throw new Error('qtest server already started');
+    if (this.#server || this.#active) throw new Error('qtest server already started');
     const s = typeof spec === 'string' ? parseQtestChardev(spec) : spec;
-    this.closing = false;
+    this.#closing = false;
     if (!s.server) {
       const socket = await new Promise<net.Socket>((resolve, reject) => {
         const sock =
@@ -306,31 +306,31 @@ export class QtestServer extends EventEmitter {
         });
         sock.once('error', reject);
       });
-      this.adopt(socket);
+      this.#adopt(socket);
       return;
     }
-    const server = net.createServer((sock) => this.adopt(sock));
-    this.server = server;
+    const server = net.createServer((sock) => this.#adopt(sock));
+    this.#server = server;
     if (s.kind === 'unix') removeStaleSocket(s.path);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         // close() during listen() aborts it (the 'listening' callback then never comes).
-        this.abortListen = reject;
+        this.#abortListen = reject;
         const done = (): void => {
           server.off('error', reject);
-          this.abortListen = undefined;
+          this.#abortListen = undefined;
           resolve();
         };
         if (s.kind === 'unix') server.listen(s.path, done);
         else server.listen(s.port, s.host || undefined, done);
       });
     } catch (e) {
-      this.abortListen = undefined;
-      if (this.server === server) this.server = undefined;
+      this.#abortListen = undefined;
+      if (this.#server === server) this.#server = undefined;
       throw e;
     }
-    if (this.closing) {
+    if (this.#closing) {
       if (s.wait) throw new Error('qtest server closed before a client connected');
       return;
     }
@@ -357,19 +357,19 @@ export class QtestServer extends EventEmitter {
 
   /** The listening address (for `tcp:...:0`), if listening. */
   address(): net.AddressInfo | string | null {
-    return this.server?.address() ?? null;
+    return this.#server?.address() ?? null;
   }
 
   /** Disconnects every client and stops listening (removing the unix socket). */
   async close(): Promise<void> {
-    this.closing = true;
+    this.#closing = true;
     this.emit('shutdown');
-    this.abortListen?.(new Error('qtest server closed before a client connected'));
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    this.server = undefined;
+    this.#abortListen?.(new Error('qtest server closed before a client connected'));
+    for (const s of this.#sockets) s.destroy();
+    const server = this.#server;
+    this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.waiting.length = 0;
+    this.#waiting.length = 0;
   }
 
   /** Same as {@link QtestServer.close}, for `await using`. */
@@ -383,10 +383,10 @@ export class QtestServer extends EventEmitter {
    * `IRQ raise N` or `IRQ lower N`; levels start at 0 for each client.
    */
   setIrq(n: number, level: number): void {
-    if (this.interceptDev === undefined) return;
-    if ((this.irqLevels.get(n) ?? 0) === level) return;
-    this.irqLevels.set(n, level);
-    this.send(`IRQ ${level ? 'raise' : 'lower'} ${n}\n`, true);
+    if (this.#interceptDev === undefined) return;
+    if ((this.#irqLevels.get(n) ?? 0) === level) return;
+    this.#irqLevels.set(n, level);
+    this.#send(`IRQ ${level ? 'raise' : 'lower'} ${n}\n`, true);
   }
 
   /** `setIrq(n, 1)`. */
@@ -408,11 +408,11 @@ export class QtestServer extends EventEmitter {
     if (traceQtest.enabled)
       traceQtest('qtest %s', line.length > 200 ? `${line.slice(0, 200)}...` : line);
     const words = line.split(' ');
-    this.logRaw(`[R +${this.elapsed()}]${words.map((w) => ` ${w}`).join('')}\n`);
+    this.#logRaw(`[R +${this.#elapsed()}]${words.map((w) => ` ${w}`).join('')}\n`);
     let reply: string;
     let prefixed = true;
     try {
-      const r = this.command(words);
+      const r = this.#command(words);
       if (typeof r === 'string') reply = r;
       else {
         reply = r.text;
@@ -423,94 +423,94 @@ export class QtestServer extends EventEmitter {
         e instanceof QtestProtocolError ? e.message : e instanceof Error ? e.message : String(e);
       reply = `FAIL ${msg.replace(/\n+/g, ' ')}\n`;
     }
-    this.logReply(reply, prefixed);
+    this.#logReply(reply, prefixed);
     return reply;
   }
 
   // ---- socket plumbing
 
-  private adopt(sock: net.Socket): void {
-    this.sockets.add(sock);
+  #adopt(sock: net.Socket): void {
+    this.#sockets.add(sock);
     sock.setNoDelay?.(true);
     sock.on('error', () => {
       /* a vanished client is an ordinary close */
     });
     sock.once('close', () => {
-      this.sockets.delete(sock);
-      const i = this.waiting.indexOf(sock);
-      if (i >= 0) this.waiting.splice(i, 1);
-      if (this.active?.socket === sock) this.deactivate();
+      this.#sockets.delete(sock);
+      const i = this.#waiting.indexOf(sock);
+      if (i >= 0) this.#waiting.splice(i, 1);
+      if (this.#active?.socket === sock) this.#deactivate();
     });
-    if (this.active) {
+    if (this.#active) {
       sock.pause();
-      this.waiting.push(sock);
+      this.#waiting.push(sock);
       return;
     }
-    this.activate(sock);
+    this.#activate(sock);
   }
 
-  private activate(sock: net.Socket): void {
+  #activate(sock: net.Socket): void {
     const conn: Conn = { socket: sock, inbuf: '' };
-    this.active = conn;
-    this.irqLevels.clear();
-    this.openedAt = process.hrtime.bigint();
-    this.logRaw(`[I ${this.elapsed()}] OPENED\n`);
-    sock.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    this.#active = conn;
+    this.#irqLevels.clear();
+    this.#openedAt = process.hrtime.bigint();
+    this.#logRaw(`[I ${this.#elapsed()}] OPENED\n`);
+    sock.on('data', (chunk: Buffer) => this.#onData(conn, chunk));
     sock.resume();
     this.emit('opened');
   }
 
-  private deactivate(): void {
-    this.logRaw(`[I +${this.elapsed()}] CLOSED\n`);
-    this.active = undefined;
-    this.openedAt = undefined;
+  #deactivate(): void {
+    this.#logRaw(`[I +${this.#elapsed()}] CLOSED\n`);
+    this.#active = undefined;
+    this.#openedAt = undefined;
     this.emit('closed');
-    if (this.closing) return;
-    const next = this.waiting.shift();
-    if (next) this.activate(next);
+    if (this.#closing) return;
+    const next = this.#waiting.shift();
+    if (next) this.#activate(next);
   }
 
-  private onData(conn: Conn, chunk: Buffer): void {
+  #onData(conn: Conn, chunk: Buffer): void {
     conn.inbuf += chunk.toString('latin1');
     let nl: number;
-    while (this.active === conn && (nl = conn.inbuf.indexOf('\n')) >= 0) {
+    while (this.#active === conn && (nl = conn.inbuf.indexOf('\n')) >= 0) {
       const line = conn.inbuf.slice(0, nl);
       conn.inbuf = conn.inbuf.slice(nl + 1);
       const reply = this.processLine(line);
-      this.send(reply, false);
+      this.#send(reply, false);
     }
     // A line can hold a write of maxTransfer bytes in hex; anything far
     // longer is a runaway client.
-    if (conn.inbuf.length > 2 * this.maxTransfer + 4096) conn.socket.destroy();
+    if (conn.inbuf.length > 2 * this.#maxTransfer + 4096) conn.socket.destroy();
   }
 
-  private send(text: string, log: boolean): void {
-    if (log) this.logReply(text, true);
-    const sock = this.active?.socket;
+  #send(text: string, log: boolean): void {
+    if (log) this.#logReply(text, true);
+    const sock = this.#active?.socket;
     if (sock && !sock.destroyed) sock.write(Buffer.from(text, 'latin1'));
   }
 
   // ---- logging
 
-  private elapsed(): string {
-    if (this.openedAt === undefined) return '0.000000';
-    const ns = process.hrtime.bigint() - this.openedAt;
+  #elapsed(): string {
+    if (this.#openedAt === undefined) return '0.000000';
+    const ns = process.hrtime.bigint() - this.#openedAt;
     const us = (ns + 500n) / 1000n;
     return `${us / 1000000n}.${(us % 1000000n).toString().padStart(6, '0')}`;
   }
 
-  private logRaw(text: string): void {
-    if (this.logFn && this.openedAt !== undefined) this.logFn(text);
+  #logRaw(text: string): void {
+    if (this.#logFn && this.#openedAt !== undefined) this.#logFn(text);
   }
 
-  private logReply(text: string, prefixed: boolean): void {
-    if (!this.logFn || this.openedAt === undefined) return;
-    this.logFn(prefixed ? `[S +${this.elapsed()}] ${text}` : text);
+  #logReply(text: string, prefixed: boolean): void {
+    if (!this.#logFn || this.#openedAt === undefined) return;
+    this.#logFn(prefixed ? `[S +${this.#elapsed()}] ${text}` : text);
   }
 
   // ---- commands
 
-  private command(words: string[]): string | { text: string } {
+  #command(words: string[]): string | { text: string } {
     const cmd = words[0]!;
     const need = (n: number): void => {
       for (let i = 1; i <= n; i++)
@@ -534,21 +534,21 @@ export class QtestServer extends EventEmitter {
     };
     const length = (w: string): number => {
       const v = u64(w);
-      if (v > BigInt(this.maxTransfer)) throw new QtestProtocolError('transfer too large');
+      if (v > BigInt(this.#maxTransfer)) throw new QtestProtocolError('transfer too large');
       return Number(v);
     };
-    const t = this.target;
+    const t = this.#target;
     switch (cmd) {
       case 'irq_intercept_out':
       case 'irq_intercept_in': {
         need(1);
         const dev = t.resolveDevice?.(words[1]!);
         if (!dev) return 'FAIL Unknown device\n';
-        if (this.interceptDev !== undefined) {
-          return this.interceptDev === dev ? 'OK\n' : 'FAIL IRQ intercept already enabled\n';
+        if (this.#interceptDev !== undefined) {
+          return this.#interceptDev === dev ? 'OK\n' : 'FAIL IRQ intercept already enabled\n';
         }
         t.interceptIrq?.(dev, cmd === 'irq_intercept_in' ? 'in' : 'out');
-        this.interceptDev = dev;
+        this.#interceptDev = dev;
         return 'OK\n';
       }
       case 'set_irq_in': {
@@ -592,7 +592,7 @@ export class QtestServer extends EventEmitter {
         const addr = u64(words[1]!);
         const value = u64(words[2]!);
         const size = accessSize(cmd[5]!);
-        t.write(addr, this.encode(value, size));
+        t.write(addr, this.#encode(value, size));
         return 'OK\n';
       }
       case 'readb':
@@ -602,7 +602,7 @@ export class QtestServer extends EventEmitter {
         need(1);
         const addr = u64(words[1]!);
         const size = accessSize(cmd[4]!);
-        const value = this.decode(this.readExact(addr, size), size);
+        const value = this.#decode(this.#readExact(addr, size), size);
         return `OK 0x${value.toString(16).padStart(16, '0')}\n`;
       }
       case 'read': {
@@ -610,13 +610,13 @@ export class QtestServer extends EventEmitter {
         const addr = u64(words[1]!);
         const len = length(words[2]!);
         if (len === 0) throw new QtestProtocolError('zero length');
-        return `OK 0x${this.readExact(addr, len).toString('hex')}\n`;
+        return `OK 0x${this.#readExact(addr, len).toString('hex')}\n`;
       }
       case 'b64read': {
         need(2);
         const addr = u64(words[1]!);
         const len = length(words[2]!);
-        return `OK ${this.readExact(addr, len).toString('base64')}\n`;
+        return `OK ${this.#readExact(addr, len).toString('base64')}\n`;
       }
       case 'write': {
         need(3);
@@ -651,7 +651,7 @@ export class QtestServer extends EventEmitter {
         if (b64.length < 3) return { text: 'ERR invalid argument size\n' };
         const data = glibBase64Decode(b64);
         if (data.length !== len) {
-          this.logReply(
+          this.#logReply(
             `b64write: data length mismatch (told ${len}, found ${data.length})\n`,
             true,
           );
@@ -684,25 +684,25 @@ export class QtestServer extends EventEmitter {
   }
 
   // The target's bytes, zero-padded or cut to exactly `len`.
-  private readExact(addr: bigint, len: number): Buffer {
+  #readExact(addr: bigint, len: number): Buffer {
     const out = Buffer.alloc(len);
-    if (len) out.set(this.target.read(addr, len).subarray(0, len));
+    if (len) out.set(this.#target.read(addr, len).subarray(0, len));
     return out;
   }
 
-  private encode(value: bigint, size: number): Uint8Array {
+  #encode(value: bigint, size: number): Uint8Array {
     const out = new Uint8Array(size);
     let v = BigInt.asUintN(size * 8, value);
     for (let i = 0; i < size; i++, v >>= 8n) {
-      out[this.target.bigEndian ? size - 1 - i : i] = Number(v & 0xffn);
+      out[this.#target.bigEndian ? size - 1 - i : i] = Number(v & 0xffn);
     }
     return out;
   }
 
-  private decode(data: Uint8Array, size: number): bigint {
+  #decode(data: Uint8Array, size: number): bigint {
     let v = 0n;
     for (let i = 0; i < size; i++) {
-      const b = BigInt(data[this.target.bigEndian ? i : size - 1 - i]!);
+      const b = BigInt(data[this.#target.bigEndian ? i : size - 1 - i]!);
       v = (v << 8n) | b;
     }
     return v;

@@ -80,7 +80,7 @@ function raw(m: MappingLike): NativeMapping {
  */
 @singleton()
 export class HostOs {
-  private cachedPageSize = 0;
+  #cachedPageSize = 0;
 
   /** The raw addon; substitutes may override this getter or any method. */
   protected get addon(): NativeAddon {
@@ -96,8 +96,8 @@ export class HostOs {
 
   /** The base page size (`sysconf(_SC_PAGESIZE)`). */
   pageSize(): number {
-    this.cachedPageSize ||= this.addon.getPageSize();
-    return this.cachedPageSize;
+    this.#cachedPageSize ||= this.addon.getPageSize();
+    return this.#cachedPageSize;
   }
 
   /** Online CPUs (`sysconf(_SC_NPROCESSORS_ONLN)`). */

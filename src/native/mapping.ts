@@ -21,13 +21,13 @@ const WINDOW = 2 ** WINDOW_SHIFT;
 export class MappedMemory implements Disposable {
   /** The raw mapping (for HostOs calls such as madvise or prealloc). */
   readonly native: NativeMapping;
-  private readonly windows: (DataView | undefined)[] = [];
-  private readonly direct: boolean;
+  readonly #windows: (DataView | undefined)[] = [];
+  readonly #direct: boolean;
 
   /** Wraps a mapping made by `HostOs.mmap` (or the raw addon). */
   constructor(mapping: NativeMapping) {
     this.native = mapping;
-    this.direct = (mapping.prot & (PROT_READ | PROT_WRITE)) === (PROT_READ | PROT_WRITE);
+    this.#direct = (mapping.prot & (PROT_READ | PROT_WRITE)) === (PROT_READ | PROT_WRITE);
   }
 
   /** Length in bytes. */
@@ -45,7 +45,7 @@ export class MappedMemory implements Disposable {
     return this.native.isMapped;
   }
 
-  private check(offset: number, length: number, op: string): void {
+  #check(offset: number, length: number, op: string): void {
     if (!this.native.isMapped) throw new OsError(14 /* EFAULT */, op);
     if (
       !Number.isSafeInteger(offset) ||
@@ -61,24 +61,24 @@ export class MappedMemory implements Disposable {
   }
 
   /** The DataView of the window holding `[offset, offset+length)`, or undefined if it spans two. */
-  private window(offset: number, length: number): DataView | undefined {
-    if (!this.direct) return undefined;
+  #window(offset: number, length: number): DataView | undefined {
+    if (!this.#direct) return undefined;
     const k = Math.floor(offset / WINDOW);
     if (Math.floor((offset + length - 1) / WINDOW) !== k) return undefined;
-    let dv = this.windows[k];
+    let dv = this.#windows[k];
     if (dv === undefined || dv.buffer.byteLength === 0) {
       const start = k * WINDOW;
       dv = new DataView(this.native.buffer(start, Math.min(WINDOW, this.native.length - start)));
-      this.windows[k] = dv;
+      this.#windows[k] = dv;
     }
     return dv;
   }
 
   /** Copies `length` bytes out of the memory. */
   read(offset: number, length: number): Uint8Array {
-    this.check(offset, length, 'read');
+    this.#check(offset, length, 'read');
     if (length === 0) return new Uint8Array(0);
-    const dv = this.window(offset, length);
+    const dv = this.#window(offset, length);
     if (dv === undefined) return new Uint8Array(this.native.read(offset, length));
     const base = offset % WINDOW;
     return new Uint8Array(dv.buffer, base, length).slice();
@@ -87,9 +87,9 @@ export class MappedMemory implements Disposable {
   /** Copies `data` into the memory at `offset`. */
   write(offset: number, data: ArrayBufferView): void {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    this.check(offset, bytes.length, 'write');
+    this.#check(offset, bytes.length, 'write');
     if (bytes.length === 0) return;
-    const dv = this.window(offset, bytes.length);
+    const dv = this.#window(offset, bytes.length);
     if (dv === undefined) {
       this.native.write(offset, bytes);
       return;
@@ -97,43 +97,43 @@ export class MappedMemory implements Disposable {
     new Uint8Array(dv.buffer, offset % WINDOW, bytes.length).set(bytes);
   }
 
-  private scalar(offset: number, size: number, op: string): [DataView, number] | undefined {
-    this.check(offset, size, op);
-    const dv = this.window(offset, size);
+  #scalar(offset: number, size: number, op: string): [DataView, number] | undefined {
+    this.#check(offset, size, op);
+    const dv = this.#window(offset, size);
     return dv === undefined ? undefined : [dv, offset % WINDOW];
   }
 
-  private slow(offset: number, size: number): DataView {
+  #slow(offset: number, size: number): DataView {
     const b = this.native.read(offset, size);
     return new DataView(b.buffer, b.byteOffset, size);
   }
 
   /** Reads an unsigned byte. */
   readU8(offset: number): number {
-    const s = this.scalar(offset, 1, 'read');
-    return s ? s[0].getUint8(s[1]) : this.slow(offset, 1).getUint8(0);
+    const s = this.#scalar(offset, 1, 'read');
+    return s ? s[0].getUint8(s[1]) : this.#slow(offset, 1).getUint8(0);
   }
 
   /** Reads a little-endian unsigned 16-bit value. */
   readU16(offset: number): number {
-    const s = this.scalar(offset, 2, 'read');
-    return s ? s[0].getUint16(s[1], true) : this.slow(offset, 2).getUint16(0, true);
+    const s = this.#scalar(offset, 2, 'read');
+    return s ? s[0].getUint16(s[1], true) : this.#slow(offset, 2).getUint16(0, true);
   }
 
   /** Reads a little-endian unsigned 32-bit value. */
   readU32(offset: number): number {
-    const s = this.scalar(offset, 4, 'read');
-    return s ? s[0].getUint32(s[1], true) : this.slow(offset, 4).getUint32(0, true);
+    const s = this.#scalar(offset, 4, 'read');
+    return s ? s[0].getUint32(s[1], true) : this.#slow(offset, 4).getUint32(0, true);
   }
 
   /** Reads a little-endian unsigned 64-bit value. */
   readU64(offset: number): bigint {
-    const s = this.scalar(offset, 8, 'read');
-    return s ? s[0].getBigUint64(s[1], true) : this.slow(offset, 8).getBigUint64(0, true);
+    const s = this.#scalar(offset, 8, 'read');
+    return s ? s[0].getBigUint64(s[1], true) : this.#slow(offset, 8).getBigUint64(0, true);
   }
 
-  private put(offset: number, size: number, set: (dv: DataView, at: number) => void): void {
-    const s = this.scalar(offset, size, 'write');
+  #put(offset: number, size: number, set: (dv: DataView, at: number) => void): void {
+    const s = this.#scalar(offset, size, 'write');
     if (s) {
       set(s[0], s[1]);
       return;
@@ -145,22 +145,22 @@ export class MappedMemory implements Disposable {
 
   /** Writes a byte (the value is taken modulo 2^8). */
   writeU8(offset: number, value: number): void {
-    this.put(offset, 1, (dv, at) => dv.setUint8(at, value));
+    this.#put(offset, 1, (dv, at) => dv.setUint8(at, value));
   }
 
   /** Writes a little-endian 16-bit value. */
   writeU16(offset: number, value: number): void {
-    this.put(offset, 2, (dv, at) => dv.setUint16(at, value, true));
+    this.#put(offset, 2, (dv, at) => dv.setUint16(at, value, true));
   }
 
   /** Writes a little-endian 32-bit value. */
   writeU32(offset: number, value: number): void {
-    this.put(offset, 4, (dv, at) => dv.setUint32(at, value, true));
+    this.#put(offset, 4, (dv, at) => dv.setUint32(at, value, true));
   }
 
   /** Writes a little-endian 64-bit value (taken modulo 2^64). */
   writeU64(offset: number, value: bigint): void {
-    this.put(offset, 8, (dv, at) => dv.setBigUint64(at, BigInt.asUintN(64, value), true));
+    this.#put(offset, 8, (dv, at) => dv.setBigUint64(at, BigInt.asUintN(64, value), true));
   }
 
   /**
@@ -169,7 +169,7 @@ export class MappedMemory implements Disposable {
    * you can tolerate that. Needs a read-write mapping (EACCES otherwise).
    */
   view(offset: number, length: number): Uint8Array {
-    this.check(offset, length, 'view');
+    this.#check(offset, length, 'view');
     return new Uint8Array(this.native.buffer(offset, length));
   }
 
@@ -178,7 +178,7 @@ export class MappedMemory implements Disposable {
    * unmapped; throws EBUSY while a preallocation runs.
    */
   unmap(): boolean {
-    this.windows.length = 0;
+    this.#windows.length = 0;
     return this.native.unmap();
   }
 

@@ -244,7 +244,7 @@ export abstract class InputVisitorBase implements Visitor {
   typeSize(name: string | null): bigint {
     return this.typeUint64(name);
   }
-  private intN(name: string | null, min: bigint, max: bigint, type: string): number {
+  #intN(name: string | null, min: bigint, max: bigint, type: string): number {
     const v = this.typeInt64(name);
     if (v < min || v > max) throw invalidParameterValue(name ?? 'null', type);
     return Number(v);
@@ -256,7 +256,7 @@ export abstract class InputVisitorBase implements Visitor {
    * so their errors stay QEMU's (`expects uint32_t`).
    */
   protected wrapNegativeUint = false;
-  private uintN(name: string | null, max: bigint, type: string): number {
+  #uintN(name: string | null, max: bigint, type: string): number {
     this.wrapNegativeUint = true;
     let v: bigint;
     try {
@@ -269,27 +269,27 @@ export abstract class InputVisitorBase implements Visitor {
   }
   /** @inheritDoc */
   typeInt8(name: string | null): number {
-    return this.intN(name, -128n, 127n, 'int8_t');
+    return this.#intN(name, -128n, 127n, 'int8_t');
   }
   /** @inheritDoc */
   typeInt16(name: string | null): number {
-    return this.intN(name, -32768n, 32767n, 'int16_t');
+    return this.#intN(name, -32768n, 32767n, 'int16_t');
   }
   /** @inheritDoc */
   typeInt32(name: string | null): number {
-    return this.intN(name, -2147483648n, 2147483647n, 'int32_t');
+    return this.#intN(name, -2147483648n, 2147483647n, 'int32_t');
   }
   /** @inheritDoc */
   typeUint8(name: string | null): number {
-    return this.uintN(name, 255n, 'uint8_t');
+    return this.#uintN(name, 255n, 'uint8_t');
   }
   /** @inheritDoc */
   typeUint16(name: string | null): number {
-    return this.uintN(name, 65535n, 'uint16_t');
+    return this.#uintN(name, 65535n, 'uint16_t');
   }
   /** @inheritDoc */
   typeUint32(name: string | null): number {
-    return this.uintN(name, 4294967295n, 'uint32_t');
+    return this.#uintN(name, 4294967295n, 'uint32_t');
   }
   /** @inheritDoc */
   typeEnum(name: string | null, lookup: QEnumLookup): number {

@@ -161,33 +161,36 @@ function parseError(message: string): QomError {
  * exactly when and how QEMU 7.2's QMP monitor would.
  */
 export class JsonMessageParser {
-  private state = START;
+  #state = START;
   /** Bytes of the current token held over from earlier chunks. */
-  private carry: Buffer[] = [];
-  private carryLen = 0;
+  #carry: Buffer[] = [];
+  #carryLen = 0;
   /** Length of the current token (carry plus bytes in this chunk). */
-  private tokLen = 0;
+  #tokLen = 0;
 
-  private braceCount = 0;
-  private bracketCount = 0;
-  private tokenSize = 0;
-  private ntokens = 0;
-  private types = new Uint8Array(64);
-  private starts = new Int32Array(64);
-  private ends = new Int32Array(64);
-  private text = Buffer.allocUnsafe(1024);
-  private textLen = 0;
+  #braceCount = 0;
+  #bracketCount = 0;
+  #tokenSize = 0;
+  #ntokens = 0;
+  #types = new Uint8Array(64);
+  #starts = new Int32Array(64);
+  #ends = new Int32Array(64);
+  #text = Buffer.allocUnsafe(1024);
+  #textLen = 0;
+  readonly #emit: JsonMessageCallback;
 
   /** @param emit - called once per message, with a value or an error. */
-  constructor(private readonly emit: JsonMessageCallback) {}
+  constructor(emit: JsonMessageCallback) {
+    this.#emit = emit;
+  }
 
   /** Forgets any partial message (QEMU does this when a client disconnects). */
   reset(): void {
-    this.state = START;
-    this.carry = [];
-    this.carryLen = 0;
-    this.tokLen = 0;
-    this.resetMessage();
+    this.#state = START;
+    this.#carry = [];
+    this.#carryLen = 0;
+    this.#tokLen = 0;
+    this.#resetMessage();
   }
 
   /** Feeds bytes; may call the callback any number of times. */
@@ -196,7 +199,7 @@ export class JsonMessageParser {
       ? chunk
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const n = buf.length;
-    let state = this.state;
+    let state = this.#state;
     // tokLen counts consumed bytes of the current token; those in this
     // chunk are the last (tokLen - carryLen) bytes before position i.
     for (let i = 0; i < n; i++) {
@@ -205,19 +208,19 @@ export class JsonMessageParser {
       if (state === DQ || state === SQ) {
         const q = state === DQ ? 0x22 : 0x27;
         let j = i;
-        const lim = Math.min(n, i + (MAX_TOKEN_SIZE + 1 - this.tokLen));
+        const lim = Math.min(n, i + (MAX_TOKEN_SIZE + 1 - this.#tokLen));
         while (j < lim) {
           const b = buf[j];
           if (b < 0x20 || b > 0xfd || b === 0x5c || b === q) break;
           j++;
         }
         if (j > i) {
-          this.tokLen += j - i;
+          this.#tokLen += j - i;
           i = j - 1;
-          if (this.tokLen > MAX_TOKEN_SIZE) {
-            this.state = state;
-            this.tokenTooBig(buf, i);
-            state = this.state;
+          if (this.#tokLen > MAX_TOKEN_SIZE) {
+            this.#state = state;
+            this.#tokenTooBig(buf, i);
+            state = this.#state;
           }
           continue;
         }
@@ -227,34 +230,34 @@ export class JsonMessageParser {
         let next = TABLE[state * 256 + c];
         consumed = (next & LOOKAHEAD) === 0;
         next &= ~LOOKAHEAD;
-        if (consumed) this.tokLen++;
+        if (consumed) this.#tokLen++;
         if (next >= T_MIN) {
-          this.processToken(buf, consumed ? i + 1 : i, next);
-          this.clearToken();
+          this.#processToken(buf, consumed ? i + 1 : i, next);
+          this.#clearToken();
           next = START;
         } else if (next === START) {
-          this.clearToken();
+          this.#clearToken();
         } else if (next === ERROR) {
-          this.processToken(buf, i + 1, ERROR);
-          this.clearToken();
+          this.#processToken(buf, i + 1, ERROR);
+          this.#clearToken();
           next = RECOVERY;
         } else if (next === RECOVERY) {
-          this.clearToken();
+          this.#clearToken();
         }
         state = next;
       }
-      if (this.tokLen > MAX_TOKEN_SIZE) {
-        this.state = state;
-        this.tokenTooBig(buf, i);
-        state = this.state;
+      if (this.#tokLen > MAX_TOKEN_SIZE) {
+        this.#state = state;
+        this.#tokenTooBig(buf, i);
+        state = this.#state;
       }
     }
-    this.state = state;
+    this.#state = state;
     // Keep the unfinished token's bytes for the next chunk.
-    const inChunk = this.tokLen - this.carryLen;
+    const inChunk = this.#tokLen - this.#carryLen;
     if (inChunk > 0) {
-      this.carry.push(Buffer.from(buf.subarray(n - inChunk, n)));
-      this.carryLen += inChunk;
+      this.#carry.push(Buffer.from(buf.subarray(n - inChunk, n)));
+      this.#carryLen += inChunk;
     }
   }
 
@@ -266,148 +269,160 @@ export class JsonMessageParser {
    */
   flush(): void {
     const empty = Buffer.alloc(0);
-    let state = this.state;
+    let state = this.#state;
     while (state !== START) {
       let next = TABLE[state * 256] & ~LOOKAHEAD;
       if (next >= T_MIN) {
-        this.processToken(empty, 0, next);
-        this.clearToken();
+        this.#processToken(empty, 0, next);
+        this.#clearToken();
         next = START;
       } else if (next === START) {
-        this.clearToken();
+        this.#clearToken();
       } else if (next === ERROR) {
-        this.processToken(empty, 0, ERROR);
-        this.clearToken();
+        this.#processToken(empty, 0, ERROR);
+        this.#clearToken();
         next = RECOVERY;
       } else if (next === RECOVERY) {
-        this.clearToken();
+        this.#clearToken();
       }
       state = next;
     }
-    this.state = START;
-    if (this.ntokens === 0) return;
+    this.#state = START;
+    if (this.#ntokens === 0) return;
     let value: { value: JsonValue; isFloat: boolean } | undefined;
     let err: QomError | undefined;
     try {
-      value = new TokenParser(this.types, this.starts, this.ends, this.text, this.ntokens).parse();
+      value = new TokenParser(
+        this.#types,
+        this.#starts,
+        this.#ends,
+        this.#text,
+        this.#ntokens,
+      ).parse();
     } catch (e) {
       if (!(e instanceof QomError)) throw e;
       err = e;
     }
-    this.resetMessage();
-    if (err || !value) this.emit(undefined, err, false);
-    else this.emit(value.value, undefined, value.isFloat);
+    this.#resetMessage();
+    if (err || !value) this.#emit(undefined, err, false);
+    else this.#emit(value.value, undefined, value.isFloat);
   }
 
-  private clearToken(): void {
-    this.tokLen = 0;
-    if (this.carryLen) {
-      this.carry = [];
-      this.carryLen = 0;
+  #clearToken(): void {
+    this.#tokLen = 0;
+    if (this.#carryLen) {
+      this.#carry = [];
+      this.#carryLen = 0;
     }
   }
 
   /** A single token grew past the limit: QEMU passes it on as it is. */
-  private tokenTooBig(buf: Buffer, i: number): void {
-    this.processToken(buf, i + 1, this.state);
-    this.clearToken();
-    this.state = START;
+  #tokenTooBig(buf: Buffer, i: number): void {
+    this.#processToken(buf, i + 1, this.#state);
+    this.#clearToken();
+    this.#state = START;
   }
 
   /** The current token's bytes, ending at `end` in `buf`. */
-  private tokenBytes(buf: Buffer, end: number): Buffer {
-    const inChunk = this.tokLen - this.carryLen;
-    if (!this.carryLen) return buf.subarray(end - inChunk, end);
-    return Buffer.concat([...this.carry, buf.subarray(end - inChunk, end)]);
+  #tokenBytes(buf: Buffer, end: number): Buffer {
+    const inChunk = this.#tokLen - this.#carryLen;
+    if (!this.#carryLen) return buf.subarray(end - inChunk, end);
+    return Buffer.concat([...this.#carry, buf.subarray(end - inChunk, end)]);
   }
 
-  private resetMessage(): void {
-    this.braceCount = 0;
-    this.bracketCount = 0;
-    this.tokenSize = 0;
-    this.ntokens = 0;
-    this.textLen = 0;
-    if (this.types.length > 4096) {
-      this.types = new Uint8Array(64);
-      this.starts = new Int32Array(64);
-      this.ends = new Int32Array(64);
+  #resetMessage(): void {
+    this.#braceCount = 0;
+    this.#bracketCount = 0;
+    this.#tokenSize = 0;
+    this.#ntokens = 0;
+    this.#textLen = 0;
+    if (this.#types.length > 4096) {
+      this.#types = new Uint8Array(64);
+      this.#starts = new Int32Array(64);
+      this.#ends = new Int32Array(64);
     }
-    if (this.text.length > 65536) this.text = Buffer.allocUnsafe(1024);
+    if (this.#text.length > 65536) this.#text = Buffer.allocUnsafe(1024);
   }
 
-  private fail(err: QomError): void {
-    this.resetMessage();
-    this.emit(undefined, err, false);
+  #fail(err: QomError): void {
+    this.#resetMessage();
+    this.#emit(undefined, err, false);
   }
 
   /** json-streamer.c: collect tokens into messages. */
-  private processToken(buf: Buffer, end: number, type: number): void {
-    const len = this.tokLen;
+  #processToken(buf: Buffer, end: number, type: number): void {
+    const len = this.#tokLen;
     switch (type) {
       case T_LCURLY:
-        this.braceCount++;
+        this.#braceCount++;
         break;
       case T_RCURLY:
-        this.braceCount--;
+        this.#braceCount--;
         break;
       case T_LSQUARE:
-        this.bracketCount++;
+        this.#bracketCount++;
         break;
       case T_RSQUARE:
-        this.bracketCount--;
+        this.#bracketCount--;
         break;
       case ERROR:
-        this.fail(
-          new QomError(`JSON parse error, stray '${decodeLenient(this.tokenBytes(buf, end))}'`),
+        this.#fail(
+          new QomError(`JSON parse error, stray '${decodeLenient(this.#tokenBytes(buf, end))}'`),
         );
         return;
     }
-    if (this.tokenSize + len + 1 > MAX_TOKEN_SIZE) {
-      this.fail(new QomError('JSON token size limit exceeded'));
+    if (this.#tokenSize + len + 1 > MAX_TOKEN_SIZE) {
+      this.#fail(new QomError('JSON token size limit exceeded'));
       return;
     }
-    if (this.ntokens + 1 > MAX_TOKEN_COUNT) {
-      this.fail(new QomError('JSON token count limit exceeded'));
+    if (this.#ntokens + 1 > MAX_TOKEN_COUNT) {
+      this.#fail(new QomError('JSON token count limit exceeded'));
       return;
     }
-    if (this.bracketCount + this.braceCount > MAX_NESTING) {
-      this.fail(new QomError('JSON nesting depth limit exceeded'));
+    if (this.#bracketCount + this.#braceCount > MAX_NESTING) {
+      this.#fail(new QomError('JSON nesting depth limit exceeded'));
       return;
     }
-    this.pushToken(buf, end, type, len);
-    this.tokenSize += len;
+    this.#pushToken(buf, end, type, len);
+    this.#tokenSize += len;
     if (
-      (this.braceCount > 0 || this.bracketCount > 0) &&
-      this.braceCount >= 0 &&
-      this.bracketCount >= 0
+      (this.#braceCount > 0 || this.#bracketCount > 0) &&
+      this.#braceCount >= 0 &&
+      this.#bracketCount >= 0
     )
       return;
     let value: { value: JsonValue; isFloat: boolean } | undefined;
     let err: QomError | undefined;
     try {
-      value = new TokenParser(this.types, this.starts, this.ends, this.text, this.ntokens).parse();
+      value = new TokenParser(
+        this.#types,
+        this.#starts,
+        this.#ends,
+        this.#text,
+        this.#ntokens,
+      ).parse();
     } catch (e) {
       if (!(e instanceof QomError)) throw e;
       err = e;
     }
-    this.resetMessage();
-    if (err || !value) this.emit(undefined, err, false);
-    else this.emit(value.value, undefined, value.isFloat);
+    this.#resetMessage();
+    if (err || !value) this.#emit(undefined, err, false);
+    else this.#emit(value.value, undefined, value.isFloat);
   }
 
-  private pushToken(buf: Buffer, end: number, type: number, len: number): void {
-    const k = this.ntokens;
-    if (k === this.types.length) {
+  #pushToken(buf: Buffer, end: number, type: number, len: number): void {
+    const k = this.#ntokens;
+    if (k === this.#types.length) {
       const grow = <T extends Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
         const b = make(a.length * 2);
         b.set(a);
         return b;
       };
-      this.types = grow(this.types, (m) => new Uint8Array(m));
-      this.starts = grow(this.starts, (m) => new Int32Array(m));
-      this.ends = grow(this.ends, (m) => new Int32Array(m));
+      this.#types = grow(this.#types, (m) => new Uint8Array(m));
+      this.#starts = grow(this.#starts, (m) => new Int32Array(m));
+      this.#ends = grow(this.#ends, (m) => new Int32Array(m));
     }
-    this.types[k] = type;
+    this.#types[k] = type;
     if (
       type === T_STRING ||
       type === T_INTEGER ||
@@ -415,21 +430,21 @@ export class JsonMessageParser {
       type === T_KEYWORD ||
       type < T_MIN
     ) {
-      if (this.textLen + len > this.text.length) {
-        const t = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.textLen + len));
-        this.text.copy(t, 0, 0, this.textLen);
-        this.text = t;
+      if (this.#textLen + len > this.#text.length) {
+        const t = Buffer.allocUnsafe(Math.max(this.#text.length * 2, this.#textLen + len));
+        this.#text.copy(t, 0, 0, this.#textLen);
+        this.#text = t;
       }
-      this.starts[k] = this.textLen;
-      if (this.carryLen === 0) {
+      this.#starts[k] = this.#textLen;
+      if (this.#carryLen === 0) {
         // The common case: the token lies within this chunk.
-        this.textLen += buf.copy(this.text, this.textLen, end - len, end);
+        this.#textLen += buf.copy(this.#text, this.#textLen, end - len, end);
       } else {
-        this.textLen += this.tokenBytes(buf, end).copy(this.text, this.textLen);
+        this.#textLen += this.#tokenBytes(buf, end).copy(this.#text, this.#textLen);
       }
-      this.ends[k] = this.textLen;
+      this.#ends[k] = this.#textLen;
     }
-    this.ntokens = k + 1;
+    this.#ntokens = k + 1;
   }
 }
 
@@ -442,116 +457,127 @@ function hexVal(b: number): number {
 
 /** json-parser.c: recursive descent over one message's tokens. */
 class TokenParser {
-  private pos = 0;
+  #pos = 0;
+  readonly #count: number;
+  readonly #text: Buffer;
+  readonly #ends: Int32Array;
+  readonly #starts: Int32Array;
+  readonly #types: Uint8Array;
 
   constructor(
-    private readonly types: Uint8Array,
-    private readonly starts: Int32Array,
-    private readonly ends: Int32Array,
-    private readonly text: Buffer,
-    private readonly count: number,
-  ) {}
+    types: Uint8Array,
+    starts: Int32Array,
+    ends: Int32Array,
+    text: Buffer,
+    count: number,
+  ) {
+    this.#count = count;
+    this.#text = text;
+    this.#ends = ends;
+    this.#starts = starts;
+    this.#types = types;
+  }
 
   parse(): { value: JsonValue; isFloat: boolean } {
-    const v = this.parseValue();
+    const v = this.#parseValue();
     if (v === undefined) throw parseError('expecting value');
     return v;
   }
 
-  private peek(): number {
-    return this.pos < this.count ? this.types[this.pos] : -1;
+  #peek(): number {
+    return this.#pos < this.#count ? this.#types[this.#pos] : -1;
   }
 
   /** Returns `{value, isFloat}`; throws the first error it meets. */
-  private parseValue(): { value: JsonValue; isFloat: boolean } {
-    const t = this.peek();
+  #parseValue(): { value: JsonValue; isFloat: boolean } {
+    const t = this.#peek();
     switch (t) {
       case -1:
         throw parseError('premature EOI');
       case T_LCURLY:
-        return { value: this.parseObject(), isFloat: false };
+        return { value: this.#parseObject(), isFloat: false };
       case T_LSQUARE:
-        return { value: this.parseArray(), isFloat: false };
+        return { value: this.#parseArray(), isFloat: false };
       case T_INTEGER:
       case T_FLOAT:
-        return this.parseNumber();
+        return this.#parseNumber();
       case T_STRING:
-        return { value: this.parseString(), isFloat: false };
+        return { value: this.#parseString(), isFloat: false };
       case T_KEYWORD:
-        return { value: this.parseKeyword(), isFloat: false };
+        return { value: this.#parseKeyword(), isFloat: false };
       default:
         throw parseError('expecting value');
     }
   }
 
-  private parseObject(): JsonObject {
-    this.pos++;
+  #parseObject(): JsonObject {
+    this.#pos++;
     const obj: JsonObject = {};
-    if (this.peek() === -1) throw parseError('premature EOI');
-    if (this.peek() === T_RCURLY) {
-      this.pos++;
+    if (this.#peek() === -1) throw parseError('premature EOI');
+    if (this.#peek() === T_RCURLY) {
+      this.#pos++;
       return obj;
     }
-    this.parsePair(obj);
+    this.#parsePair(obj);
     for (;;) {
-      const t = this.peek();
+      const t = this.#peek();
       if (t === -1) throw parseError('premature EOI');
-      this.pos++;
+      this.#pos++;
       if (t === T_RCURLY) return obj;
       if (t !== T_COMMA) throw parseError('expected separator in dict');
-      this.parsePair(obj);
+      this.#parsePair(obj);
     }
   }
 
-  private parsePair(obj: JsonObject): void {
-    if (this.peek() === -1) throw parseError('premature EOI');
-    const isString = this.peek() === T_STRING;
-    const key = this.parseValue().value;
+  #parsePair(obj: JsonObject): void {
+    if (this.#peek() === -1) throw parseError('premature EOI');
+    const isString = this.#peek() === T_STRING;
+    const key = this.#parseValue().value;
     if (!isString) throw parseError('key is not a string in object');
-    const t = this.peek();
+    const t = this.#peek();
     if (t === -1) throw parseError('premature EOI');
-    this.pos++;
+    this.#pos++;
     if (t !== T_COLON) throw parseError('missing : in object pair');
-    const { value, isFloat } = this.parseValue();
+    const { value, isFloat } = this.#parseValue();
     const k = key as string;
     if (Object.prototype.hasOwnProperty.call(obj, k)) throw parseError('duplicate key');
     jsonObjectSet(obj, k, value);
     if (isFloat) jsonMarkFloat(obj, k);
   }
 
-  private parseArray(): JsonValue[] {
-    this.pos++;
+  #parseArray(): JsonValue[] {
+    this.#pos++;
     const arr: JsonValue[] = [];
-    if (this.peek() === -1) throw parseError('premature EOI');
-    if (this.peek() === T_RSQUARE) {
-      this.pos++;
+    if (this.#peek() === -1) throw parseError('premature EOI');
+    if (this.#peek() === T_RSQUARE) {
+      this.#pos++;
       return arr;
     }
     for (;;) {
-      const { value, isFloat } = this.parseValue();
+      const { value, isFloat } = this.#parseValue();
       if (isFloat) jsonMarkFloat(arr, arr.length);
       arr.push(value);
-      const t = this.peek();
+      const t = this.#peek();
       if (t === -1) throw parseError('premature EOI');
-      this.pos++;
+      this.#pos++;
       if (t === T_RSQUARE) return arr;
       if (t !== T_COMMA) throw parseError('expected separator in list');
     }
   }
 
-  private parseKeyword(): JsonValue {
-    const s = this.text.toString('latin1', this.starts[this.pos], this.ends[this.pos]);
-    this.pos++;
+  #parseKeyword(): JsonValue {
+    const s = this.#text.toString('latin1', this.#starts[this.#pos], this.#ends[this.#pos]);
+    this.#pos++;
     if (s === 'true') return true;
     if (s === 'false') return false;
     if (s === 'null') return null;
     throw parseError(`invalid keyword '${s}'`);
   }
 
-  private parseNumber(): { value: number | bigint; isFloat: boolean } {
-    const type = this.types[this.pos];
-    const s = this.text.toString('latin1', this.starts[this.pos], this.ends[this.pos]);
-    this.pos++;
+  #parseNumber(): { value: number | bigint; isFloat: boolean } {
+    const type = this.#types[this.#pos];
+    const s = this.#text.toString('latin1', this.#starts[this.#pos], this.#ends[this.#pos]);
+    this.#pos++;
     if (type === T_INTEGER) {
       if (s.length < 16) {
         const v = Number(s);
@@ -573,11 +599,11 @@ class TokenParser {
     return { value: d, isFloat: Number.isInteger(d) };
   }
 
-  private parseString(): string {
-    const start = this.starts[this.pos];
-    const end = this.ends[this.pos] - 1; // before the closing quote
-    this.pos++;
-    const t = this.text;
+  #parseString(): string {
+    const start = this.#starts[this.#pos];
+    const end = this.#ends[this.#pos] - 1; // before the closing quote
+    this.#pos++;
+    const t = this.#text;
     let plain = true;
     for (let i = start + 1; i < end; i++) {
       const b = t[i];
@@ -624,10 +650,10 @@ class TokenParser {
             out += '\t';
             break;
           case 0x75: {
-            let cp = this.hex4(i, end + 1);
+            let cp = this.#hex4(i, end + 1);
             i += 4;
             if (cp >= 0xd800 && cp <= 0xdbff && t[i] === 0x5c && t[i + 1] === 0x75 && i + 1 < end) {
-              const trailing = this.hex4(i + 2, end + 1);
+              const trailing = this.#hex4(i + 2, end + 1);
               if (trailing >= 0xdc00 && trailing <= 0xdfff) {
                 cp = 0x10000 + ((cp & 0x3ff) << 10) + (trailing & 0x3ff);
                 i += 6;
@@ -660,11 +686,11 @@ class TokenParser {
   }
 
   /** Four hex digits at `i` (not reading past `limit`), else -1. */
-  private hex4(i: number, limit: number): number {
+  #hex4(i: number, limit: number): number {
     let cp = 0;
     for (let k = 0; k < 4; k++) {
       if (i + k >= limit) return -1;
-      const h = hexVal(this.text[i + k]);
+      const h = hexVal(this.#text[i + k]);
       if (h < 0) return -1;
       cp = cp * 16 + h;
     }

@@ -110,140 +110,140 @@ const TOMBSTONE = 1;
  * the first survivor as `Parameter '%s' is unexpected`.
  */
 export class GHashOrder {
-  private size = 1 << MIN_SHIFT;
-  private mod = PRIME_MOD[MIN_SHIFT];
-  private mask = this.size - 1;
-  private nnodes = 0;
-  private noccupied = 0;
-  private hashes: number[] = new Array<number>(this.size).fill(UNUSED);
-  private keys: (string | undefined)[] = new Array<string | undefined>(this.size);
+  #size = 1 << MIN_SHIFT;
+  #mod = PRIME_MOD[MIN_SHIFT];
+  #mask = this.#size - 1;
+  #nnodes = 0;
+  #noccupied = 0;
+  #hashes: number[] = new Array<number>(this.#size).fill(UNUSED);
+  #keys: (string | undefined)[] = new Array<string | undefined>(this.#size);
 
-  private setShift(shift: number): void {
-    this.size = 1 << shift;
-    this.mod = PRIME_MOD[shift];
-    this.mask = this.size - 1;
+  #setShift(shift: number): void {
+    this.#size = 1 << shift;
+    this.#mod = PRIME_MOD[shift];
+    this.#mask = this.#size - 1;
   }
 
-  private static hashOf(key: string): number {
+  static #hashOf(key: string): number {
     const h = gStrHash(encodeModUtf8(key));
     return h <= 1 ? 2 : h;
   }
 
-  private toIndex(hash: number): number {
-    return (Math.imul(hash, 11) >>> 0) % this.mod;
+  #toIndex(hash: number): number {
+    return (Math.imul(hash, 11) >>> 0) % this.#mod;
   }
 
   /** Index of `key`, else of the slot an insertion would use. */
-  private lookup(key: string, hash: number): number {
-    let idx = this.toIndex(hash);
+  #lookup(key: string, hash: number): number {
+    let idx = this.#toIndex(hash);
     let step = 0;
     let tomb = -1;
-    for (let h = this.hashes[idx]; h !== UNUSED; h = this.hashes[idx]) {
-      if (h === hash && this.keys[idx] === key) return idx;
+    for (let h = this.#hashes[idx]; h !== UNUSED; h = this.#hashes[idx]) {
+      if (h === hash && this.#keys[idx] === key) return idx;
       if (h === TOMBSTONE && tomb < 0) tomb = idx;
       step++;
-      idx = (idx + step) & this.mask;
+      idx = (idx + step) & this.#mask;
     }
     return tomb >= 0 ? tomb : idx;
   }
 
   /** `g_hash_table_insert` of a new key. */
   insert(key: string): void {
-    const hash = GHashOrder.hashOf(key);
-    const idx = this.lookup(key, hash);
-    const old = this.hashes[idx];
+    const hash = GHashOrder.#hashOf(key);
+    const idx = this.#lookup(key, hash);
+    const old = this.#hashes[idx];
     if (old >= 2) return;
-    this.hashes[idx] = hash;
-    this.keys[idx] = key;
-    this.nnodes++;
+    this.#hashes[idx] = hash;
+    this.#keys[idx] = key;
+    this.#nnodes++;
     if (old === UNUSED) {
-      this.noccupied++;
-      this.maybeResize();
+      this.#noccupied++;
+      this.#maybeResize();
     }
   }
 
   /** `g_hash_table_remove`. */
   remove(key: string): boolean {
-    const idx = this.lookup(key, GHashOrder.hashOf(key));
-    if (this.hashes[idx] < 2) return false;
-    this.hashes[idx] = TOMBSTONE;
-    this.keys[idx] = undefined;
-    this.nnodes--;
-    this.maybeResize();
+    const idx = this.#lookup(key, GHashOrder.#hashOf(key));
+    if (this.#hashes[idx] < 2) return false;
+    this.#hashes[idx] = TOMBSTONE;
+    this.#keys[idx] = undefined;
+    this.#nnodes--;
+    this.#maybeResize();
     return true;
   }
 
   /** Whether the table holds `key`. */
   has(key: string): boolean {
-    return this.hashes[this.lookup(key, GHashOrder.hashOf(key))] >= 2;
+    return this.#hashes[this.#lookup(key, GHashOrder.#hashOf(key))] >= 2;
   }
 
   /** The keys in iteration order. */
   order(): string[] {
     const out: string[] = [];
-    for (let i = 0; i < this.size; i++) if (this.hashes[i] >= 2) out.push(this.keys[i]!);
+    for (let i = 0; i < this.#size; i++) if (this.#hashes[i] >= 2) out.push(this.#keys[i]!);
     return out;
   }
 
   /** The first key in iteration order. */
   first(): string | undefined {
-    for (let i = 0; i < this.size; i++) if (this.hashes[i] >= 2) return this.keys[i];
+    for (let i = 0; i < this.#size; i++) if (this.#hashes[i] >= 2) return this.#keys[i];
     return undefined;
   }
 
-  private maybeResize(): void {
-    const occ = this.noccupied;
+  #maybeResize(): void {
+    const occ = this.#noccupied;
     if (
-      (this.size > this.nnodes * 4 && this.size > 1 << MIN_SHIFT) ||
-      this.size <= occ + Math.trunc(occ / 16)
+      (this.#size > this.#nnodes * 4 && this.#size > 1 << MIN_SHIFT) ||
+      this.#size <= occ + Math.trunc(occ / 16)
     ) {
-      this.resize();
+      this.#resize();
     }
   }
 
-  private resize(): void {
-    const oldSize = this.size;
-    let n = Math.trunc(this.nnodes * 1.333);
+  #resize(): void {
+    const oldSize = this.#size;
+    let n = Math.trunc(this.#nnodes * 1.333);
     let shift = 0;
     while (n) {
       n >>= 1;
       shift++;
     }
-    this.setShift(Math.max(shift, MIN_SHIFT));
-    for (let i = oldSize; i < this.size; i++) {
-      this.hashes[i] = UNUSED;
-      this.keys[i] = undefined;
+    this.#setShift(Math.max(shift, MIN_SHIFT));
+    for (let i = oldSize; i < this.#size; i++) {
+      this.#hashes[i] = UNUSED;
+      this.#keys[i] = undefined;
     }
-    const placed = new Uint8Array(Math.max(oldSize, this.size));
+    const placed = new Uint8Array(Math.max(oldSize, this.#size));
     for (let i = 0; i < oldSize; i++) {
-      let h = this.hashes[i];
+      let h = this.#hashes[i];
       if (h < 2) {
-        this.hashes[i] = UNUSED;
+        this.#hashes[i] = UNUSED;
         continue;
       }
       if (placed[i]) continue;
-      this.hashes[i] = UNUSED;
-      let key = this.keys[i];
-      this.keys[i] = undefined;
+      this.#hashes[i] = UNUSED;
+      let key = this.#keys[i];
+      this.#keys[i] = undefined;
       for (;;) {
-        let idx = this.toIndex(h);
+        let idx = this.#toIndex(h);
         let step = 0;
         while (placed[idx]) {
           step++;
-          idx = (idx + step) & this.mask;
+          idx = (idx + step) & this.#mask;
         }
         placed[idx] = 1;
-        const replaced = this.hashes[idx];
-        this.hashes[idx] = h;
-        const evicted = this.keys[idx];
-        this.keys[idx] = key;
+        const replaced = this.#hashes[idx];
+        this.#hashes[idx] = h;
+        const evicted = this.#keys[idx];
+        this.#keys[idx] = key;
         if (replaced < 2) break;
         h = replaced;
         key = evicted;
       }
     }
-    this.hashes.length = this.size;
-    this.keys.length = this.size;
-    this.noccupied = this.nnodes;
+    this.#hashes.length = this.#size;
+    this.#keys.length = this.#size;
+    this.#noccupied = this.#nnodes;
   }
 }

@@ -135,86 +135,86 @@ interface Group<T> {
 
 /** Subregions in QEMU's visiting order; iterate it, or use `length`, `at`. */
 export class SubregionList<T extends object> implements Iterable<T> {
-  private head: Node<T> | null = null;
-  private tail: Node<T> | null = null;
+  #head: Node<T> | null = null;
+  #tail: Node<T> | null = null;
   /**
    * Item to node; a removed item's entry is set to null rather than
    * deleted (V8's Map.delete costs O(size) on large maps when keys come and
    * go), and the map is rebuilt once the null entries outnumber the live ones.
    */
-  private nodes = new Map<T, Node<T> | null>();
-  private count = 0;
-  private stale = 0;
-  private readonly groups = new Map<number, Group<T>>();
+  #nodes = new Map<T, Node<T> | null>();
+  #count = 0;
+  #stale = 0;
+  readonly #groups = new Map<number, Group<T>>();
   /** Distinct priorities present, highest first. */
-  private priorities: number[] = [];
-  private seq = 0;
-  private ivRoot: IvNode<T> | null = null;
-  private indexed = false;
-  private readonly extent: SubregionExtent<T> | null;
+  #priorities: number[] = [];
+  #seq = 0;
+  #ivRoot: IvNode<T> | null = null;
+  #indexed = false;
+  readonly #extent: SubregionExtent<T> | null;
 
   /** A list; with `extent`, {@link overlapping} can find items by address. */
   constructor(extent?: SubregionExtent<T>) {
-    this.extent = extent ?? null;
+    this.#extent = extent ?? null;
   }
 
   /** How many subregions the list holds. */
   get length(): number {
-    return this.count;
+    return this.#count;
   }
 
   /** Whether `item` is in the list. */
   has(item: T): boolean {
-    return !!this.nodes.get(item);
+    return !!this.#nodes.get(item);
   }
 
   /** Inserts `item` before every other of the same or lower priority. */
   insert(item: T, priority: number): void {
-    const old = this.nodes.get(item);
+    const old = this.#nodes.get(item);
     if (old) throw new Error('subregion already listed');
-    if (old === null) this.stale--;
-    this.count++;
-    const node: Node<T> = { item, priority, seq: this.seq++, prev: null, next: null, iv: null };
-    const group = this.groups.get(priority);
+    if (old === null) this.#stale--;
+    this.#count++;
+    const node: Node<T> = { item, priority, seq: this.#seq++, prev: null, next: null, iv: null };
+    const group = this.#groups.get(priority);
     let before: Node<T> | null;
     if (group) {
       before = group.first;
       group.first = node;
     } else {
-      const lower = this.priorities.find((p) => p < priority);
-      before = lower === undefined ? null : this.groups.get(lower)!.first;
-      this.groups.set(priority, { first: node, last: node });
-      this.priorities.push(priority);
-      this.priorities.sort((a, b) => b - a);
+      const lower = this.#priorities.find((p) => p < priority);
+      before = lower === undefined ? null : this.#groups.get(lower)!.first;
+      this.#groups.set(priority, { first: node, last: node });
+      this.#priorities.push(priority);
+      this.#priorities.sort((a, b) => b - a);
     }
     if (before) {
       node.next = before;
       node.prev = before.prev;
       if (before.prev) before.prev.next = node;
-      else this.head = node;
+      else this.#head = node;
       before.prev = node;
     } else {
-      node.prev = this.tail;
-      if (this.tail) this.tail.next = node;
-      else this.head = node;
-      this.tail = node;
+      node.prev = this.#tail;
+      if (this.#tail) this.#tail.next = node;
+      else this.#head = node;
+      this.#tail = node;
     }
-    this.nodes.set(item, node);
-    if (this.indexed) this.#ivAdd(node);
+    this.#nodes.set(item, node);
+    if (this.#indexed) this.#ivAdd(node);
   }
 
   #ivAdd(node: Node<T>): void {
-    const [start, end] = this.extent!(node.item);
+    const [start, end] = this.#extent!(node.item);
     const iv: IvNode<T> = { node, start, end, p: ivPriority(), maxEnd: end, l: null, r: null };
     node.iv = iv;
-    this.ivRoot = ivInsert(this.ivRoot, iv);
+    this.#ivRoot = ivInsert(this.#ivRoot, iv);
   }
 
   /** The item's extent changed (its size): re-files it in the interval tree. */
   moved(item: T): void {
-    const node = this.nodes.get(item);
+    const node = this.#nodes.get(item);
     if (!node || !node.iv) return;
-    this.ivRoot = ivRemove(this.ivRoot, node.iv);
+    this.#ivRoot = ivRemove(this.#ivRoot, node.iv);
     node.iv = null;
     this.#ivAdd(node);
   }
@@ -224,76 +224,76 @@ export class SubregionList<T extends object> implements Iterable<T> {
    * the `extent` given to the constructor.
    */
   overlapping(start: bigint, end: bigint): T[] {
-    const extent = this.extent;
+    const extent = this.#extent;
     if (!extent) throw new Error('subregion list without extents');
-    if (!this.indexed) {
-      if (this.count < INDEX_MIN) {
+    if (!this.#indexed) {
+      if (this.#count < INDEX_MIN) {
         const out: T[] = [];
-        for (let n = this.head; n; n = n.next) {
+        for (let n = this.#head; n; n = n.next) {
           const [s, e] = extent(n.item);
           if (s < end && e > start) out.push(n.item);
         }
         return out;
       }
-      this.indexed = true;
-      for (let n = this.head; n; n = n.next) this.#ivAdd(n);
+      this.#indexed = true;
+      for (let n = this.#head; n; n = n.next) this.#ivAdd(n);
     }
     const found: Node<T>[] = [];
-    ivQuery(this.ivRoot, start, end, found);
+    ivQuery(this.#ivRoot, start, end, found);
     found.sort((a, b) => b.priority - a.priority || b.seq - a.seq);
     return found.map((n) => n.item);
   }
 
   /** Removes `item`; returns whether it was listed. */
   remove(item: T): boolean {
-    const node = this.nodes.get(item);
+    const node = this.#nodes.get(item);
     if (!node) return false;
-    this.nodes.set(item, null);
-    this.count--;
-    if (++this.stale > 64 && this.stale > this.count) {
+    this.#nodes.set(item, null);
+    this.#count--;
+    if (++this.#stale > 64 && this.#stale > this.#count) {
       const live = new Map<T, Node<T> | null>();
-      for (const [k, v] of this.nodes) if (v) live.set(k, v);
-      this.nodes = live;
-      this.stale = 0;
+      for (const [k, v] of this.#nodes) if (v) live.set(k, v);
+      this.#nodes = live;
+      this.#stale = 0;
     }
     if (node.iv) {
-      this.ivRoot = ivRemove(this.ivRoot, node.iv);
+      this.#ivRoot = ivRemove(this.#ivRoot, node.iv);
       node.iv = null;
     }
-    const group = this.groups.get(node.priority)!;
+    const group = this.#groups.get(node.priority)!;
     if (group.first === node && group.last === node) {
-      this.groups.delete(node.priority);
-      this.priorities = this.priorities.filter((p) => p !== node.priority);
+      this.#groups.delete(node.priority);
+      this.#priorities = this.#priorities.filter((p) => p !== node.priority);
     } else if (group.first === node) {
       group.first = node.next!;
     } else if (group.last === node) {
       group.last = node.prev!;
     }
     if (node.prev) node.prev.next = node.next;
-    else this.head = node.next;
+    else this.#head = node.next;
     if (node.next) node.next.prev = node.prev;
-    else this.tail = node.prev;
+    else this.#tail = node.prev;
     return true;
   }
 
   /** The item at `index` (negative counts from the end); O(1) at either end. */
   at(index: number): T | undefined {
-    const n = this.count;
+    const n = this.#count;
     const i = index < 0 ? n + index : index;
     if (i < 0 || i >= n) return undefined;
     if (i <= n / 2) {
-      let node = this.head;
+      let node = this.#head;
       for (let k = 0; k < i; k++) node = node!.next;
       return node!.item;
     }
-    let node = this.tail;
+    let node = this.#tail;
     for (let k = n - 1; k > i; k--) node = node!.prev;
     return node!.item;
   }
 
   /** Visits the items in order. */
   *[Symbol.iterator](): IterableIterator<T> {
-    for (let node = this.head; node;) {
+    for (let node = this.#head; node;) {
       const next = node.next; // the visitor may remove the current item
       yield node.item;
       node = next;

@@ -128,7 +128,7 @@ function parseId(params: string): string | undefined {
  */
 export class QemuOptsList {
   /** The groups parsed into this list, by id (groups without id are not kept). */
-  private readonly byId = new Map<string, QemuOpts>();
+  readonly #byId = new Map<string, QemuOpts>();
 
   /**
    * @param name The list's name, used in `Duplicate ID 'x' for NAME`.
@@ -150,7 +150,7 @@ export class QemuOptsList {
       if (!idWellformed(id)) {
         throw new QemuOptsError("Parameter 'id' expects an identifier", ID_HINT);
       }
-      if (this.byId.has(id)) throw new QemuOptsError(`Duplicate ID '${id}' for ${this.name}`);
+      if (this.#byId.has(id)) throw new QemuOptsError(`Duplicate ID '${id}' for ${this.name}`);
     }
     let firstname = permitAbbrev ? this.impliedOptName : undefined;
     const opts: QemuOpt[] = [];
@@ -175,18 +175,18 @@ export class QemuOptsList {
       opts.push({ name: nv.name, str: nv.value });
     }
     const group: QemuOpts = { id, opts, helpWanted, warnings };
-    if (id !== undefined && !helpWanted) this.byId.set(id, group);
+    if (id !== undefined && !helpWanted) this.#byId.set(id, group);
     return group;
   }
 
   /** Forgets a group (as `qemu_opts_del`), so its id may be used again. */
   del(id: string): void {
-    this.byId.delete(id);
+    this.#byId.delete(id);
   }
 
   /** The group with this id, if one was parsed. */
   find(id: string): QemuOpts | undefined {
-    return this.byId.get(id);
+    return this.#byId.get(id);
   }
 }
 

@@ -287,18 +287,17 @@ export interface GuestShmFactoryReply {
  */
 export class GuestShmFactoryRegs {
   /** The register block's bytes (`GuestShmFactory.LENGTH` of them). */
-  private readonly regs: Uint8Array;
-  private readonly dv: DataView;
+  readonly #regs: Uint8Array;
+  readonly #dv: DataView;
+  readonly #onRequest: (req: GuestShmFactoryRequest) => GuestShmFactoryReply;
 
   /**
    * @param vector - the interrupt number guests read from `vector`.
    * @param onRequest - answers create and find requests.
    */
-  constructor(
-    vector: number,
-    private readonly onRequest: (req: GuestShmFactoryRequest) => GuestShmFactoryReply,
-  ) {
-    this.regs = encodeFactory({
+  constructor(vector: number, onRequest: (req: GuestShmFactoryRequest) => GuestShmFactoryReply) {
+    this.#onRequest = onRequest;
+    this.#regs = encodeFactory({
       signature: GUEST_SHM_SIGNATURE,
       shmem: 0n,
       vector,
@@ -307,12 +306,12 @@ export class GuestShmFactoryRegs {
       name: '',
       find: 0,
     });
-    this.dv = new DataView(this.regs.buffer);
+    this.#dv = new DataView(this.#regs.buffer);
   }
 
   /** The registers' current values. */
   get state(): GuestShmFactoryState {
-    return decodeFactory(this.regs);
+    return decodeFactory(this.#regs);
   }
 
   /** Reads `size` bytes (1..8) at `offset`, little-endian. */
@@ -321,7 +320,7 @@ export class GuestShmFactoryRegs {
     let v = 0n;
     for (let i = size - 1; i >= 0; i--) {
       const o = offset + i;
-      v = (v << 8n) | BigInt(o < GuestShmFactory.LENGTH ? this.regs[o]! : 0);
+      v = (v << 8n) | BigInt(o < GuestShmFactory.LENGTH ? this.#regs[o]! : 0);
     }
     return v;
   }
@@ -334,27 +333,28 @@ export class GuestShmFactoryRegs {
     for (let i = 0; i < size; i++, v >>= 8n) {
       const o = offset + i;
       if (o < GuestShmFactory.SIZE || o >= GuestShmFactory.LENGTH) continue; // read-only or outside
-      this.regs[o] = Number(v & 0xffn);
+      this.#regs[o] = Number(v & 0xffn);
       if (o < GuestShmFactory.SIZE + 4) trigger = 'create';
       else if (o >= GuestShmFactory.FIND) trigger ??= 'find';
     }
     if (trigger === undefined) return;
-    const rawName = this.regs.slice(
+    const rawName = this.#regs.slice(
       GuestShmFactory.NAME,
       GuestShmFactory.NAME + GUEST_SHM_MAX_NAME,
     );
     const reg = trigger === 'create' ? GuestShmFactory.SIZE : GuestShmFactory.FIND;
-    const reply = this.onRequest({
+    const reply = this.#onRequest({
       kind: trigger,
       name: decodeGuestShmName(rawName),
       rawName,
-      value: this.dv.getUint32(reg, true),
+      value: this.#dv.getUint32(reg, true),
     });
-    this.dv.setUint32(GuestShmFactory.STATUS, reply.status >>> 0, true);
+    this.#dv.setUint32(GuestShmFactory.STATUS, reply.status >>> 0, true);
     if (reply.status === GuestShmStatus.GSS_OK) {
       if (reply.shmem !== undefined)
-        this.dv.setBigUint64(GuestShmFactory.SHMEM, BigInt.asUintN(64, reply.shmem), true);
-      if (reply.size !== undefined) this.dv.setUint32(GuestShmFactory.SIZE, reply.size >>> 0, true);
+        this.#dv.setBigUint64(GuestShmFactory.SHMEM, BigInt.asUintN(64, reply.shmem), true);
+      if (reply.size !== undefined)
+        this.#dv.setUint32(GuestShmFactory.SIZE, reply.size >>> 0, true);
     }
   }
 }

@@ -110,15 +110,18 @@ const MSG = new Uint8Array([0x44]); // 'D'
  * closed by stop.
  */
 export class VdevShmemDoorbell {
-  private efd = -1;
-  private efdWatcher: NativeFdWatcher | null = null;
-  private listenFd = -1;
-  private listenWatcher: NativeFdWatcher | null = null;
-  private readonly accepted = new Map<number, NativeFdWatcher>();
-  private readonly peers = new Map<string, Peer>();
-  private readonly scratch = new Uint8Array(8);
+  #efd = -1;
+  #efdWatcher: NativeFdWatcher | null = null;
+  #listenFd = -1;
+  #listenWatcher: NativeFdWatcher | null = null;
+  readonly #accepted = new Map<number, NativeFdWatcher>();
+  readonly #peers = new Map<string, Peer>();
+  readonly #scratch = new Uint8Array(8);
   /** The socket path this doorbell listens on. */
   readonly path: string;
+  readonly #os: HostOs;
+  readonly #handlers: VdevShmemDoorbellHandlers;
+  readonly #self: VdevShmemProcessId;
 
   /**
    * @param self - this process.
@@ -127,28 +130,31 @@ export class VdevShmemDoorbell {
    * @param os - the OS layer (default: the container's HostOs).
    */
   constructor(
-    private readonly self: VdevShmemProcessId,
-    private readonly handlers: VdevShmemDoorbellHandlers,
+    self: VdevShmemProcessId,
+    handlers: VdevShmemDoorbellHandlers,
     dir: string = tmpdir(),
-    private readonly os: HostOs = hostOs(),
+    os: HostOs = hostOs(),
   ) {
+    this.#os = os;
+    this.#handlers = handlers;
+    this.#self = self;
     this.path = vdevShmemDoorbellPath(self, dir);
   }
 
   /** Whether the doorbell is listening. */
   get running(): boolean {
-    return this.efd >= 0;
+    return this.#efd >= 0;
   }
 
   /** How many peers this process is connected to (or connecting to). */
   get peerCount(): number {
-    return this.peers.size;
+    return this.#peers.size;
   }
 
   /** Starts listening (idempotent). Throws the OS error if the socket cannot be bound. */
   start(): void {
     if (this.running) return;
-    const os = this.os;
+    const os = this.#os;
     const efd = os.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     let lfd = -1;
     let bound = false;
@@ -178,38 +184,38 @@ export class VdevShmemDoorbell {
       os.close(efd);
       throw e;
     }
-    this.efd = efd;
-    this.listenFd = lfd;
-    this.efdWatcher = os.watch(efd, UV_READABLE, () => this.rung());
-    this.efdWatcher.start();
-    this.listenWatcher = os.watch(lfd, UV_READABLE, () => this.acceptAll());
-    this.listenWatcher.start();
+    this.#efd = efd;
+    this.#listenFd = lfd;
+    this.#efdWatcher = os.watch(efd, UV_READABLE, () => this.#rung());
+    this.#efdWatcher.start();
+    this.#listenWatcher = os.watch(lfd, UV_READABLE, () => this.#acceptAll());
+    this.#listenWatcher.start();
   }
 
   /** Closes the listener, the eventfd, every accepted connection and every peer. */
   stop(): void {
-    const os = this.os;
-    for (const key of [...this.peers.keys()]) this.dropPeer(key);
-    for (const [fd, w] of this.accepted) {
+    const os = this.#os;
+    for (const key of [...this.#peers.keys()]) this.#dropPeer(key);
+    for (const [fd, w] of this.#accepted) {
       w.close();
       os.close(fd);
     }
-    this.accepted.clear();
-    this.listenWatcher?.close();
-    this.listenWatcher = null;
-    if (this.listenFd >= 0) {
-      os.close(this.listenFd);
+    this.#accepted.clear();
+    this.#listenWatcher?.close();
+    this.#listenWatcher = null;
+    if (this.#listenFd >= 0) {
+      os.close(this.#listenFd);
       try {
         unlinkSync(this.path);
       } catch {
         /* gone */
       }
     }
-    this.listenFd = -1;
-    this.efdWatcher?.close();
-    this.efdWatcher = null;
-    if (this.efd >= 0) os.close(this.efd);
-    this.efd = -1;
+    this.#listenFd = -1;
+    this.#efdWatcher?.close();
+    this.#efdWatcher = null;
+    if (this.#efd >= 0) os.close(this.#efd);
+    this.#efd = -1;
   }
 
   /**
@@ -218,16 +224,16 @@ export class VdevShmemDoorbell {
    * path, asked for only when there is no connection yet.
    */
   ring(peer: VdevShmemProcessId, path: () => string): void {
-    let p = this.peers.get(peerKey(peer));
-    if (!p) p = this.connect({ pid: peer.pid, token: peer.token, path: path() });
+    let p = this.#peers.get(peerKey(peer));
+    if (!p) p = this.#connect({ pid: peer.pid, token: peer.token, path: path() });
     if (!p) return;
-    if (p.bell >= 0) this.os.eventfdWrite(p.bell, 1n);
+    if (p.bell >= 0) this.#os.eventfdWrite(p.bell, 1n);
     else p.owed = true;
   }
 
   /** Rings this process's own doorbell (the scan then runs from the event loop). */
   ringSelf(): void {
-    if (this.efd >= 0) this.os.eventfdWrite(this.efd, 1n);
+    if (this.#efd >= 0) this.#os.eventfdWrite(this.#efd, 1n);
   }
 
   /**
@@ -237,55 +243,55 @@ export class VdevShmemDoorbell {
   retainPeers(wanted: Iterable<VdevShmemPeer>): void {
     const keep = new Set<string>();
     for (const id of wanted) {
-      if (id.pid === this.self.pid && id.token === this.self.token) continue;
+      if (id.pid === this.#self.pid && id.token === this.#self.token) continue;
       const key = peerKey(id);
       keep.add(key);
-      if (!this.peers.has(key)) this.connect(id);
+      if (!this.#peers.has(key)) this.#connect(id);
     }
-    for (const key of [...this.peers.keys()]) if (!keep.has(key)) this.dropPeer(key);
+    for (const key of [...this.#peers.keys()]) if (!keep.has(key)) this.#dropPeer(key);
   }
 
-  private rung(): void {
-    if (this.efd < 0) return;
+  #rung(): void {
+    if (this.#efd < 0) return;
     try {
-      this.os.eventfdRead(this.efd);
+      this.#os.eventfdRead(this.#efd);
     } catch {
       /* drained concurrently: nothing to do */
     }
-    this.handlers.onRing();
+    this.#handlers.onRing();
   }
 
-  private acceptAll(): void {
-    const os = this.os;
+  #acceptAll(): void {
+    const os = this.#os;
     for (;;) {
       let fd: number | null;
       try {
-        fd = os.accept(this.listenFd, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = os.accept(this.#listenFd, SOCK_NONBLOCK | SOCK_CLOEXEC);
       } catch {
         return;
       }
       if (fd === null) return;
       try {
-        os.sendmsg(fd, MSG, [this.efd]);
+        os.sendmsg(fd, MSG, [this.#efd]);
       } catch {
         os.close(fd);
         continue;
       }
       const conn = fd;
-      const w = os.watch(conn, UV_READABLE | UV_DISCONNECT, () => this.serviceAccepted(conn));
+      const w = os.watch(conn, UV_READABLE | UV_DISCONNECT, () => this.#serviceAccepted(conn));
       w.start();
-      this.accepted.set(conn, w);
+      this.#accepted.set(conn, w);
     }
   }
 
   // A peer connected to us only ever hangs up; anything it sends is dropped.
-  private serviceAccepted(fd: number): void {
-    const w = this.accepted.get(fd);
+  #serviceAccepted(fd: number): void {
+    const w = this.#accepted.get(fd);
     if (!w) return;
     let eof = false;
     try {
       for (;;) {
-        const r = this.os.recvmsg(fd, this.scratch.length, 0);
+        const r = this.#os.recvmsg(fd, this.#scratch.length, 0);
         if (r === null) break;
         if (r.data.length === 0) {
           eof = true;
@@ -297,12 +303,12 @@ export class VdevShmemDoorbell {
     }
     if (!eof) return;
     w.close();
-    this.os.close(fd);
-    this.accepted.delete(fd);
+    this.#os.close(fd);
+    this.#accepted.delete(fd);
   }
 
-  private connect(id: VdevShmemPeer): Peer | undefined {
-    const os = this.os;
+  #connect(id: VdevShmemPeer): Peer | undefined {
+    const os = this.#os;
     const key = peerKey(id);
     if (!vdevShmemIsDoorbellPath(id.path, id)) return undefined;
     let sock: number;
@@ -317,23 +323,23 @@ export class VdevShmemDoorbell {
       os.close(sock);
       // Nobody listens: the process is gone (or has no clients any more).
       if (isErrno(e, 'ECONNREFUSED') || isErrno(e, 'ENOENT')) {
-        setImmediate(() => this.handlers.onPeerGone(id));
+        setImmediate(() => this.#handlers.onPeerGone(id));
       }
       return undefined;
     }
     const p: Peer = { id, sock, watcher: null, bell: -1, owed: false };
-    p.watcher = os.watch(sock, UV_READABLE | UV_DISCONNECT, () => this.servicePeer(key, p));
+    p.watcher = os.watch(sock, UV_READABLE | UV_DISCONNECT, () => this.#servicePeer(key, p));
     p.watcher.start();
-    this.peers.set(key, p);
+    this.#peers.set(key, p);
     return p;
   }
 
-  private servicePeer(key: string, p: Peer): void {
-    if (this.peers.get(key) !== p) return;
+  #servicePeer(key: string, p: Peer): void {
+    if (this.#peers.get(key) !== p) return;
     let gone = false;
     try {
       for (;;) {
-        const r = this.os.recvmsg(p.sock, this.scratch.length, 1);
+        const r = this.#os.recvmsg(p.sock, this.#scratch.length, 1);
         if (r === null) break;
         if (r.data.length === 0) {
           gone = true;
@@ -341,29 +347,29 @@ export class VdevShmemDoorbell {
         }
         for (const fd of r.fds) {
           if (p.bell < 0) p.bell = fd;
-          else this.os.close(fd);
+          else this.#os.close(fd);
         }
       }
     } catch {
       gone = true;
     }
     if (gone) {
-      this.dropPeer(key);
-      this.handlers.onPeerGone(p.id);
+      this.#dropPeer(key);
+      this.#handlers.onPeerGone(p.id);
       return;
     }
     if (p.owed && p.bell >= 0) {
       p.owed = false;
-      this.os.eventfdWrite(p.bell, 1n);
+      this.#os.eventfdWrite(p.bell, 1n);
     }
   }
 
-  private dropPeer(key: string): void {
-    const p = this.peers.get(key);
+  #dropPeer(key: string): void {
+    const p = this.#peers.get(key);
     if (!p) return;
-    this.peers.delete(key);
+    this.#peers.delete(key);
     p.watcher?.close();
-    this.os.close(p.sock);
-    if (p.bell >= 0) this.os.close(p.bell);
+    this.#os.close(p.sock);
+    if (p.bell >= 0) this.#os.close(p.bell);
   }
 }

@@ -225,7 +225,7 @@ class HostRegion {
    * makes no difference), and far cheaper than a call into the addon on
    * the notification path. Unmapping detaches the view.
    */
-  private readonly words: Uint32Array;
+  readonly #words: Uint32Array;
 
   constructor(
     readonly hostName: string,
@@ -234,32 +234,32 @@ class HostRegion {
     readonly mem: MappedMemory,
     readonly pages: number,
   ) {
-    this.words = new Uint32Array(mem.native.buffer(0, VDEV_SHMEM_HEADER_SIZE));
+    this.#words = new Uint32Array(mem.native.buffer(0, VDEV_SHMEM_HEADER_SIZE));
     this.seenGeneration = this.load(H.GENERATION);
   }
 
   load(off: number): number {
-    return Atomics.load(this.words, off >> 2);
+    return Atomics.load(this.#words, off >> 2);
   }
 
   store(off: number, v: number): void {
-    Atomics.store(this.words, off >> 2, v >>> 0);
+    Atomics.store(this.#words, off >> 2, v >>> 0);
   }
 
   add(off: number, v: number): number {
-    return Atomics.add(this.words, off >> 2, v);
+    return Atomics.add(this.#words, off >> 2, v);
   }
 
   or(off: number, v: number): number {
-    return Atomics.or(this.words, off >> 2, v);
+    return Atomics.or(this.#words, off >> 2, v);
   }
 
   exchange(off: number, v: number): number {
-    return Atomics.exchange(this.words, off >> 2, v);
+    return Atomics.exchange(this.#words, off >> 2, v);
   }
 
   compareExchange(off: number, expected: number, v: number): number {
-    return Atomics.compareExchange(this.words, off >> 2, expected >>> 0, v >>> 0);
+    return Atomics.compareExchange(this.#words, off >> 2, expected >>> 0, v >>> 0);
   }
 
   get users(): number {
@@ -564,8 +564,8 @@ function signalMembers(r: HostRegion, except: number): void {
 export class VdevShmemClient {
   /** Called when this client's status changed: a notification arrived or the active set changed. */
   onEvent: (() => void) | null = null;
-  private region: HostRegion | null;
-  private seen: number;
+  #region: HostRegion | null;
+  #seen: number;
 
   /** @internal */
   constructor(
@@ -573,50 +573,50 @@ export class VdevShmemClient {
     /** The connection index (0..15). */
     readonly idx: number,
   ) {
-    this.region = region;
-    this.seen = region.load(slotOff(idx, H.SLOT_SEQ));
+    this.#region = region;
+    this.#seen = region.load(slotOff(idx, H.SLOT_SEQ));
   }
 
   /** The region's host name. */
   get hostName(): string {
-    return this.live().hostName;
+    return this.#live().hostName;
   }
 
   /** The region's size in pages. */
   get pages(): number {
-    return this.live().pages;
+    return this.#live().pages;
   }
 
   /** Whether the client is still attached. */
   get attached(): boolean {
-    return this.region !== null;
+    return this.#region !== null;
   }
 
   /** The mapping of the whole object (header, then data at {@link VDEV_SHMEM_HEADER_SIZE}). */
   get mapping(): MappedMemory {
-    return this.live().mem;
+    return this.#live().mem;
   }
 
   /** The object's descriptor (owned by the region; do not close). */
   get fd(): number {
-    return this.live().fd;
+    return this.#live().fd;
   }
 
-  private live(): HostRegion {
-    if (!this.region) throw new Error('vdev-shmem client is detached');
-    return this.region;
+  #live(): HostRegion {
+    if (!this.#region) throw new Error('vdev-shmem client is detached');
+    return this.#region;
   }
 
   /** The control page's `status`: pending bits (then cleared) and the active set. */
   readStatus(): number {
-    const r = this.live();
+    const r = this.#live();
     const pending = r.exchange(slotOff(this.idx, H.SLOT_PENDING), 0);
     return packControlStatus(pending, r.load(H.ACTIVE));
   }
 
   /** `status` without clearing the pending bits. */
   peekStatus(): number {
-    const r = this.live();
+    const r = this.#live();
     return packControlStatus(r.load(slotOff(this.idx, H.SLOT_PENDING)), r.load(H.ACTIVE));
   }
 
@@ -626,7 +626,7 @@ export class VdevShmemClient {
    * Returns the targets.
    */
   notify(value: number): number {
-    const r = this.live();
+    const r = this.#live();
     const targets = notifyTargets(value, this.idx, r.load(H.ACTIVE));
     const bit = 1 << this.idx;
     for (let j = 0; j < GUEST_SHM_MAX_CLIENTS; j++) {
@@ -639,11 +639,11 @@ export class VdevShmemClient {
 
   /** @internal Raises the event when the counter moved since the last look. */
   poll(): void {
-    const r = this.region;
+    const r = this.#region;
     if (!r) return;
     const seq = r.load(slotOff(this.idx, H.SLOT_SEQ));
-    if (seq === this.seen) return;
-    this.seen = seq;
+    if (seq === this.#seen) return;
+    this.#seen = seq;
     this.onEvent?.();
   }
 
@@ -652,9 +652,9 @@ export class VdevShmemClient {
    * clients, and removes the region if nobody holds it any more.
    */
   detach(): void {
-    const r = this.region;
+    const r = this.#region;
     if (!r) return;
-    this.region = null;
+    this.#region = null;
     r.clients.delete(this);
     let held = true;
     try {
@@ -682,46 +682,45 @@ export class VdevShmemClient {
 
 /** A device's hold on a region it pre-created (`create` option); not a client. */
 export class VdevShmemAnchor {
-  private region: HostRegion | null;
+  #region: HostRegion | null;
+  readonly #entry: number;
 
   /** @internal */
-  constructor(
-    region: HostRegion,
-    private readonly entry: number,
-  ) {
-    this.region = region;
+  constructor(region: HostRegion, entry: number) {
+    this.#entry = entry;
+    this.#region = region;
   }
 
   /** The region's host name. */
   get hostName(): string {
-    if (!this.region) throw new Error('vdev-shmem anchor is released');
-    return this.region.hostName;
+    if (!this.#region) throw new Error('vdev-shmem anchor is released');
+    return this.#region.hostName;
   }
 
   /** The region's size in pages. */
   get pages(): number {
-    if (!this.region) throw new Error('vdev-shmem anchor is released');
-    return this.region.pages;
+    if (!this.#region) throw new Error('vdev-shmem anchor is released');
+    return this.#region.pages;
   }
 
   /** Whether the anchor still holds the region. */
   get held(): boolean {
-    return this.region !== null;
+    return this.#region !== null;
   }
 
   /** Lets go of the region (idempotent); removes it if nobody holds it any more. */
   release(): void {
-    const r = this.region;
+    const r = this.#region;
     if (!r) return;
-    this.region = null;
+    this.#region = null;
     r.anchors.delete(this);
     try {
       let cleared = 0;
       let held = true;
       r.lock();
       try {
-        r.store(anchorOff(this.entry), 0);
-        r.store(anchorOff(this.entry) + 4, 0);
+        r.store(anchorOff(this.#entry), 0);
+        r.store(anchorOff(this.#entry) + 4, 0);
         r.bumpGeneration();
         cleared = r.sweepLocked();
         held = r.heldLocked();
