@@ -302,6 +302,19 @@ export interface NativeAddon {
   atomicStore32(mapping: NativeMapping, offset: number, value: number): void;
   /** Atomic add; returns the previous value. */
   atomicAdd32(mapping: NativeMapping, offset: number, value: number): number;
+
+  /**
+   * Copies `target.byteLength` bytes at `offset` of the mapping into
+   * `target`, surviving a fault: returns 0, or the errno (EFAULT when the
+   * memory faulted, e.g. SIGBUS because another process shrank the file,
+   * or was unmapped; EACCES without PROT_READ). A range outside the
+   * mapping is a RangeError.
+   */
+  guardedRead(mapping: NativeMapping, offset: number, target: ArrayBufferView): number;
+  /** Copies `source` into the mapping at `offset`, as {@link NativeAddon.guardedRead} (EACCES without PROT_WRITE). */
+  guardedWrite(mapping: NativeMapping, offset: number, source: ArrayBufferView): number;
+  /** A full memory barrier that touches no memory. */
+  fence(): void;
   /** Atomic or; returns the previous value. */
   atomicOr32(mapping: NativeMapping, offset: number, value: number): number;
   /** Atomic and; returns the previous value. */
@@ -385,7 +398,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 function findPackageRoot(from: string): string {
   let dir = from;
