@@ -254,6 +254,20 @@ export interface NativeAddon {
     fd: number,
     offset: number | bigint,
   ): NativeMapping;
+  /**
+   * As {@link NativeAddon.mmap}, at an address that is a multiple of
+   * `align` (a power of two, at least the page size; RangeError
+   * otherwise), as QEMU's qemu_ram_mmap places guest RAM. ENOMEM when
+   * `length + align` bytes of address space are not available.
+   */
+  mmapAligned(
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number | bigint,
+    align: number | bigint,
+  ): NativeMapping;
   /** `madvise(2)` on `[offset, offset+length)` of a mapping. */
   madvise(mapping: NativeMapping, offset: number, length: number, advice: number): void;
   /** One synchronous `madvise(MADV_POPULATE_WRITE)` (default: the whole mapping) on the calling thread. */

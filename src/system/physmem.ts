@@ -229,8 +229,18 @@ function mapNoreserveEffective(fd: number, readonly: boolean, shared: boolean): 
   return false;
 }
 
-/** QEMU's qemu_ram_mmap (without the guard page): maps `size` bytes of `fd` at `offset`. */
-function qemuRamMmap(fd: number, size: bigint, flags: number, offset: bigint): MappedMemory {
+/**
+ * QEMU's qemu_ram_mmap (without the guard page): maps `size` bytes of `fd`
+ * at `offset`, at an address aligned to `align` when that is more than a
+ * page (QEMU's `mr->align`, e.g. memory-backend-file's `align`).
+ */
+function qemuRamMmap(
+  fd: number,
+  size: bigint,
+  flags: number,
+  offset: bigint,
+  align = 0n,
+): MappedMemory {
   const os = hostOs();
   const readonly =
     (flags & RAM_READONLY) !== 0 || ((flags & RAM_READONLY_FD) !== 0 && (flags & RAM_SHARED) !== 0);
@@ -272,6 +282,9 @@ function qemuRamMmap(fd: number, size: bigint, flags: number, offset: bigint): M
       }
     }
   }
+  if (align > BigInt(os.pageSize())) {
+    return os.mapMemoryAligned(len, prot, mflags, fd, offset, align);
+  }
   return os.mapMemory(len, prot, mflags, fd, offset);
 }
 
@@ -287,6 +300,13 @@ export interface RamFromFdOptions {
   align?: Hwaddr;
   /** Grow the file when it is smaller than offset + size (QEMU's `grow`). */
   grow?: boolean;
+  /**
+   * The descriptor belongs to another process (a vhost-user back-end's
+   * SHMEM_MAP): it is never grown, `offset + size` must lie inside the
+   * file (even an empty one), and every access tsqom makes goes through
+   * fault-guarded copies, since the owner can still shrink the file.
+   */
+  foreign?: boolean;
 }
 
 /**
@@ -323,6 +343,15 @@ export function qemuRamAllocFromFd(
   if (opts.align !== undefined) mr.align = toBig(opts.align);
 
   const fileSize = getFileSize(fd);
+  if (opts.foreign && fileSize < off + toBig(size)) {
+    // QEMU grows an empty file here; someone else's descriptor is refused
+    // instead (growing it would change their file, and a read-only one
+    // cannot be grown, leaving a mapping past the end of the file).
+    throw new QomError(
+      `${memoryRegionName(mr)} backing store size 0x${hex(fileSize < 0n ? 0n : fileSize)} is too small for ` +
+        `'size' option 0x${hex(toBig(size))} plus 'offset' option 0x${hex(off)}`,
+    );
+  }
   if (fileSize !== 0n && fileSize < off + maxSize && !opts.grow) {
     throw new QomError(
       `${memoryRegionName(mr)} backing store size 0x${hex(fileSize)} is too small for 'size' option ` +
@@ -347,7 +376,7 @@ export function qemuRamAllocFromFd(
     );
   }
   sz = alignUp(sz, ps);
-  if (fileSize < off + maxSize) {
+  if (fileSize < off + maxSize && !opts.foreign) {
     try {
       os.ftruncate(fd, BigInt.asUintN(64, off + sz));
     } catch (e) {
@@ -357,12 +386,13 @@ export function qemuRamAllocFromFd(
   }
   let host: MappedMemory;
   try {
-    host = qemuRamMmap(fd, sz, ramFlags, off);
+    host = qemuRamMmap(fd, sz, ramFlags, off, mr.align);
   } catch (e) {
     throw new QomError(
       `unable to map backing store for guest RAM: ${isErrno(e) ? e.strerror : (e as Error).message}`,
     );
   }
+  if (opts.foreign) host.guard();
   return new RamBlock({
     mr,
     usedLength: sz,

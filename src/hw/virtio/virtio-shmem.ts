@@ -336,6 +336,7 @@ export function virtioSharedMemoryMappingNew(
       RAM_SHARED | (allowWrite ? 0 : RAM_READONLY_FD),
       dupfd,
       fdOff,
+      { foreign: true },
     );
   } catch (e) {
     try {
