@@ -62,6 +62,10 @@ import {
 import type { QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
+import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
+
+/** How long shutdown waits for shared memory regions locked by another process. */
+const SHUTDOWN_SETTLE_MS = 1000;
 
 /** Where the program writes; tests capture it. */
 export interface VlIo {
@@ -154,8 +158,14 @@ export class TsqomInstance {
       for (const l of this.listeners) await l.close().catch(() => {});
       for (const q of this.qtest) await q.close().catch(() => {});
       await this.qmp.close().catch(() => {});
-      cleanupDevicesAndObjects();
-      for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
+      try {
+        cleanupDevicesAndObjects();
+      } finally {
+        // A detach that found a region locked by another process is retried
+        // for a while; a holder that never lets go sweeps our slot later.
+        await vdevShmemSettle(SHUTDOWN_SETTLE_MS);
+        for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
+      }
     })();
     return this.stopped;
   }

@@ -80,7 +80,7 @@ import {
   type VdevShmemAnchor,
   type VdevShmemClient,
   VdevShmemHostError,
-  vdevShmemAnchor,
+  vdevShmemAnchorAsync,
   vdevShmemAttach,
 } from './vdev-shmem-host.js';
 
@@ -524,7 +524,7 @@ function vdevShmemTeardown(dev: VdevShmemState): void {
   dev.policy = null;
 }
 
-function vdevShmemRealize(d: DeviceState): void {
+function vdevShmemRealize(d: DeviceState): void | Promise<void> {
   const dev = d as VdevShmemState;
   const props: VdevShmemProps = {};
   for (const [k, v] of dev.options) {
@@ -555,17 +555,7 @@ function vdevShmemRealize(d: DeviceState): void {
   dev.windowBase = win;
   dev.windowSize = winSize;
   dev.factory = newFactory(dev);
-  try {
-    for (const c of cfg.creates) {
-      try {
-        dev.anchors.push(
-          vdevShmemAnchor(c.hostName, { pages: Number(c.pages), mode: c.mode, gid: c.gid }),
-        );
-      } catch (e) {
-        const why = e instanceof VdevShmemHostError ? e.message : (e as Error).message;
-        throw new QomError(`vdev-shmem: cannot create region '${c.name}': ${why}`);
-      }
-    }
+  const mapPages = (): void => {
     const factoryMr = memoryRegionNew();
     memoryRegionInitIo(
       factoryMr,
@@ -588,10 +578,40 @@ function vdevShmemRealize(d: DeviceState): void {
       memoryRegionAddSubregion(getSystemMemory(), loc, factoryMr);
       memoryRegionAddSubregion(getSystemMemory(), win, windowMr);
     });
-  } catch (e) {
-    vdevShmemTeardown(dev);
-    throw e;
+  };
+  if (cfg.creates.length === 0) {
+    try {
+      mapPages();
+    } catch (e) {
+      vdevShmemTeardown(dev);
+      throw e;
+    }
+    return;
   }
+  // Pre-creating waits for each region's lock without blocking the event
+  // loop: realize completes asynchronously.
+  return (async () => {
+    try {
+      for (const c of cfg.creates) {
+        try {
+          dev.anchors.push(
+            await vdevShmemAnchorAsync(c.hostName, {
+              pages: Number(c.pages),
+              mode: c.mode,
+              gid: c.gid,
+            }),
+          );
+        } catch (e) {
+          const why = e instanceof VdevShmemHostError ? e.message : (e as Error).message;
+          throw new QomError(`vdev-shmem: cannot create region '${c.name}': ${why}`);
+        }
+      }
+      mapPages();
+    } catch (e) {
+      vdevShmemTeardown(dev);
+      throw e;
+    }
+  })();
 }
 
 function vdevShmemUnrealize(d: DeviceState): void {
