@@ -66,6 +66,18 @@ import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
 
 /** How long shutdown waits for shared memory regions locked by another process. */
 const SHUTDOWN_SETTLE_MS = 1000;
+/** How long shutdown waits for one server to close its connections. */
+const SHUTDOWN_CLOSE_MS = 1000;
+
+/** Waits for `p` (ignoring its failure), at most SHUTDOWN_CLOSE_MS. */
+async function bounded(p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    p.catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_CLOSE_MS))),
+  ]);
+  clearTimeout(timer);
+}
 
 /** Where the program writes; tests capture it. */
 export interface VlIo {
@@ -155,9 +167,12 @@ export class TsqomInstance {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.resolveExit('stop');
-      for (const l of this.listeners) await l.close().catch(() => {});
-      for (const q of this.qtest) await q.close().catch(() => {});
-      await this.qmp.close().catch(() => {});
+      // Monitors first: a listener's close waits for its connections to end,
+      // and a connected client (a reader, a hostile one) must not hold
+      // shutdown up.
+      await bounded(this.qmp.close());
+      for (const l of this.listeners) await bounded(l.close());
+      for (const q of this.qtest) await bounded(q.close());
       try {
         cleanupDevicesAndObjects();
       } finally {

@@ -159,12 +159,37 @@ export class RamBlock implements RamBackend {
 
   /** Copies bytes out of the block. */
   read(offset: number, length: number): Uint8Array {
-    return this.host.read(this.hostOffset + offset, length);
+    try {
+      return this.host.read(this.hostOffset + offset, length);
+    } catch (e) {
+      this.#reportFault(e, offset, length);
+      throw e;
+    }
   }
 
   /** Copies bytes into the block. */
   write(offset: number, data: Uint8Array): void {
-    this.host.write(this.hostOffset + offset, data);
+    try {
+      this.host.write(this.hostOffset + offset, data);
+    } catch (e) {
+      this.#reportFault(e, offset, data.length);
+      throw e;
+    }
+  }
+
+  #faultReported = false;
+
+  // Guarded (foreign) memory that faulted: its owner shrank the file under
+  // the mapping. Said once per block; every such access fails.
+  #reportFault(e: unknown, offset: number, length: number): void {
+    if (this.#faultReported || !this.host.guarded || !isErrno(e, 'EFAULT') || !this.host.isMapped) {
+      return;
+    }
+    this.#faultReported = true;
+    errorReport(
+      `memory region '${memoryRegionName(this.mr)}': access to [0x${hex(offset)}, +0x${hex(length)}) ` +
+        `failed: ${e.strerror} (the memory's owner shrank it); such accesses fail from now on`,
+    );
   }
 
   /** A live view, detached when an owned mapping is unmapped. */

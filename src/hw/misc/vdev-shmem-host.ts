@@ -45,7 +45,7 @@
  * is released.
  * @module
  */
-import { fchmodSync, fchownSync, readFileSync } from 'node:fs';
+import { fchmodSync, fchownSync, readFileSync, statSync } from 'node:fs';
 import { container } from 'tsyringe';
 import {
   HostOs,
@@ -445,6 +445,19 @@ class HostRegion {
     }
   }
 
+  /** Removes the name if it still refers to this object (not to a newer one). */
+  unlinkIfSame(): void {
+    try {
+      const mine = this.os.fstat(this.fd);
+      const named = statSync(`/dev/shm${this.objectName}`, { bigint: true });
+      if (mine.nlink > 0 && named.ino === mine.ino && named.dev === mine.dev) {
+        this.os.shmUnlink(this.objectName);
+      }
+    } catch {
+      /* gone already */
+    }
+  }
+
   /** Unmaps and closes (the region's local users are gone). */
   close(): void {
     if (this.closed) return;
@@ -530,6 +543,8 @@ let settleWaiters: (() => void)[] = [];
 /** Closes a region nobody in this process uses any more, once nothing waits on it. */
 function finish(r: HostRegion): void {
   if (r.users === 0 && r.pending.length === 0 && !r.closed) {
+    // A truncated object is of no use to anyone: its name goes with our last user.
+    if (r.truncated) r.unlinkIfSame();
     r.close();
     allRegions.delete(r);
   }
@@ -582,6 +597,9 @@ function underLock(r: HostRegion, job: LockedJob): void {
   r.pending.push(job);
   waiting.add(r);
   armRetry();
+  // The local user is gone already: a doorbell nobody needs must not keep
+  // the process alive while the change waits.
+  refreshDoorbell();
 }
 
 function armRetry(): void {
