@@ -45,8 +45,10 @@
  * is released.
  * @module
  */
+import { errorReport } from '../../util/error-report.js';
+import { hostOs } from '../../util/machine-context.js';
+import { TsqomError } from '../../util/error.js';
 import { fchmodSync, fchownSync, readFileSync, statSync } from 'node:fs';
-import { container } from 'tsyringe';
 import {
   HostOs,
   MAP_SHARED,
@@ -152,7 +154,7 @@ export interface VdevShmemFailure {
 }
 
 /** A host-side error (for `create` options at realize). */
-export class VdevShmemHostError extends Error {
+export class VdevShmemHostError extends TsqomError {
   /**
    * @param status - the guest status the failure maps to.
    * @param message - what went wrong.
@@ -161,8 +163,7 @@ export class VdevShmemHostError extends Error {
     readonly status: GuestShmStatus,
     message: string,
   ) {
-    super(message);
-    this.name = 'VdevShmemHostError';
+    super(message, 'ERR_VDEV_SHMEM_HOST');
   }
 
   /** Whether it failed only because another process held the region's lock (worth retrying). */
@@ -175,16 +176,11 @@ const anchorOff = (i: number): number => H.ANCHORS + i * H.ANCHOR_SIZE;
 const pathOff = (i: number): number => H.SLOT_PATHS + i * H.SLOT_PATH_SIZE;
 
 function os(): HostOs {
-  return container.resolve(HostOs);
+  return hostOs();
 }
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-// The one place this module writes to stderr (an error-report sink will take it over).
-function report(msg: string): void {
-  process.stderr.write(`${msg}\n`);
 }
 
 /**
@@ -340,7 +336,7 @@ class HostRegion {
     const want = VDEV_SHMEM_HEADER_SIZE + this.pages * GUEST_SHM_PAGE_SIZE;
     if (size >= want) return true;
     this.truncated = true;
-    report(
+    errorReport(
       `vdev-shmem: region '${this.hostName}' was truncated by another process ` +
         `(0x${size.toString(16)} bytes, its layout needs 0x${want.toString(16)}); ` +
         'guest accesses to it fail from now on',
@@ -559,7 +555,7 @@ function runLocked(r: HostRegion, jobs: LockedJob[]): void {
         const then = job();
         if (then) after.push(then);
       } catch (e) {
-        report(`vdev-shmem: cannot update region '${r.hostName}': ${describe(e)}`);
+        errorReport(`vdev-shmem: cannot update region '${r.hostName}': ${describe(e)}`);
       }
     }
   } finally {
@@ -569,7 +565,7 @@ function runLocked(r: HostRegion, jobs: LockedJob[]): void {
     try {
       then();
     } catch (e) {
-      report(`vdev-shmem: cannot signal region '${r.hostName}': ${describe(e)}`);
+      errorReport(`vdev-shmem: cannot signal region '${r.hostName}': ${describe(e)}`);
     }
   }
 }
@@ -626,7 +622,7 @@ function retryPending(): void {
       r.busySince = now;
     } else if (!r.stuckReported && now - r.busySince >= LOCK_STUCK_MS) {
       r.stuckReported = true;
-      report(
+      errorReport(
         `vdev-shmem: region '${r.hostName}' has been locked by process ${holder} for ` +
           `${now - r.busySince} ms (stopped or frozen?); its membership change is retried until it lets go`,
       );
@@ -688,7 +684,7 @@ function deliver(c: VdevShmemClient): void {
         deliveryQueue[k]!.poll();
       } catch (e) {
         // One guest's handler failing must not starve the others.
-        report(`vdev-shmem: event handler failed: ${describe(e)}`);
+        errorReport(`vdev-shmem: event handler failed: ${describe(e)}`);
       }
     }
   } finally {
