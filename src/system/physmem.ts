@@ -330,7 +330,9 @@ export interface RamFromFdOptions {
  * up to pages) of `fd` at `offset`; MAP_SHARED with RAM_SHARED, PROT_READ
  * with RAM_READONLY, or with RAM_READONLY_FD on a shared mapping;
  * MAP_NORESERVE with RAM_NORESERVE. An empty file is grown to offset +
- * size. Throws QEMU's error texts.
+ * size, except a foreign one (`opts.foreign`), which must already hold
+ * the range. The mapping is aligned to `opts.align` (QEMU's `mr->align`).
+ * Throws QEMU's error texts.
  *
  * A private mapping of a read-only descriptor stays writable, as QEMU's
  * (VM templating: `readonly=on,rom=off`; writes stay private). A shared
