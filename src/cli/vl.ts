@@ -62,6 +62,22 @@ import {
 import type { QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
+import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
+
+/** How long shutdown waits for shared memory regions locked by another process. */
+const SHUTDOWN_SETTLE_MS = 1000;
+/** How long shutdown waits for one server to close its connections. */
+const SHUTDOWN_CLOSE_MS = 1000;
+
+/** Waits for `p` (ignoring its failure), at most SHUTDOWN_CLOSE_MS. */
+async function bounded(p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    p.catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_CLOSE_MS))),
+  ]);
+  clearTimeout(timer);
+}
 
 /** Where the program writes; tests capture it. */
 export interface VlIo {
@@ -151,11 +167,20 @@ export class TsqomInstance {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.resolveExit('stop');
-      for (const l of this.listeners) await l.close().catch(() => {});
-      for (const q of this.qtest) await q.close().catch(() => {});
-      await this.qmp.close().catch(() => {});
-      cleanupDevicesAndObjects();
-      for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
+      // Monitors first: a listener's close waits for its connections to end,
+      // and a connected client (a reader, a hostile one) must not hold
+      // shutdown up.
+      await bounded(this.qmp.close());
+      for (const l of this.listeners) await bounded(l.close());
+      for (const q of this.qtest) await bounded(q.close());
+      try {
+        cleanupDevicesAndObjects();
+      } finally {
+        // A detach that found a region locked by another process is retried
+        // for a while; a holder that never lets go sweeps our slot later.
+        await vdevShmemSettle(SHUTDOWN_SETTLE_MS);
+        for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
+      }
     })();
     return this.stopped;
   }
