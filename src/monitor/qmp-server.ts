@@ -4,9 +4,19 @@
  * own parser, capability negotiation and request queue.
  *
  * Unlike QEMU, commands run asynchronously: a slow command on one monitor
- * never holds up the others, and a listening socket serves any number of
- * clients at once (QEMU serves one per `-qmp`). Within a monitor, replies
- * keep request order. Everything on the wire is as QEMU 7.2 sends it.
+ * never holds up the others. As in QEMU, a listening socket serves one
+ * client at a time: a second client connects but gets its greeting only
+ * once the first one has left (at most {@link QMP_MAX_WAITING_CLIENTS}
+ * wait; more are hung up on). Within a monitor, replies keep request
+ * order. Everything on the wire is as QEMU 7.2 sends it.
+ *
+ * Backpressure: a monitor stops reading while
+ * {@link QMP_OUTPUT_LIMIT} bytes of replies wait for its client to read
+ * them (or {@link QMP_REQ_QUEUE_LEN_MAX} requests wait to run), and reads
+ * again when they have gone out. QEMU 7.2 keeps reading and buffers every
+ * reply for as long as the client does not read. Events are sent to every
+ * monitor regardless; a client that lets more than
+ * {@link QMP_OUTPUT_HARD_LIMIT} pile up is disconnected.
  * @module
  */
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
@@ -35,6 +45,15 @@ import './qmp-cmds.js';
 
 /** QEMU's `QMP_REQ_QUEUE_LEN_MAX`: a monitor stops reading beyond this many queued requests. */
 export const QMP_REQ_QUEUE_LEN_MAX = 8;
+
+/** Unsent reply bytes beyond which a monitor stops reading its client's requests. */
+export const QMP_OUTPUT_LIMIT = 1024 * 1024;
+
+/** Unsent bytes beyond which a client is considered gone and disconnected (events keep coming). */
+export const QMP_OUTPUT_HARD_LIMIT = 16 * 1024 * 1024;
+
+/** Clients that may wait for their turn on one listening socket. */
+export const QMP_MAX_WAITING_CLIENTS = 16;
 
 /** The version tsqom reports: the QMP dialect it speaks (QEMU 7.2) and its own package name. */
 export const TSQOM_QMP_VERSION: QmpVersionInfo = {
@@ -129,6 +148,9 @@ export class QmpMonitor implements QmpMonitorHandle {
   private running = false;
   private closed = false;
   private paused = false;
+  /** Received bytes not parsed yet (held while the client does not read its replies). */
+  private held: Buffer | null = null;
+  private feeding = false;
   private inputEnded = false;
   private negotiationOver = false;
   private readonly enabledCaps = new Set<string>();
@@ -146,20 +168,20 @@ export class QmpMonitor implements QmpMonitorHandle {
     this.parser = new JsonMessageParser((value, err) => this.handleMessage(value, err));
     stream.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      // Replies to everything in this chunk go out in one write.
-      stream.cork();
-      try {
-        this.parser.feed(chunk);
-      } finally {
-        process.nextTick(() => stream.uncork());
-      }
+      this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+      this.feedHeld();
+    });
+    stream.on('drain', () => {
+      if (this.closed) return;
+      if (!this.running && this.queue.length > 0) this.pump();
+      this.feedHeld();
     });
     stream.on('error', () => this.teardown());
     stream.on('close', () => this.teardown());
     stream.on('end', () => {
       // The client is done sending: answer what it sent, then hang up.
       this.inputEnded = true;
-      if (!this.running) this.close();
+      if (!this.running && this.held === null) this.close();
     });
     this.send({
       QMP: { version: versionJson(server.version), capabilities: [...this.capabilitiesOffered] },
@@ -205,6 +227,46 @@ export class QmpMonitor implements QmpMonitorHandle {
     if (this.server.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
     this.stream.write(text);
+    if (this.stream.writableLength > QMP_OUTPUT_HARD_LIMIT) {
+      this.teardown();
+      this.stream.destroy();
+    }
+  }
+
+  /** Too much is waiting (requests to run or replies to be read) to take more input. */
+  private get blocked(): boolean {
+    return (
+      this.closed ||
+      this.queue.length >= QMP_REQ_QUEUE_LEN_MAX ||
+      this.stream.writableLength >= QMP_OUTPUT_LIMIT
+    );
+  }
+
+  /** Parses held input until it is used up or the monitor is blocked. */
+  private feedHeld(): void {
+    if (this.feeding) return;
+    this.feeding = true;
+    // Replies to everything parsed now go out in one write.
+    this.stream.cork();
+    try {
+      while (this.held !== null && !this.blocked) {
+        const buf = this.held;
+        const used = this.parser.feed(buf, () => this.blocked);
+        this.held = used < buf.length ? buf.subarray(used) : null;
+      }
+    } finally {
+      this.feeding = false;
+      process.nextTick(() => this.stream.uncork());
+    }
+    if (this.closed) return;
+    if (this.held !== null && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    } else if (this.held === null && this.paused) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    if (this.held === null && this.inputEnded && !this.running) this.close();
   }
 
   /** Closes the connection after pending output. */
@@ -218,6 +280,7 @@ export class QmpMonitor implements QmpMonitorHandle {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.held = null;
     this.parser.reset();
     this.server.monitorClosed(this);
   }
@@ -238,10 +301,6 @@ export class QmpMonitor implements QmpMonitorHandle {
       return;
     }
     this.queue.push(err ? { err } : { req: value });
-    if (this.queue.length >= QMP_REQ_QUEUE_LEN_MAX && !this.paused) {
-      this.paused = true;
-      this.stream.pause();
-    }
     if (!this.running) this.pump();
   }
 
@@ -267,21 +326,24 @@ export class QmpMonitor implements QmpMonitorHandle {
   private pump(): void {
     this.running = true;
     while (this.queue.length > 0 && !this.closed) {
-      const item = this.queue.shift()!;
-      if (this.paused && this.queue.length < QMP_REQ_QUEUE_LEN_MAX) {
-        this.paused = false;
-        this.stream.resume();
+      if (this.stream.writableLength >= QMP_OUTPUT_LIMIT) {
+        // The client is not reading: carry on at 'drain'.
+        this.running = false;
+        return;
       }
+      const item = this.queue.shift()!;
       const rsp = item.err ? qmpErrorResponse(item.err) : this.dispatch(item.req!);
       if (isThenable(rsp)) {
         rsp.then(
           (r) => {
             this.respond(r);
             this.pump();
+            this.feedHeld();
           },
           (e: unknown) => {
             this.respond(qmpErrorResponse(e));
             this.pump();
+            this.feedHeld();
           },
         );
         return;
@@ -289,8 +351,16 @@ export class QmpMonitor implements QmpMonitorHandle {
       this.respond(rsp);
     }
     this.running = false;
-    if (this.inputEnded) this.close();
+    if (this.inputEnded && this.held === null) this.close();
   }
+}
+
+/** A listening socket: the client being served and those waiting for their turn. */
+interface ListenerEntry {
+  server: net.Server;
+  address: QmpAddress;
+  active: QmpMonitor | null;
+  waiting: net.Socket[];
 }
 
 function versionJson(v: QmpVersionInfo): JsonObject {
@@ -309,7 +379,7 @@ export class QmpServer implements QmpHost {
   /** The commands served. */
   readonly registry: QmpCommandRegistry;
   private readonly monitorSet = new Set<QmpMonitor>();
-  private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
+  private readonly listeners = new Set<ListenerEntry>();
   private readonly onShutdown?: (reason: string) => void;
   private shutdownReason: string | undefined;
   private shutdownScheduled = false;
@@ -335,7 +405,8 @@ export class QmpServer implements QmpHost {
    */
   async listen(address: string | QmpAddress): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
-    const server = net.createServer((sock) => this.attach(sock));
+    const server = net.createServer((sock) => this.accept(entry, sock));
+    const entry: ListenerEntry = { server, address: addr, active: null, waiting: [] };
     if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
       unlinkSync(addr.path);
     await new Promise<void>((resolve, reject) => {
@@ -348,7 +419,7 @@ export class QmpServer implements QmpHost {
       const a = server.address() as net.AddressInfo;
       actual = { type: 'tcp', host: addr.host, port: a.port };
     }
-    const entry = { server, address: actual };
+    entry.address = actual;
     this.listeners.add(entry);
     return {
       address: actual,
@@ -356,8 +427,55 @@ export class QmpServer implements QmpHost {
     };
   }
 
-  private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
+  /** One client at a time per listening socket, as QEMU's chardev: the others wait. */
+  private accept(entry: ListenerEntry, sock: net.Socket): void {
+    if (!this.listeners.has(entry)) {
+      sock.destroy();
+      return;
+    }
+    if (entry.active === null) {
+      this.serve(entry, sock);
+      return;
+    }
+    if (entry.waiting.length >= QMP_MAX_WAITING_CLIENTS) {
+      sock.destroy();
+      return;
+    }
+    // Not read until its turn: what it sends stays in the socket, as with QEMU.
+    sock.pause();
+    sock.on('error', () => undefined);
+    sock.once('close', () => {
+      const i = entry.waiting.indexOf(sock);
+      if (i >= 0) entry.waiting.splice(i, 1);
+    });
+    entry.waiting.push(sock);
+  }
+
+  private serve(entry: ListenerEntry, sock: net.Socket): void {
+    const mon = this.attach(sock);
+    // A client that waited was paused.
+    sock.resume();
+    if (mon.isClosed) return;
+    entry.active = mon;
+    sock.once('close', () => {
+      if (entry.active !== mon) return;
+      entry.active = null;
+      let next: net.Socket | undefined;
+      while ((next = entry.waiting.shift()) !== undefined) {
+        if (next.destroyed) continue;
+        if (!this.listeners.has(entry)) {
+          next.destroy();
+          continue;
+        }
+        this.serve(entry, next);
+        return;
+      }
+    });
+  }
+
+  private async closeListener(entry: ListenerEntry): Promise<void> {
     if (!this.listeners.delete(entry)) return;
+    for (const w of entry.waiting.splice(0)) w.destroy();
     await new Promise<void>((resolve) => entry.server.close(() => resolve()));
     if (entry.address.type === 'unix') {
       try {
