@@ -52,6 +52,13 @@ export const QMP_OUTPUT_LIMIT = 1024 * 1024;
 /** Unsent bytes beyond which a client is considered gone and disconnected (events keep coming). */
 export const QMP_OUTPUT_HARD_LIMIT = 16 * 1024 * 1024;
 
+/**
+ * Milliseconds a monitor may spend on one client's input before it lets
+ * the event loop serve others (a flood of cheap requests is parsed in
+ * slices, not in one go).
+ */
+export const QMP_INPUT_SLICE_MS = 5;
+
 /** Clients that may wait for their turn on one listening socket. */
 export const QMP_MAX_WAITING_CLIENTS = 16;
 
@@ -150,7 +157,11 @@ export class QmpMonitor implements QmpMonitorHandle {
   private paused = false;
   /** Received bytes not parsed yet (held while the client does not read its replies). */
   private held: Buffer | null = null;
+  private outText: string[] = [];
+  private outLength = 0;
+  private flushScheduled = false;
   private feeding = false;
+  private sliceScheduled = false;
   private inputEnded = false;
   private negotiationOver = false;
   private readonly enabledCaps = new Set<string>();
@@ -226,11 +237,31 @@ export class QmpMonitor implements QmpMonitorHandle {
     let text = qobjectToJson(msg, this.server.pretty) + '\n';
     if (this.server.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
-    this.stream.write(text);
-    if (this.stream.writableLength > QMP_OUTPUT_HARD_LIMIT) {
+    // Replies produced in one go leave in one write (fewer, larger buffers).
+    this.outText.push(text);
+    this.outLength += text.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flushOutput());
+    }
+    if (this.unsentBytes > QMP_OUTPUT_HARD_LIMIT) {
       this.teardown();
       this.stream.destroy();
     }
+  }
+
+  private flushOutput(): void {
+    this.flushScheduled = false;
+    if (this.outText.length === 0 || this.closed) return;
+    const text = this.outText.length === 1 ? this.outText[0] : this.outText.join('');
+    this.outText = [];
+    this.outLength = 0;
+    this.stream.write(text);
+  }
+
+  /** Bytes sent but not yet taken by the client (or the kernel). */
+  private get unsentBytes(): number {
+    return this.stream.writableLength + this.outLength;
   }
 
   /** Too much is waiting (requests to run or replies to be read) to take more input. */
@@ -238,7 +269,7 @@ export class QmpMonitor implements QmpMonitorHandle {
     return (
       this.closed ||
       this.queue.length >= QMP_REQ_QUEUE_LEN_MAX ||
-      this.stream.writableLength >= QMP_OUTPUT_LIMIT
+      this.unsentBytes >= QMP_OUTPUT_LIMIT
     );
   }
 
@@ -246,19 +277,26 @@ export class QmpMonitor implements QmpMonitorHandle {
   private feedHeld(): void {
     if (this.feeding) return;
     this.feeding = true;
-    // Replies to everything parsed now go out in one write.
-    this.stream.cork();
+    const deadline = performance.now() + QMP_INPUT_SLICE_MS;
+    const stop = (): boolean => this.blocked || performance.now() > deadline;
     try {
-      while (this.held !== null && !this.blocked) {
+      while (this.held !== null && !stop()) {
         const buf = this.held;
-        const used = this.parser.feed(buf, () => this.blocked);
+        const used = this.parser.feed(buf, stop);
         this.held = used < buf.length ? buf.subarray(used) : null;
       }
     } finally {
       this.feeding = false;
-      process.nextTick(() => this.stream.uncork());
     }
     if (this.closed) return;
+    if (this.held !== null && !this.blocked && !this.sliceScheduled) {
+      // Time is up: the rest after other clients had their turn.
+      this.sliceScheduled = true;
+      setImmediate(() => {
+        this.sliceScheduled = false;
+        this.feedHeld();
+      });
+    }
     if (this.held !== null && !this.paused) {
       this.paused = true;
       this.stream.pause();
@@ -272,6 +310,7 @@ export class QmpMonitor implements QmpMonitorHandle {
   /** Closes the connection after pending output. */
   close(): void {
     if (this.closed) return;
+    this.flushOutput();
     this.teardown();
     this.stream.end();
   }
@@ -281,6 +320,8 @@ export class QmpMonitor implements QmpMonitorHandle {
     this.closed = true;
     this.queue.length = 0;
     this.held = null;
+    this.outText = [];
+    this.outLength = 0;
     this.parser.reset();
     this.server.monitorClosed(this);
   }
@@ -326,7 +367,7 @@ export class QmpMonitor implements QmpMonitorHandle {
   private pump(): void {
     this.running = true;
     while (this.queue.length > 0 && !this.closed) {
-      if (this.stream.writableLength >= QMP_OUTPUT_LIMIT) {
+      if (this.unsentBytes >= QMP_OUTPUT_LIMIT) {
         // The client is not reading: carry on at 'drain'.
         this.running = false;
         return;
