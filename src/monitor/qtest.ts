@@ -22,8 +22,9 @@
  *   ({@link QtestClock}); otherwise they are unknown commands, as in QEMU
  *   builds without the qtest accelerator.
  * - Transfers are bounded by {@link QtestServerOptions.maxTransferSize},
- *   and a line by what the largest `write` needs (a longer one, or a
- *   longer partial line, disconnects the client).
+ *   a `write`/`b64write` line by what the largest transfer needs, and any
+ *   other line by {@link QTEST_MAX_COMMAND_LINE}; a longer one (complete
+ *   or not) disconnects the client. QEMU buffers any line whole.
  * - Backpressure: the server stops reading a client while
  *   {@link QTEST_OUTPUT_LIMIT} bytes of replies wait to be read, and
  *   replies to `read`/`b64read` larger than that are produced piece by
@@ -190,6 +191,30 @@ const DEFAULT_MAX_TRANSFER = 64 * 1024 * 1024;
 
 /** Unread reply bytes beyond which the qtest server stops reading its client. */
 export const QTEST_OUTPUT_LIMIT = 1024 * 1024;
+
+/** Longest line other than a `write`/`b64write` (whose data may be up to twice the largest transfer). */
+export const QTEST_MAX_COMMAND_LINE = 64 * 1024;
+
+/** Milliseconds spent on one client's input before the event loop serves others. */
+const QTEST_SLICE_MS = 5;
+
+/** Whether a line (its first bytes) is a `write` or `b64write`. */
+function isWriteLine(head: Buffer): boolean {
+  const s = head.toString('latin1', 0, 9);
+  return s.startsWith('write ') || s.startsWith('b64write ');
+}
+
+/** The first bytes of a line held in pieces (enough for {@link isWriteLine}). */
+function lineHead(parts: readonly Buffer[]): Buffer {
+  const head: Buffer[] = [];
+  let n = 0;
+  for (const p of parts) {
+    head.push(p);
+    n += p.length;
+    if (n >= 9) break;
+  }
+  return Buffer.concat(head);
+}
 
 /** Bytes of the target read per piece of a large `read`/`b64read` reply (a multiple of 3, for base64). */
 const READ_PIECE = 384 * 1024;
@@ -539,7 +564,13 @@ export class QtestServer extends EventEmitter {
   /** Sends what is due and runs the lines received, as far as the client keeps up. */
   private pump(conn: Conn): void {
     const sock = conn.socket;
+    const deadline = performance.now() + QTEST_SLICE_MS;
     while (this.active === conn && !sock.destroyed && !this.blocked(conn)) {
+      if (performance.now() > deadline) {
+        // Time is up: carry on after the rest of the process had its turn.
+        setImmediate(() => this.pump(conn));
+        break;
+      }
       if (conn.streaming !== undefined) {
         const r = conn.streaming.next();
         if (!r.done) {
@@ -557,8 +588,12 @@ export class QtestServer extends EventEmitter {
         conn.parts.push(chunk);
         conn.partsLen += chunk.length;
         // A line can hold a write of maxTransfer bytes in hex; anything
-        // longer is a runaway client.
-        if (conn.partsLen > this.maxLine) {
+        // longer is a runaway client, and so is any other command longer
+        // than QTEST_MAX_COMMAND_LINE.
+        if (
+          conn.partsLen > this.maxLine ||
+          (conn.partsLen > QTEST_MAX_COMMAND_LINE && !isWriteLine(lineHead(conn.parts)))
+        ) {
           sock.destroy();
           return;
         }
@@ -570,7 +605,10 @@ export class QtestServer extends EventEmitter {
         conn.parts.length === 0 ? head : Buffer.concat([...conn.parts, head], conn.partsLen + nl);
       conn.parts = [];
       conn.partsLen = 0;
-      if (bytes.length > this.maxLine) {
+      if (
+        bytes.length > this.maxLine ||
+        (bytes.length > QTEST_MAX_COMMAND_LINE && !isWriteLine(bytes))
+      ) {
         sock.destroy();
         return;
       }
