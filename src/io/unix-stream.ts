@@ -88,8 +88,9 @@ export interface UnixStreamOptions {
    */
   maxFds?: number;
   /**
-   * Reading stops while more than this many bytes wait to be sent, and
-   * resumes once no more than a quarter of it is left; default
+   * Reading stops while more than this many bytes wait to be sent (each
+   * queued message counting 256 bytes more than its length, for its
+   * bookkeeping), and resumes once no more than a quarter of it is left; default
    * {@link UNIX_STREAM_MAX_PENDING_BYTES}.
    */
   maxPendingBytes?: number;
@@ -119,6 +120,9 @@ interface Pending {
   fds: number[];
 }
 
+/** What one queued message costs beyond its bytes (objects, buffer headers), for the limit. */
+const PENDING_OVERHEAD = 256;
+
 const EAGAIN = 11;
 const EPIPE = 32;
 const ECONNRESET = 104;
@@ -146,6 +150,8 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   readonly #maxPendingBytes: number;
   readonly #maxPendingFds: number;
   #pendingBytes = 0;
+  /** What the queue costs: its bytes plus a per-message overhead (many tiny replies cost more than their bytes). */
+  #pendingCost = 0;
   #pendingFds = 0;
   /** Reading is held back until the peer drains what is queued. */
   #throttled = false;
@@ -254,8 +260,9 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   #enqueue(p: Pending): void {
     this.#queue.push(p);
     this.#pendingBytes += p.data.byteLength;
+    this.#pendingCost += p.data.byteLength + PENDING_OVERHEAD;
     this.#pendingFds += p.fds.length;
-    if (this.#pendingBytes > this.#maxPendingBytes || this.#pendingFds > this.#maxPendingFds) {
+    if (this.#pendingCost > this.#maxPendingBytes || this.#pendingFds > this.#maxPendingFds) {
       this.#throttled = true;
     }
   }
@@ -349,6 +356,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
     for (const p of this.#queue) for (const fd of p.fds) this.os.close(fd);
     this.#queue = [];
     this.#pendingBytes = 0;
+    this.#pendingCost = 0;
     this.#pendingFds = 0;
     const fd = this.#fd;
     this.#fd = -1;
@@ -438,15 +446,17 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       this.#pendingFds -= p.fds.length;
       p.fds = [];
       this.#pendingBytes -= sent;
+      this.#pendingCost -= sent;
       if (sent < p.data.byteLength) {
         p.data = p.data.subarray(sent);
         break;
       }
+      this.#pendingCost -= PENDING_OVERHEAD;
       this.#queue.shift();
     }
     if (
       this.#throttled &&
-      this.#pendingBytes <= this.#maxPendingBytes / 4 &&
+      this.#pendingCost <= this.#maxPendingBytes / 4 &&
       this.#pendingFds <= this.#maxPendingFds / 4
     ) {
       this.#throttled = false;

@@ -4,7 +4,7 @@
  * gc-hook.ts), and its stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,8 +24,10 @@ export interface WatchedChild {
   stderr(): string;
   /** Resident set size in bytes, from /proc/PID/status. */
   rss(): number;
-  /** Open descriptors, from /proc/PID/fd. */
+  /** Open descriptors, from /proc/PID/fd (but /dev/null, which Node opens when it pleases). */
   fdCount(): number;
+  /** What the open descriptors are (for diagnostics). */
+  fdList(): string;
   /** Collects garbage a few times while idle and returns the resident size once it settled. */
   settledRss(): Promise<number>;
   /**
@@ -83,7 +85,24 @@ export function startWatched(script: string, args: readonly string[]): WatchedCh
     stderr: () => err,
     usage: () => lastUsage,
     rss,
-    fdCount: () => readdirSync(`/proc/${pid}/fd`).length,
+    fdCount: () =>
+      readdirSync(`/proc/${pid}/fd`).filter((f) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${f}`) !== '/dev/null';
+        } catch {
+          return false;
+        }
+      }).length,
+    fdList: () =>
+      readdirSync(`/proc/${pid}/fd`)
+        .map((f) => {
+          try {
+            return `${f}:${readlinkSync(`/proc/${pid}/fd/${f}`)}`;
+          } catch {
+            return `${f}:?`;
+          }
+        })
+        .join(' '),
     async settledRss() {
       // V8 gives back the young generation it grew during a flood only
       // after a few collections at a low allocation rate: collect while
