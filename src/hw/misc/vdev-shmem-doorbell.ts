@@ -29,10 +29,10 @@
  * counter already means "rung").
  * @module
  */
+import { hostOs } from '../../util/machine-context.js';
 import { chmodSync, lstatSync, readlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { container } from 'tsyringe';
 import {
   AF_UNIX,
   EFD_CLOEXEC,
@@ -153,7 +153,7 @@ export class VdevShmemDoorbell {
     private readonly self: VdevShmemProcessId,
     private readonly handlers: VdevShmemDoorbellHandlers,
     dir: string = tmpdir(),
-    private readonly os: HostOs = container.resolve(HostOs),
+    private readonly os: HostOs = hostOs(),
   ) {
     this.path = vdevShmemDoorbellPath(self, dir);
   }
