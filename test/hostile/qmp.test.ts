@@ -14,6 +14,7 @@ import {
   TSQOM_CLI,
   connectUnix,
   flood,
+  answersWithin,
   latencies,
   startWatched,
   waitListening,
@@ -122,7 +123,7 @@ test.serial(
     // It stopped reading: far less than 3 s of flooding went in.
     t.true(r.took < 4 * MiB, `took ${r.took}`);
     t.true(r.lat.length >= 10);
-    t.true(Math.max(...r.lat) < 100, r.lat.map((x) => x.toFixed(0)).join(' '));
+    t.true(answersWithin(r.lat, 100), r.lat.map((x) => x.toFixed(0)).join(' '));
     t.true(r.after <= r.base * 1.1, `${r.after} vs ${r.base}`);
     t.notRegex(tsq.stderr(), /uv_poll|Bad file descriptor|heap out of memory/);
   },
@@ -138,7 +139,7 @@ test.serial(
     );
     t.true(r.peak - r.base < 64 * MiB);
     t.true(r.took < 4 * MiB, `took ${r.took}`);
-    t.true(Math.max(...r.lat) < 100, r.lat.map((x) => x.toFixed(0)).join(' '));
+    t.true(answersWithin(r.lat, 100), r.lat.map((x) => x.toFixed(0)).join(' '));
     t.true(r.after <= r.base * 1.1, `${r.after} vs ${r.base}`);
   },
 );

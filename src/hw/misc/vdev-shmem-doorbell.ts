@@ -139,7 +139,8 @@ export class VdevShmemDoorbell {
   private listenWatcher: NativeFdWatcher | null = null;
   private readonly accepted = new Map<number, NativeFdWatcher>();
   private readonly peers = new Map<string, Peer>();
-  private readonly scratch = new Uint8Array(8);
+  // Bytes a peer sends are dropped: read them in large bites.
+  private readonly scratch = new Uint8Array(4096);
   /** The socket path this doorbell listens on. */
   readonly path: string;
 

@@ -190,3 +190,16 @@ export async function latencies(
   }
   return out;
 }
+
+/**
+ * Whether latencies show a process that answers within `ms`: nine in ten
+ * within `ms`, none beyond five times that. The machine running the tests
+ * is shared, so a single late sample says more about the scheduler than
+ * about tsqom; a process that stops serving others shows up as a run of
+ * late samples or one very late one.
+ */
+export function answersWithin(samples: readonly number[], ms: number): boolean {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const p90 = sorted[Math.floor(sorted.length * 0.9)] ?? Infinity;
+  return p90 < ms && (sorted.at(-1) ?? Infinity) < 5 * ms;
+}
