@@ -180,7 +180,7 @@ export class JsonMessageParser {
   /** Messages handed out so far (so {@link feed} can stop after one). */
   private emitted = 0;
 
-  /** @param emit - called once per message, with a value or an error. */
+  /** @param emitMessage - called once per message, with a value or an error. */
   constructor(private readonly emitMessage: JsonMessageCallback) {}
 
   private emit(value: JsonValue | undefined, error: QomError | undefined, isFloat: boolean): void {
