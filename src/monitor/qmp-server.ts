@@ -4,9 +4,19 @@
  * own parser, capability negotiation and request queue.
  *
  * Unlike QEMU, commands run asynchronously: a slow command on one monitor
- * never holds up the others, and a listening socket serves any number of
- * clients at once (QEMU serves one per `-qmp`). Within a monitor, replies
- * keep request order. Everything on the wire is as QEMU 7.2 sends it.
+ * never holds up the others. As in QEMU, a listening socket serves one
+ * client at a time: a second client connects but gets its greeting only
+ * once the first one has left (at most {@link QMP_MAX_WAITING_CLIENTS}
+ * wait; more are hung up on). Within a monitor, replies keep request
+ * order. Everything on the wire is as QEMU 7.2 sends it.
+ *
+ * Backpressure: a monitor stops reading while
+ * {@link QMP_OUTPUT_LIMIT} bytes of replies wait for its client to read
+ * them (or {@link QMP_REQ_QUEUE_LEN_MAX} requests wait to run), and reads
+ * again when they have gone out. QEMU 7.2 keeps reading and buffers every
+ * reply for as long as the client does not read. Events are sent to every
+ * monitor regardless; a client that lets more than
+ * {@link QMP_OUTPUT_HARD_LIMIT} pile up is disconnected.
  * @module
  */
 import { CLOCK, type Clock } from '../util/clock.js';
@@ -40,6 +50,22 @@ const traceQmp = trace('qmp');
 
 /** QEMU's `QMP_REQ_QUEUE_LEN_MAX`: a monitor stops reading beyond this many queued requests. */
 export const QMP_REQ_QUEUE_LEN_MAX = 8;
+
+/** Unsent reply bytes beyond which a monitor stops reading its client's requests. */
+export const QMP_OUTPUT_LIMIT = 1024 * 1024;
+
+/** Unsent bytes beyond which a client is considered gone and disconnected (events keep coming). */
+export const QMP_OUTPUT_HARD_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Milliseconds a monitor may spend on one client's input before it lets
+ * the event loop serve others (a flood of cheap requests is parsed in
+ * slices, not in one go).
+ */
+export const QMP_INPUT_SLICE_MS = 5;
+
+/** Clients that may wait for their turn on one listening socket. */
+export const QMP_MAX_WAITING_CLIENTS = 16;
 
 /** The version tsqom reports: the QMP dialect it speaks (QEMU 7.2) and its own package name. */
 export const TSQOM_QMP_VERSION: QmpVersionInfo = {
@@ -134,6 +160,13 @@ export class QmpMonitor implements QmpMonitorHandle {
   private running = false;
   private closed = false;
   private paused = false;
+  /** Received bytes not parsed yet (held while the client does not read its replies). */
+  private held: Buffer | null = null;
+  private outText: string[] = [];
+  private outLength = 0;
+  private flushScheduled = false;
+  private feeding = false;
+  private sliceScheduled = false;
   private inputEnded = false;
   private negotiationOver = false;
   private readonly enabledCaps = new Set<string>();
@@ -151,20 +184,20 @@ export class QmpMonitor implements QmpMonitorHandle {
     this.parser = new JsonMessageParser((value, err) => this.handleMessage(value, err));
     stream.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      // Replies to everything in this chunk go out in one write.
-      stream.cork();
-      try {
-        this.parser.feed(chunk);
-      } finally {
-        process.nextTick(() => stream.uncork());
-      }
+      this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+      this.feedHeld();
+    });
+    stream.on('drain', () => {
+      if (this.closed) return;
+      if (!this.running && this.queue.length > 0) this.pump();
+      this.feedHeld();
     });
     stream.on('error', () => this.teardown());
     stream.on('close', () => this.teardown());
     stream.on('end', () => {
       // The client is done sending: answer what it sent, then hang up.
       this.inputEnded = true;
-      if (!this.running) this.close();
+      if (!this.running && this.held === null) this.close();
     });
     this.send({
       QMP: { version: versionJson(server.version), capabilities: [...this.capabilitiesOffered] },
@@ -210,12 +243,80 @@ export class QmpMonitor implements QmpMonitorHandle {
     if (traceQmp.enabled) traceQmp('monitor_qmp_respond %s', text.trimEnd());
     if (this.server.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
+    // Replies produced in one go leave in one write (fewer, larger buffers).
+    this.outText.push(text);
+    this.outLength += text.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flushOutput());
+    }
+    if (this.unsentBytes > QMP_OUTPUT_HARD_LIMIT) {
+      this.teardown();
+      this.stream.destroy();
+    }
+  }
+
+  private flushOutput(): void {
+    this.flushScheduled = false;
+    if (this.outText.length === 0 || this.closed) return;
+    const text = this.outText.length === 1 ? this.outText[0] : this.outText.join('');
+    this.outText = [];
+    this.outLength = 0;
     this.stream.write(text);
+  }
+
+  /** Bytes sent but not yet taken by the client (or the kernel). */
+  private get unsentBytes(): number {
+    return this.stream.writableLength + this.outLength;
+  }
+
+  /** Too much is waiting (requests to run or replies to be read) to take more input. */
+  private get blocked(): boolean {
+    return (
+      this.closed ||
+      this.queue.length >= QMP_REQ_QUEUE_LEN_MAX ||
+      this.unsentBytes >= QMP_OUTPUT_LIMIT
+    );
+  }
+
+  /** Parses held input until it is used up or the monitor is blocked. */
+  private feedHeld(): void {
+    if (this.feeding) return;
+    this.feeding = true;
+    const deadline = performance.now() + QMP_INPUT_SLICE_MS;
+    const stop = (): boolean => this.blocked || performance.now() > deadline;
+    try {
+      while (this.held !== null && !stop()) {
+        const buf = this.held;
+        const used = this.parser.feed(buf, stop);
+        this.held = used < buf.length ? buf.subarray(used) : null;
+      }
+    } finally {
+      this.feeding = false;
+    }
+    if (this.closed) return;
+    if (this.held !== null && !this.blocked && !this.sliceScheduled) {
+      // Time is up: the rest after other clients had their turn.
+      this.sliceScheduled = true;
+      setImmediate(() => {
+        this.sliceScheduled = false;
+        this.feedHeld();
+      });
+    }
+    if (this.held !== null && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    } else if (this.held === null && this.paused) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    if (this.held === null && this.inputEnded && !this.running) this.close();
   }
 
   /** Closes the connection after pending output. */
   close(): void {
     if (this.closed) return;
+    this.flushOutput();
     this.teardown();
     this.stream.end();
   }
@@ -224,6 +325,9 @@ export class QmpMonitor implements QmpMonitorHandle {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.held = null;
+    this.outText = [];
+    this.outLength = 0;
     this.parser.reset();
     this.server.monitorClosed(this);
   }
@@ -244,10 +348,6 @@ export class QmpMonitor implements QmpMonitorHandle {
       return;
     }
     this.queue.push(err ? { err } : { req: value });
-    if (this.queue.length >= QMP_REQ_QUEUE_LEN_MAX && !this.paused) {
-      this.paused = true;
-      this.stream.pause();
-    }
     if (!this.running) this.pump();
   }
 
@@ -274,21 +374,24 @@ export class QmpMonitor implements QmpMonitorHandle {
   private pump(): void {
     this.running = true;
     while (this.queue.length > 0 && !this.closed) {
-      const item = this.queue.shift()!;
-      if (this.paused && this.queue.length < QMP_REQ_QUEUE_LEN_MAX) {
-        this.paused = false;
-        this.stream.resume();
+      if (this.unsentBytes >= QMP_OUTPUT_LIMIT) {
+        // The client is not reading: carry on at 'drain'.
+        this.running = false;
+        return;
       }
+      const item = this.queue.shift()!;
       const rsp = item.err ? qmpErrorResponse(item.err) : this.dispatch(item.req!);
       if (isThenable(rsp)) {
         rsp.then(
           (r) => {
             this.respond(r);
             this.pump();
+            this.feedHeld();
           },
           (e: unknown) => {
             this.respond(qmpErrorResponse(e));
             this.pump();
+            this.feedHeld();
           },
         );
         return;
@@ -296,8 +399,16 @@ export class QmpMonitor implements QmpMonitorHandle {
       this.respond(rsp);
     }
     this.running = false;
-    if (this.inputEnded) this.close();
+    if (this.inputEnded && this.held === null) this.close();
   }
+}
+
+/** A listening socket: the client being served and those waiting for their turn. */
+interface ListenerEntry {
+  server: net.Server;
+  address: QmpAddress;
+  active: QmpMonitor | null;
+  waiting: net.Socket[];
 }
 
 function versionJson(v: QmpVersionInfo): JsonObject {
@@ -318,7 +429,7 @@ export class QmpServer implements QmpHost {
   private readonly monitorSet = new Set<QmpMonitor>();
   // Event timestamps come from the clock of the context the server was made in.
   private readonly clock: Clock = MachineContext.current().resolve(CLOCK);
-  private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
+  private readonly listeners = new Set<ListenerEntry>();
   private readonly onShutdown?: (reason: string) => void;
   private shutdownReason: string | undefined;
   private shutdownScheduled = false;
@@ -344,7 +455,8 @@ export class QmpServer implements QmpHost {
    */
   async listen(address: string | QmpAddress): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
-    const server = net.createServer((sock) => this.attach(sock));
+    const server = net.createServer((sock) => this.accept(entry, sock));
+    const entry: ListenerEntry = { server, address: addr, active: null, waiting: [] };
     if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
       unlinkSync(addr.path);
     await new Promise<void>((resolve, reject) => {
@@ -357,7 +469,7 @@ export class QmpServer implements QmpHost {
       const a = server.address() as net.AddressInfo;
       actual = { type: 'tcp', host: addr.host, port: a.port };
     }
-    const entry = { server, address: actual };
+    entry.address = actual;
     this.listeners.add(entry);
     return {
       address: actual,
@@ -365,8 +477,55 @@ export class QmpServer implements QmpHost {
     };
   }
 
-  private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
+  /** One client at a time per listening socket, as QEMU's chardev: the others wait. */
+  private accept(entry: ListenerEntry, sock: net.Socket): void {
+    if (!this.listeners.has(entry)) {
+      sock.destroy();
+      return;
+    }
+    if (entry.active === null) {
+      this.serve(entry, sock);
+      return;
+    }
+    if (entry.waiting.length >= QMP_MAX_WAITING_CLIENTS) {
+      sock.destroy();
+      return;
+    }
+    // Not read until its turn: what it sends stays in the socket, as with QEMU.
+    sock.pause();
+    sock.on('error', () => undefined);
+    sock.once('close', () => {
+      const i = entry.waiting.indexOf(sock);
+      if (i >= 0) entry.waiting.splice(i, 1);
+    });
+    entry.waiting.push(sock);
+  }
+
+  private serve(entry: ListenerEntry, sock: net.Socket): void {
+    const mon = this.attach(sock);
+    // A client that waited was paused.
+    sock.resume();
+    if (mon.isClosed) return;
+    entry.active = mon;
+    sock.once('close', () => {
+      if (entry.active !== mon) return;
+      entry.active = null;
+      let next: net.Socket | undefined;
+      while ((next = entry.waiting.shift()) !== undefined) {
+        if (next.destroyed) continue;
+        if (!this.listeners.has(entry)) {
+          next.destroy();
+          continue;
+        }
+        this.serve(entry, next);
+        return;
+      }
+    });
+  }
+
+  private async closeListener(entry: ListenerEntry): Promise<void> {
     if (!this.listeners.delete(entry)) return;
+    for (const w of entry.waiting.splice(0)) w.destroy();
     await new Promise<void>((resolve) => entry.server.close(() => resolve()));
     if (entry.address.type === 'unix') {
       try {
