@@ -614,6 +614,7 @@ typeRegister<DeviceClass, VdevShmemState>({
     dc.unrealize = vdevShmemUnrealize;
     dc.reset = vdevShmemReset;
     dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
+    dc.categories = ['Misc'];
     for (const [name, type, desc] of CLASS_PROPS) {
       dc.propertyAdd<VdevShmemState>(
         name,

@@ -668,6 +668,7 @@ typeRegister<VHostUserBaseClass, VHostUserBase>({
       definePropUint32('config_size', 'configSize', 0),
     ]);
     dc.desc = 'generic vhost-user device';
+    dc.categories = ['Misc'];
   },
 });
 
