@@ -164,6 +164,16 @@ export async function qmpChardevAdd(raw: JsonObject): Promise<JsonObject> {
   return {};
 }
 
+/** `-chardev help`: the chardev types tsqom has (QEMU lists its own in class-table order). */
+export function chardevBackendsHelpText(): string {
+  let text = 'Available chardev backend types: \n';
+  for (const kind of CHARDEV_BACKEND_KINDS) {
+    const cls = objectClassByName(`chardev-${kind}`);
+    if (cls && !cls.isAbstract) text += `  ${kind}\n`;
+  }
+  return text;
+}
+
 /** Socket chardevs, in creation order: QEMU registers a yank instance for each. */
 function yankChardevs(): Chardev[] {
   const out: Chardev[] = [];
