@@ -20,3 +20,4 @@ export * from './qtest.js';
 export * from './qmp-cmds-misc.js';
 export * from './char-cmds.js';
 export * from './machine-info-cmds.js';
+export * from './qmp-introspect.js';

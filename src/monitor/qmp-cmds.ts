@@ -15,6 +15,7 @@ import { mtreeInfo } from '../system/memory.js';
 import { registerQdevQmpCommands } from '../hw/core/qdev-monitor.js';
 import { qmpCommands } from './qmp-dispatch.js';
 import { registerMiscCommands } from './qmp-cmds-misc.js';
+import { registerIntrospectCommands } from './qmp-introspect.js';
 import { registerCharCommands } from './char-cmds.js';
 import { registerMachineInfoCommands } from './machine-info-cmds.js';
 
@@ -41,3 +42,4 @@ registerHmpInfoCommand({
 registerMiscCommands();
 registerCharCommands();
 registerMachineInfoCommands();
+registerIntrospectCommands();
