@@ -295,7 +295,9 @@ export async function hmpCommandOutput(
 function helpDump(out: HmpOutput, table: HmpCommandTable, words: string[], i: number): void {
   if (i >= words.length) {
     // QEMU sorts its tables by name (strcmp) once at start-up.
-    const sorted = [...table.list()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const sorted = [...table.list()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
     for (const c of sorted) {
       out.print(
         words

@@ -21,3 +21,4 @@ export * from './qmp-cmds-misc.js';
 export * from './char-cmds.js';
 export * from './machine-info-cmds.js';
 export * from './qmp-introspect.js';
+export * from './fds.js';

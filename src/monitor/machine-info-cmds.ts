@@ -24,10 +24,19 @@ import {
 import { objectPropertyHelp, typeClassPropertiesHelp } from '../qom/object_interfaces.js';
 import { vmState } from '../system/runstate.js';
 import { memoryRegionGetRamBlock } from '../system/physmem.js';
-import { TYPE_MEMORY_BACKEND, type HostMemoryBackend, hostMemoryBackendGetMemory } from '../backends/hostmem.js';
+import {
+  TYPE_MEMORY_BACKEND,
+  type HostMemoryBackend,
+  hostMemoryBackendGetMemory,
+} from '../backends/hostmem.js';
 import { TYPE_DEVICE, DeviceClass, qdevWithEventEmitter } from '../hw/core/qdev.js';
 import { TYPE_NONE_MACHINE, qdevGetMachineState } from '../hw/core/machine.js';
-import { qemuDeviceOpts, qmpDeviceAdd, qmpDeviceDel, qemuOptsToQdict } from '../hw/core/qdev-monitor.js';
+import {
+  qemuDeviceOpts,
+  qmpDeviceAdd,
+  qmpDeviceDel,
+  qemuOptsToQdict,
+} from '../hw/core/qdev-monitor.js';
 import { isHelpOption, qemuOptGet } from '../util/qemu-option.js';
 import { type HmpCommandTable, hmpCommands, hmpInfoCommands } from './hmp.js';
 import { type QmpCommandRegistry, qmpCommands } from './qmp-dispatch.js';
@@ -55,7 +64,13 @@ export function machineRamSize(): bigint {
 }
 
 /** Properties `device-list-properties` leaves out (QEMU's list). */
-const HIDDEN_DEVICE_PROPS = new Set(['type', 'realized', 'hotpluggable', 'hotplugged', 'parent_bus']);
+const HIDDEN_DEVICE_PROPS = new Set([
+  'type',
+  'realized',
+  'hotpluggable',
+  'hotplugged',
+  'parent_bus',
+]);
 
 /** `qmp_device_list_properties`: the settable properties of a concrete device type. */
 export function qmpDeviceListProperties(typename: string): JsonObject[] {
@@ -130,9 +145,7 @@ export function qdevDeviceListText(): string {
   let text = '';
   DEVICE_CATEGORY_NAMES.forEach((cat, i) => {
     const inCat = classes.filter((c) =>
-      i < DEVICE_CATEGORY_NAMES.length - 1
-        ? c.categories.includes(cat)
-        : c.categories.length === 0,
+      i < DEVICE_CATEGORY_NAMES.length - 1 ? c.categories.includes(cat) : c.categories.length === 0,
     );
     if (inCat.length === 0) return;
     text += `${i ? '\n' : ''}${cat} devices:\n`;
@@ -161,21 +174,177 @@ type OptionParam = readonly [string, string, (string | undefined)?, string?];
 // QEMU 7.2's reply for the option groups tsqom's command line knows, in
 // QEMU's order (the machine group is QEMU's own, whatever the machine).
 const COMMAND_LINE_OPTIONS: ReadonlyArray<readonly [string, readonly OptionParam[]]> = [
-  ["machine", [["loadparm", "string", "Up to 8 chars in set of [A-Za-z0-9. ](lower case chars converted to upper case) to pass to machine loader, boot manager, and guest kernel"], ["dea-key-wrap", "boolean", "enable/disable DEA key wrapping using the CPACF wrapping key"], ["aes-key-wrap", "boolean", "enable/disable AES key wrapping using the CPACF wrapping key"], ["suppress-vmdesc", "boolean", "Set on to disable self-describing migration"], ["iommu", "boolean", "Set on/off to enable/disable Intel IOMMU (VT-d)"], ["firmware", "string", "firmware image"], ["usb", "boolean", "Set on/off to enable/disable usb"], ["mem-merge", "boolean", "enable/disable memory merge support"], ["dump-guest-core", "boolean", "Include guest memory in  a core dump"], ["dt_compatible", "string", "Overrides the \"compatible\" property of the dt root node"], ["phandle_start", "number", "The first phandle ID we may generate dynamically"], ["dumpdtb", "string", "Dump current dtb to a file and quit"], ["dtb", "string", "Linux kernel device tree file"], ["append", "string", "Linux kernel command line"], ["initrd", "string", "Linux initial ramdisk file"], ["kernel", "string", "Linux kernel image file"], ["kvm_shadow_mem", "size", "KVM shadow MMU size"], ["kernel_irqchip", "boolean", "use KVM in-kernel irqchip"], ["accel", "string", "accelerator list"], ["type", "string", "emulated machine"]]],
-  ["sandbox", [["resourcecontrol", "string"], ["spawn", "string"], ["elevateprivileges", "string"], ["obsolete", "string"], ["enable", "boolean"]]],
-  ["action", [["watchdog", "string"], ["panic", "string"], ["reboot", "string"], ["shutdown", "string"]]],
-  ["name", [["debug-threads", "boolean", "When enabled, name the individual threads; defaults off.\nNOTE: The thread names are for debugging and not a\nstable API."], ["process", "string", "Sets the name of the QEMU process, as shown in top etc"], ["guest", "string", "Sets the name of the guest.\nThis name will be displayed in the SDL window caption.\nThe name will also be used for the VNC server"]]],
-  ["msg", [["guest-name", "boolean", "Prepends guest name for error messages but only if -name guest is set otherwise option is ignored\n"], ["timestamp", "boolean"]]],
-  ["overcommit", [["cpu-pm", "boolean"], ["mem-lock", "boolean"]]],
-  ["object", []],
-  ["add-fd", [["opaque", "string", "free-form string used to describe fd"], ["set", "number", "ID of the fd set to add fd to"], ["fd", "number", "file descriptor of which a duplicate is added to fd set"]]],
-  ["smp-opts", [["maxcpus", "number"], ["threads", "number"], ["cores", "number"], ["clusters", "number"], ["dies", "number"], ["sockets", "number"], ["cpus", "number"]]],
-  ["memory", [["maxmem", "size"], ["slots", "number"], ["size", "size"]]],
-  ["accel", []],
-  ["mon", [["pretty", "boolean"], ["chardev", "string"], ["mode", "string"]]],
-  ["global", [["value", "string"], ["property", "string"], ["driver", "string"]]],
-  ["device", []],
-  ["chardev", [["abstract", "boolean"], ["tight", "boolean", undefined, "on"], ["clipboard", "boolean"], ["mouse", "boolean"], ["logappend", "boolean"], ["logfile", "string"], ["append", "boolean"], ["chardev", "string"], ["size", "size"], ["debug", "number"], ["name", "string"], ["signal", "boolean"], ["mux", "boolean"], ["rows", "number"], ["cols", "number"], ["height", "number"], ["width", "number"], ["websocket", "boolean"], ["tls-authz", "string"], ["tls-creds", "string"], ["tn3270", "boolean"], ["telnet", "boolean"], ["reconnect", "number"], ["nodelay", "boolean"], ["delay", "boolean"], ["server", "boolean"], ["wait", "boolean"], ["ipv6", "boolean"], ["ipv4", "boolean"], ["to", "number"], ["localport", "string"], ["localaddr", "string"], ["fd", "string"], ["port", "string"], ["host", "string"], ["path", "string"], ["backend", "string"]]],
+  [
+    'machine',
+    [
+      [
+        'loadparm',
+        'string',
+        'Up to 8 chars in set of [A-Za-z0-9. ](lower case chars converted to upper case) to pass to machine loader, boot manager, and guest kernel',
+      ],
+      ['dea-key-wrap', 'boolean', 'enable/disable DEA key wrapping using the CPACF wrapping key'],
+      ['aes-key-wrap', 'boolean', 'enable/disable AES key wrapping using the CPACF wrapping key'],
+      ['suppress-vmdesc', 'boolean', 'Set on to disable self-describing migration'],
+      ['iommu', 'boolean', 'Set on/off to enable/disable Intel IOMMU (VT-d)'],
+      ['firmware', 'string', 'firmware image'],
+      ['usb', 'boolean', 'Set on/off to enable/disable usb'],
+      ['mem-merge', 'boolean', 'enable/disable memory merge support'],
+      ['dump-guest-core', 'boolean', 'Include guest memory in  a core dump'],
+      ['dt_compatible', 'string', 'Overrides the "compatible" property of the dt root node'],
+      ['phandle_start', 'number', 'The first phandle ID we may generate dynamically'],
+      ['dumpdtb', 'string', 'Dump current dtb to a file and quit'],
+      ['dtb', 'string', 'Linux kernel device tree file'],
+      ['append', 'string', 'Linux kernel command line'],
+      ['initrd', 'string', 'Linux initial ramdisk file'],
+      ['kernel', 'string', 'Linux kernel image file'],
+      ['kvm_shadow_mem', 'size', 'KVM shadow MMU size'],
+      ['kernel_irqchip', 'boolean', 'use KVM in-kernel irqchip'],
+      ['accel', 'string', 'accelerator list'],
+      ['type', 'string', 'emulated machine'],
+    ],
+  ],
+  [
+    'sandbox',
+    [
+      ['resourcecontrol', 'string'],
+      ['spawn', 'string'],
+      ['elevateprivileges', 'string'],
+      ['obsolete', 'string'],
+      ['enable', 'boolean'],
+    ],
+  ],
+  [
+    'action',
+    [
+      ['watchdog', 'string'],
+      ['panic', 'string'],
+      ['reboot', 'string'],
+      ['shutdown', 'string'],
+    ],
+  ],
+  [
+    'name',
+    [
+      [
+        'debug-threads',
+        'boolean',
+        'When enabled, name the individual threads; defaults off.\nNOTE: The thread names are for debugging and not a\nstable API.',
+      ],
+      ['process', 'string', 'Sets the name of the QEMU process, as shown in top etc'],
+      [
+        'guest',
+        'string',
+        'Sets the name of the guest.\nThis name will be displayed in the SDL window caption.\nThe name will also be used for the VNC server',
+      ],
+    ],
+  ],
+  [
+    'msg',
+    [
+      [
+        'guest-name',
+        'boolean',
+        'Prepends guest name for error messages but only if -name guest is set otherwise option is ignored\n',
+      ],
+      ['timestamp', 'boolean'],
+    ],
+  ],
+  [
+    'overcommit',
+    [
+      ['cpu-pm', 'boolean'],
+      ['mem-lock', 'boolean'],
+    ],
+  ],
+  ['object', []],
+  [
+    'add-fd',
+    [
+      ['opaque', 'string', 'free-form string used to describe fd'],
+      ['set', 'number', 'ID of the fd set to add fd to'],
+      ['fd', 'number', 'file descriptor of which a duplicate is added to fd set'],
+    ],
+  ],
+  [
+    'smp-opts',
+    [
+      ['maxcpus', 'number'],
+      ['threads', 'number'],
+      ['cores', 'number'],
+      ['clusters', 'number'],
+      ['dies', 'number'],
+      ['sockets', 'number'],
+      ['cpus', 'number'],
+    ],
+  ],
+  [
+    'memory',
+    [
+      ['maxmem', 'size'],
+      ['slots', 'number'],
+      ['size', 'size'],
+    ],
+  ],
+  ['accel', []],
+  [
+    'mon',
+    [
+      ['pretty', 'boolean'],
+      ['chardev', 'string'],
+      ['mode', 'string'],
+    ],
+  ],
+  [
+    'global',
+    [
+      ['value', 'string'],
+      ['property', 'string'],
+      ['driver', 'string'],
+    ],
+  ],
+  ['device', []],
+  [
+    'chardev',
+    [
+      ['abstract', 'boolean'],
+      ['tight', 'boolean', undefined, 'on'],
+      ['clipboard', 'boolean'],
+      ['mouse', 'boolean'],
+      ['logappend', 'boolean'],
+      ['logfile', 'string'],
+      ['append', 'boolean'],
+      ['chardev', 'string'],
+      ['size', 'size'],
+      ['debug', 'number'],
+      ['name', 'string'],
+      ['signal', 'boolean'],
+      ['mux', 'boolean'],
+      ['rows', 'number'],
+      ['cols', 'number'],
+      ['height', 'number'],
+      ['width', 'number'],
+      ['websocket', 'boolean'],
+      ['tls-authz', 'string'],
+      ['tls-creds', 'string'],
+      ['tn3270', 'boolean'],
+      ['telnet', 'boolean'],
+      ['reconnect', 'number'],
+      ['nodelay', 'boolean'],
+      ['delay', 'boolean'],
+      ['server', 'boolean'],
+      ['wait', 'boolean'],
+      ['ipv6', 'boolean'],
+      ['ipv4', 'boolean'],
+      ['to', 'number'],
+      ['localport', 'string'],
+      ['localaddr', 'string'],
+      ['fd', 'string'],
+      ['port', 'string'],
+      ['host', 'string'],
+      ['path', 'string'],
+      ['backend', 'string'],
+    ],
+  ],
 ];
 
 /** `qmp_query_command_line_options`. */
@@ -216,14 +385,20 @@ function sizeToStr(n: number): string {
 
 /** `info ramblock`: the RAM blocks of the memory backends, largest first as QEMU keeps them. */
 export function hmpInfoRamblockText(): string {
-  let text = '              Block Name    PSize              Offset               Used              Total\n';
+  let text =
+    '              Block Name    PSize              Offset               Used              Total\n';
   const blocks: { name: string; psize: number; used: bigint; max: bigint }[] = [];
   objectGetObjectsRoot().childForeach((child) => {
     if (!child.isA(TYPE_MEMORY_BACKEND)) return;
     const mr = hostMemoryBackendGetMemory(child as HostMemoryBackend);
     const rb = mr ? memoryRegionGetRamBlock(mr) : null;
     if (!rb) return;
-    blocks.push({ name: child.canonicalPathComponent() ?? '', psize: rb.pageSize, used: rb.usedLength, max: rb.maxLength });
+    blocks.push({
+      name: child.canonicalPathComponent() ?? '',
+      psize: rb.pageSize,
+      used: rb.usedLength,
+      max: rb.maxLength,
+    });
   });
   blocks.sort((a, b) => (a.max > b.max ? -1 : a.max < b.max ? 1 : 0));
   let offset = 0n;

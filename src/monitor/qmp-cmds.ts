@@ -16,6 +16,7 @@ import { registerQdevQmpCommands } from '../hw/core/qdev-monitor.js';
 import { qmpCommands } from './qmp-dispatch.js';
 import { registerMiscCommands } from './qmp-cmds-misc.js';
 import { registerIntrospectCommands } from './qmp-introspect.js';
+import { registerFdCommands } from './fds.js';
 import { registerCharCommands } from './char-cmds.js';
 import { registerMachineInfoCommands } from './machine-info-cmds.js';
 
@@ -42,4 +43,5 @@ registerHmpInfoCommand({
 registerMiscCommands();
 registerCharCommands();
 registerMachineInfoCommands();
+registerFdCommands();
 registerIntrospectCommands();

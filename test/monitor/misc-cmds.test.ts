@@ -49,7 +49,11 @@ async function both(lines: string[], mask?: (s: string) => string): Promise<[str
   return [q.map(m).join('\n'), s.map(m).join('\n')];
 }
 
-async function same(t: import('ava').ExecutionContext, lines: string[], mask?: (s: string) => string): Promise<string> {
+async function same(
+  t: import('ava').ExecutionContext,
+  lines: string[],
+  mask?: (s: string) => string,
+): Promise<string> {
   const [q, s] = await both(lines, mask);
   t.is(s, q, lines.join(' '));
   return s;
@@ -135,19 +139,22 @@ test.serial('query-machines: the none machine as QEMU describes it', async (t) =
   t.deepEqual(s, [none]);
 });
 
-test.serial('device-list-properties and query-command-line-options errors and groups', async (t) => {
-  await same(t, [
-    x('device-list-properties', { typename: 'bogus' }),
-    x('device-list-properties', { typename: 'device' }),
-    x('device-list-properties', { typename: 'memory-backend-ram' }),
-    x('device-list-properties', {}),
-    x('query-command-line-options', { option: 'bogus' }),
-    x('query-command-line-options', { option: 'chardev' }),
-    x('query-command-line-options', { option: 'machine' }),
-    x('query-command-line-options', { option: 'mon' }),
-    x('query-command-line-options', { option: 'object' }),
-  ]);
-});
+test.serial(
+  'device-list-properties and query-command-line-options errors and groups',
+  async (t) => {
+    await same(t, [
+      x('device-list-properties', { typename: 'bogus' }),
+      x('device-list-properties', { typename: 'device' }),
+      x('device-list-properties', { typename: 'memory-backend-ram' }),
+      x('device-list-properties', {}),
+      x('query-command-line-options', { option: 'bogus' }),
+      x('query-command-line-options', { option: 'chardev' }),
+      x('query-command-line-options', { option: 'machine' }),
+      x('query-command-line-options', { option: 'mon' }),
+      x('query-command-line-options', { option: 'object' }),
+    ]);
+  },
+);
 
 test.serial('chardevs: add, query, remove, yank', async (t) => {
   const mask = (s: string): string => s.replace(/\/tmp\/[^",]*\//g, '<dir>/');
@@ -166,7 +173,10 @@ test.serial('chardevs: add, query, remove, yank', async (t) => {
   const dropMon = (s: string): string =>
     mask(s)
       .replace(/\{"type": "chardev", "id": "compat_monitor0"\}(, )?/g, '')
-      .replace(/(, )?\{"frontend-open": true, "filename": "unix:<dir>\/qmp0.sock,server=on", "label": "compat_monitor0"\}/g, '')
+      .replace(
+        /(, )?\{"frontend-open": true, "filename": "unix:<dir>\/qmp0.sock,server=on", "label": "compat_monitor0"\}/g,
+        '',
+      )
       .replace(/compat_monitor0: filename=unix:<dir>\/qmp0.sock,server=on\\r\\n/g, '');
   await same(
     t,

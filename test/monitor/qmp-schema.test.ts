@@ -44,7 +44,9 @@ function expand(schema: Map<string, JsonObject>, ref: string, depth = 0): JsonVa
   if (mt === 'enum') return { enum: t.members as JsonValue };
   if (mt === 'alternate')
     return {
-      alternate: (t.members as JsonObject[]).map((m) => expand(schema, m.type as string, depth + 1)),
+      alternate: (t.members as JsonObject[]).map((m) =>
+        expand(schema, m.type as string, depth + 1),
+      ),
     };
   const o: JsonObject = {
     members: (t.members as JsonObject[]).map((m) => ({
@@ -82,7 +84,10 @@ test("QEMU's shape: masked names numbered from 0 by first use, builtins, arrays"
   const names = ts.filter((e) => /^\d+$/.test(e.name as string)).map((e) => Number(e.name));
   t.deepEqual(
     names,
-    names.map((_, i) => i).sort((a, b) => a - b).filter((n) => names.includes(n)),
+    names
+      .map((_, i) => i)
+      .sort((a, b) => a - b)
+      .filter((n) => names.includes(n)),
   );
   t.true(new Set(names).size === names.length);
   t.deepEqual(
@@ -90,8 +95,7 @@ test("QEMU's shape: masked names numbered from 0 by first use, builtins, arrays"
     { name: 'str', 'json-type': 'string', 'meta-type': 'builtin' },
   );
   for (const e of ts) {
-    if (e['meta-type'] === 'array')
-      t.is(e.name, `[${e['element-type'] as string}]`);
+    if (e['meta-type'] === 'array') t.is(e.name, `[${e['element-type'] as string}]`);
   }
   // Every referenced type is defined.
   const s = byName(ts);
@@ -123,7 +127,14 @@ test('every command and event has the argument and return types QEMU describes',
           variants: (w.variants as JsonObject[]).filter((v) => cases.has(v.case)),
           members: (w.members as JsonObject[]).map((m) =>
             m.name === 'qom-type'
-              ? { ...m, type: { enum: ((m.type as JsonObject).enum as JsonObject[]).filter((x) => cases.has(x.name as string)) } }
+              ? {
+                  ...m,
+                  type: {
+                    enum: ((m.type as JsonObject).enum as JsonObject[]).filter((x) =>
+                      cases.has(x.name as string),
+                    ),
+                  },
+                }
               : m,
           ),
         };
@@ -133,7 +144,14 @@ test('every command and event has the argument and return types QEMU describes',
           variants: (g.variants as JsonObject[]).filter((v) => v.case !== 'memory-backend-shm'),
           members: (g.members as JsonObject[]).map((m) =>
             m.name === 'qom-type'
-              ? { ...m, type: { enum: ((m.type as JsonObject).enum as JsonObject[]).filter((x) => x.name !== 'memory-backend-shm') } }
+              ? {
+                  ...m,
+                  type: {
+                    enum: ((m.type as JsonObject).enum as JsonObject[]).filter(
+                      (x) => x.name !== 'memory-backend-shm',
+                    ),
+                  },
+                }
               : m,
           ),
         };

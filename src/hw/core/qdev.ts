@@ -247,7 +247,9 @@ export function deviceCast(obj: QomObject): DeviceState {
 /** QEMU's qdev_get_machine: `/machine`, created on first use. */
 export function qdevGetMachine(): QomObject {
   // The machine object once it exists; a container before (tests, embedders).
-  return objectGetRoot().resolvePathComponent('machine') ?? containerGet(objectGetRoot(), 'machine');
+  return (
+    objectGetRoot().resolvePathComponent('machine') ?? containerGet(objectGetRoot(), 'machine')
+  );
 }
 
 /** QEMU's qdev_get_peripheral: `/machine/peripheral`, where devices with an id live. */
