@@ -8,11 +8,7 @@ import test from 'ava';
 import { openSync, readdirSync } from 'node:fs';
 import type { JsonObject } from '../../src/qobject/qobject.js';
 import '../../src/monitor/qmp-cmds.js';
-import {
-  type QmpMonitorHandle,
-  qmpCommands,
-  qmpDispatch,
-} from '../../src/monitor/qmp-dispatch.js';
+import { type QmpMonitorHandle, qmpCommands, qmpDispatch } from '../../src/monitor/qmp-dispatch.js';
 import { monitorCloseNamedFds, monitorFdsetsCleanupAll } from '../../src/monitor/fds.js';
 import { startQemu, startTsqom } from '../helpers/qemu/qemu.js';
 import { exchange } from '../helpers/qemu/compare.js';
