@@ -43,6 +43,7 @@ import {
   qdevDeviceListText,
 } from '../monitor/machine-info-cmds.js';
 import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
+import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
 import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import { qemuChrCleanup, qemuChrNewFromOpts, qemuChrParse } from '../chardev/char.js';
@@ -464,6 +465,7 @@ function cleanupDevicesAndObjects(): void {
   machineReleaseMemoryBackend();
   userCreatableCleanup();
   qemuChrCleanup();
+  monitorFdsetsCleanupAll();
 }
 
 function reportError(io: VlIo, e: unknown): void {

@@ -74,6 +74,13 @@ export interface UnixStreamOptions {
    * message), so that none is lost before the protocol layer judges them.
    */
   maxFds?: number;
+  /**
+   * On EOF, stop reading and emit `'end'` but keep the socket open for
+   * writing until {@link UnixStream.end} or {@link UnixStream.close}
+   * (a request/reply protocol answers what arrived before the EOF).
+   * Default false: EOF closes the stream.
+   */
+  allowHalfOpen?: boolean;
 }
 
 /** Events of a {@link UnixStream}. */
@@ -110,6 +117,8 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   readonly os: HostOs;
   readonly #readSize: number;
   readonly #maxFds: number;
+  readonly #allowHalfOpen: boolean;
+  #eof = false;
   #framing: UnixStreamFraming | undefined;
   /** With framing: the header bytes read so far, and the payload bytes still due. */
   #hdr: Buffer;
@@ -133,6 +142,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
     this.os = options.os ?? hostOs();
     this.#readSize = options.readSize ?? 65536;
     this.#maxFds = options.maxFds ?? 253;
+    this.#allowHalfOpen = options.allowHalfOpen ?? false;
     this.#framing = options.framing;
     this.#hdr = Buffer.alloc(options.framing?.headerSize ?? 0);
     this.#fd = fd;
@@ -252,7 +262,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   /** Starts (or restarts) reading. */
   resume(): void {
-    if (this.#closed || this.#reading) return;
+    if (this.#closed || this.#reading || this.#eof) return;
     this.#reading = true;
     this.#updateWatch();
   }
@@ -403,6 +413,12 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       if (r === null) return;
       if (r.data.byteLength === 0) {
         for (const fd of r.fds) this.os.close(fd);
+        if (this.#allowHalfOpen) {
+          this.#eof = true;
+          this.#reading = false;
+          this.emit('end');
+          return;
+        }
         this.emit('end');
         this.close();
         return;

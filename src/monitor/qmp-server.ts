@@ -19,6 +19,10 @@ import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import { QomError } from '../util/error.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { JsonMessageParser } from '../qobject/json-parser.js';
+import { isErrno } from '../native/errors.js';
+import { UnixListener } from '../io/unix-stream.js';
+import { UnixStreamDuplex } from '../io/unix-stream-duplex.js';
+import { type QmpFdSource, monitorCloseNamedFds } from './fds.js';
 import { qobjectToJson } from '../qobject/qjson.js';
 import {
   type QmpCommandLookup,
@@ -108,6 +112,12 @@ export function parseQmpAddress(spec: string): QmpAddress {
   throw new QomError(`invalid QMP address '${spec}'`);
 }
 
+/** A listening socket as the server keeps it. */
+interface ListenerEntry {
+  readonly address: QmpAddress;
+  close(): Promise<void>;
+}
+
 /** A listening socket of a {@link QmpServer}. */
 export interface QmpListener {
   /** Where it listens (for TCP, the actual port). */
@@ -128,7 +138,9 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 /** One QMP monitor: a client connection and its protocol state. */
-export class QmpMonitor implements QmpMonitorHandle {
+export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
+  /** The descriptors named with `getfd` on this monitor; closed with it. */
+  readonly namedFds = new Map<string, number>();
   private readonly parser: JsonMessageParser;
   private readonly queue: QueuedRequest[] = [];
   private running = false;
@@ -220,9 +232,16 @@ export class QmpMonitor implements QmpMonitorHandle {
     this.stream.end();
   }
 
+  /** Takes the oldest descriptor the client passed and no command used (none on a non-unix stream). */
+  takeReceivedFd(): number | undefined {
+    const s = this.stream as Duplex & { takeReceivedFd?: () => number | undefined };
+    return typeof s.takeReceivedFd === 'function' ? s.takeReceivedFd() : undefined;
+  }
+
   private teardown(): void {
     if (this.closed) return;
     this.closed = true;
+    monitorCloseNamedFds(this);
     this.queue.length = 0;
     this.parser.reset();
     this.server.monitorClosed(this);
@@ -318,7 +337,7 @@ export class QmpServer implements QmpHost {
   private readonly monitorSet = new Set<QmpMonitor>();
   // Event timestamps come from the clock of the context the server was made in.
   private readonly clock: Clock = MachineContext.current().resolve(CLOCK);
-  private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
+  private readonly listeners = new Set<ListenerEntry>();
   private readonly onShutdown?: (reason: string) => void;
   private shutdownReason: string | undefined;
   private shutdownScheduled = false;
@@ -344,37 +363,53 @@ export class QmpServer implements QmpHost {
    */
   async listen(address: string | QmpAddress): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
+    if (addr.type === 'unix') return this.listenUnix(addr);
     const server = net.createServer((sock) => this.attach(sock));
-    if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
-      unlinkSync(addr.path);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      if (addr.type === 'unix') server.listen(addr.path, resolve);
-      else server.listen(addr.port, addr.host, resolve);
+      server.listen(addr.port, addr.host, resolve);
     });
-    let actual: QmpAddress = addr;
-    if (addr.type === 'tcp') {
-      const a = server.address() as net.AddressInfo;
-      actual = { type: 'tcp', host: addr.host, port: a.port };
-    }
-    const entry = { server, address: actual };
-    this.listeners.add(entry);
-    return {
+    const a = server.address() as net.AddressInfo;
+    const actual: QmpAddress = { type: 'tcp', host: addr.host, port: a.port };
+    const entry: ListenerEntry = {
       address: actual,
-      close: () => this.closeListener(entry),
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     };
+    this.listeners.add(entry);
+    return { address: actual, close: () => this.closeListener(entry) };
   }
 
-  private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
-    if (!this.listeners.delete(entry)) return;
-    await new Promise<void>((resolve) => entry.server.close(() => resolve()));
-    if (entry.address.type === 'unix') {
-      try {
-        unlinkSync(entry.address.path);
-      } catch {
-        // Already gone.
-      }
+  /**
+   * A unix socket listener whose clients can pass descriptors with
+   * SCM_RIGHTS (`getfd`, `add-fd`); Node's own sockets cannot receive them.
+   * Throws an Error whose message is the system's text, as QEMU appends it.
+   */
+  private listenUnix(addr: QmpUnixAddress): QmpListener {
+    if (existsSync(addr.path) && lstatSync(addr.path).isSocket()) unlinkSync(addr.path);
+    let l: UnixListener;
+    try {
+      l = UnixListener.listen(addr.path, { allowHalfOpen: true });
+    } catch (e) {
+      throw isErrno(e) ? new Error(e.strerror) : e;
     }
+    l.on('error', () => {
+      // accept() failures leave the listener as it is; QEMU logs nothing either.
+    });
+    l.on('connection', (stream) => this.attach(new UnixStreamDuplex(stream)));
+    const entry: ListenerEntry = {
+      address: addr,
+      close: () => {
+        l.close();
+        return Promise.resolve();
+      },
+    };
+    this.listeners.add(entry);
+    return { address: addr, close: () => this.closeListener(entry) };
+  }
+
+  private async closeListener(entry: ListenerEntry): Promise<void> {
+    if (!this.listeners.delete(entry)) return;
+    await entry.close();
   }
 
   /** Serves QMP on an already connected stream (a socket, stdio, a test pipe). */
