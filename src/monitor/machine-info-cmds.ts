@@ -464,7 +464,7 @@ export function registerMachineInfoCommands(
     name: 'memory_size_summary',
     argsType: '',
     params: '',
-    help: 'show memory size information',
+    help: 'show the amount of initially allocated and present hotpluggable (if enabled) memory in bytes.',
     handler(_a, out) {
       out.print(`base memory: ${machineRamSize()}\n`);
       out.print('plugged memory: 0\n');
@@ -482,7 +482,7 @@ export function registerMachineInfoCommands(
     name: 'ramblock',
     argsType: '',
     params: '',
-    help: 'Display system RAMBlock information',
+    help: 'Display system ramblock information',
     handler: (_a, out) => out.print(hmpInfoRamblockText()),
   });
   hmp.register({
