@@ -19,7 +19,7 @@ import {
   startQemu,
   startTsqom,
 } from '../helpers/qemu/qemu.js';
-import { exchange } from '../helpers/qemu/compare.js';
+import { exchange, normalizeLine } from '../helpers/qemu/compare.js';
 import type { QmpClient } from '../helpers/qemu/qmp-client.js';
 
 let qemu: QemuInstance;
@@ -213,3 +213,19 @@ test.serial('HMP device_add and device_del errors', async (t) => {
     hmp('device_del x'),
   ]);
 });
+
+test.serial(
+  'HMP quit: SHUTDOWN with host-qmp-quit, then an empty reply (last: QEMU exits)',
+  async (t) => {
+    const read2 = async (c: QmpClient): Promise<string[]> => {
+      c.sendRaw(hmp('quit'));
+      return [normalizeLine(await c.readLine()), normalizeLine(await c.readLine())];
+    };
+    const [q, s] = await Promise.all([read2(cq), read2(ct)]);
+    t.deepEqual(s, q);
+    t.deepEqual(s, [
+      '{"timestamp": <time>, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}',
+      '{"return": ""}',
+    ]);
+  },
+);
