@@ -393,8 +393,11 @@ export function hmpInfoRamblockText(): string {
     const mr = hostMemoryBackendGetMemory(child as HostMemoryBackend);
     const rb = mr ? memoryRegionGetRamBlock(mr) : null;
     if (!rb) return;
+    // QEMU names a RAM block only once it is registered for migration, as
+    // the machine's RAM backend is; other backends' blocks have no name.
+    const isGuestRam = qdevGetMachineState()?.memoryBackend === child;
     blocks.push({
-      name: child.canonicalPathComponent() ?? '',
+      name: isGuestRam ? (child.canonicalPathComponent() ?? '') : '',
       psize: rb.pageSize,
       used: rb.usedLength,
       max: rb.maxLength,

@@ -214,6 +214,16 @@ test.serial('HMP device_add and device_del errors', async (t) => {
   ]);
 });
 
+test.serial('info ramblock lists a memory backend as QEMU does', async (t) => {
+  const out = await same(t, [
+    x('object-add', { 'qom-type': 'memory-backend-ram', id: 'rb0', size: 1048576 }),
+    hmp('info ramblock'),
+    x('object-del', { id: 'rb0' }),
+    hmp('info ramblock'),
+  ]);
+  t.regex(out, /4 KiB  0x0000000000000000 0x0000000000100000 0x0000000000100000/);
+});
+
 test.serial(
   'HMP quit: SHUTDOWN with host-qmp-quit, then an empty reply (last: QEMU exits)',
   async (t) => {
