@@ -528,10 +528,13 @@ async function vubDeviceRealize(vdev: VirtIODevice): Promise<void> {
     }
     const ml = new VhostMemoryListener({
       report: (m, l) => vub.report(m, l),
-      onChange: (table) => {
-        fe.memTable = table;
-        // vhost_commit: a running device gets the new table at once.
+      onChange: (l) => {
+        // vhost_commit: a running device gets the new table at once. A
+        // stopped one reads it at start: building it at every change would
+        // cost O(n) per SHMEM_MAP with n mappings.
         if (vub.frontend === fe && fe.started) {
+          const table = l.table;
+          fe.memTable = table;
           fe.setMemTable(table).catch((e: unknown) => {
             const errno = e instanceof VhostUserFrontendError ? e.errno : 5;
             vub.report(
