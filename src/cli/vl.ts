@@ -37,6 +37,13 @@ import {
   type QmpListener,
 } from '../monitor/qmp-server.js';
 import { hmpCommandOutput } from '../monitor/hmp.js';
+import {
+  machineHelpText,
+  qdevDeviceHelpText,
+  qdevDeviceListText,
+} from '../monitor/machine-info-cmds.js';
+import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
+import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
 import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import { qemuChrCleanup, qemuChrNewFromOpts, qemuChrParse } from '../chardev/char.js';
@@ -199,6 +206,27 @@ function parseJsonOption(arg: string, where: string): JsonObject {
   return first.value as JsonObject;
 }
 
+/**
+ * `-device help` and `-device TYPE,help` (QEMU's qdev_device_help): prints
+ * the text and returns true; an unknown type is reported and still exits 0,
+ * as QEMU does.
+ */
+function deviceHelp(opts: QemuOpts, io: VlIo, where: string): boolean {
+  const driver = qemuOptGet(opts, 'driver');
+  if (driver !== undefined && isHelpOption(driver)) {
+    qemuDeviceOpts.del(opts.id ?? '');
+    io.out(qdevDeviceListText());
+    return true;
+  }
+  if (!opts.helpWanted || driver === undefined) return false;
+  try {
+    io.out(qdevDeviceHelpText(driver));
+  } catch (e) {
+    reportError(io, located(where, e));
+  }
+  return true;
+}
+
 /** Reads `-object` as QEMU 7.2's `object_option_parse` does. */
 function parseObjectOption(
   list: QemuOptsList,
@@ -263,6 +291,11 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         case 'machine': {
           // QEMU 7.2 reads -machine with keyval and merges repeated options.
           const r = keyvalParse(o.arg!, 'type');
+          if (r.help && r.dict.type !== undefined && !isHelpOption(String(r.dict.type))) {
+            if (r.dict.type !== 'none') throw new VlError('unsupported machine type', undefined);
+            io.out(machineHelpText());
+            return 'exit';
+          }
           if (r.help) {
             io.out('Supported machines are:\nnone                 empty machine\n');
             return 'exit';
@@ -292,11 +325,17 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           } else {
             const opts = qemuDeviceOpts.parse(o.arg!);
             for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+            const help = deviceHelp(opts, io, where);
+            if (help) return 'exit';
             plan.devices.push({ where, opts });
           }
           break;
         }
         case 'chardev': {
+          if (isHelpOption(o.arg!)) {
+            io.out(chardevBackendsHelpText());
+            return 'exit';
+          }
           const opts = qemuChrParse(o.arg!);
           for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
           plan.chardevs.push({ where, opts });
@@ -451,6 +490,7 @@ function cleanupDevicesAndObjects(): void {
   machineReleaseMemoryBackend();
   userCreatableCleanup();
   qemuChrCleanup();
+  monitorFdsetsCleanupAll();
 }
 
 function reportError(io: VlIo, e: unknown): void {

@@ -96,6 +96,13 @@ export interface UnixStreamOptions {
   maxPendingBytes?: number;
   /** As {@link maxPendingBytes}, for duplicated fds waiting to be sent; default {@link UNIX_STREAM_MAX_PENDING_FDS}. */
   maxPendingFds?: number;
+  /**
+   * On EOF, stop reading and emit `'end'` but keep the socket open for
+   * writing until {@link UnixStream.end} or {@link UnixStream.close}
+   * (a request/reply protocol answers what arrived before the EOF).
+   * Default false: EOF closes the stream.
+   */
+  allowHalfOpen?: boolean;
 }
 
 /** Default {@link UnixStreamOptions.maxPendingBytes}: 1 MiB. */
@@ -155,6 +162,8 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   #pendingFds = 0;
   /** Reading is held back until the peer drains what is queued. */
   #throttled = false;
+  readonly #allowHalfOpen: boolean;
+  #eof = false;
   #framing: UnixStreamFraming | undefined;
   /** With framing: the header bytes read so far, and the payload bytes still due. */
   #hdr: Buffer;
@@ -180,6 +189,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
     this.#maxFds = options.maxFds ?? 253;
     this.#maxPendingBytes = options.maxPendingBytes ?? UNIX_STREAM_MAX_PENDING_BYTES;
     this.#maxPendingFds = options.maxPendingFds ?? UNIX_STREAM_MAX_PENDING_FDS;
+    this.#allowHalfOpen = options.allowHalfOpen ?? false;
     this.#framing = options.framing;
     this.#hdr = Buffer.alloc(options.framing?.headerSize ?? 0);
     this.#fd = fd;
@@ -314,7 +324,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   /** Starts (or restarts) reading. */
   resume(): void {
-    if (this.#closed || this.#reading) return;
+    if (this.#closed || this.#reading || this.#eof) return;
     this.#reading = true;
     this.#updateWatch();
   }
@@ -500,6 +510,13 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       if (r === null) return;
       if (r.data.byteLength === 0) {
         for (const fd of r.fds) this.os.close(fd);
+        if (this.#allowHalfOpen) {
+          this.#eof = true;
+          this.#reading = false;
+          this.#updateWatch();
+          this.emit('end');
+          return;
+        }
         this.emit('end');
         this.close();
         return;

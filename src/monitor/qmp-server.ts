@@ -29,6 +29,10 @@ import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import { QomError } from '../util/error.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { JsonMessageParser } from '../qobject/json-parser.js';
+import { isErrno } from '../native/errors.js';
+import { UnixListener } from '../io/unix-stream.js';
+import { UnixStreamDuplex } from '../io/unix-stream-duplex.js';
+import { type QmpFdSource, monitorCloseNamedFds } from './fds.js';
 import { qobjectToJson } from '../qobject/qjson.js';
 import {
   type QmpCommandLookup,
@@ -134,6 +138,16 @@ export function parseQmpAddress(spec: string): QmpAddress {
   throw new QomError(`invalid QMP address '${spec}'`);
 }
 
+/** A listening socket as the server keeps it. */
+interface ListenerEntry {
+  address: QmpAddress;
+  /** The monitor served now; QEMU serves one client per socket. */
+  active: QmpMonitor | null;
+  /** Clients waiting for their turn, not read meanwhile. */
+  waiting: Duplex[];
+  close(): Promise<void>;
+}
+
 /** A listening socket of a {@link QmpServer}. */
 export interface QmpListener {
   /** Where it listens (for TCP, the actual port). */
@@ -154,7 +168,9 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 /** One QMP monitor: a client connection and its protocol state. */
-export class QmpMonitor implements QmpMonitorHandle {
+export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
+  /** The descriptors named with `getfd` on this monitor; closed with it. */
+  readonly namedFds = new Map<string, number>();
   private readonly parser: JsonMessageParser;
   private readonly queue: QueuedRequest[] = [];
   private running = false;
@@ -321,9 +337,16 @@ export class QmpMonitor implements QmpMonitorHandle {
     this.stream.end();
   }
 
+  /** Takes the oldest descriptor the client passed and no command used (none on a non-unix stream). */
+  takeReceivedFd(): number | undefined {
+    const s = this.stream as Duplex & { takeReceivedFd?: () => number | undefined };
+    return typeof s.takeReceivedFd === 'function' ? s.takeReceivedFd() : undefined;
+  }
+
   private teardown(): void {
     if (this.closed) return;
     this.closed = true;
+    monitorCloseNamedFds(this);
     this.queue.length = 0;
     this.held = null;
     this.outText = [];
@@ -404,12 +427,6 @@ export class QmpMonitor implements QmpMonitorHandle {
 }
 
 /** A listening socket: the client being served and those waiting for their turn. */
-interface ListenerEntry {
-  server: net.Server;
-  address: QmpAddress;
-  active: QmpMonitor | null;
-  waiting: net.Socket[];
-}
 
 function versionJson(v: QmpVersionInfo): JsonObject {
   return {
@@ -455,30 +472,56 @@ export class QmpServer implements QmpHost {
    */
   async listen(address: string | QmpAddress): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
+    if (addr.type === 'unix') return this.listenUnix(addr);
     const server = net.createServer((sock) => this.accept(entry, sock));
-    const entry: ListenerEntry = { server, address: addr, active: null, waiting: [] };
-    if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
-      unlinkSync(addr.path);
+    const entry: ListenerEntry = {
+      address: addr,
+      active: null,
+      waiting: [],
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      if (addr.type === 'unix') server.listen(addr.path, resolve);
-      else server.listen(addr.port, addr.host, resolve);
+      server.listen(addr.port, addr.host, resolve);
     });
-    let actual: QmpAddress = addr;
-    if (addr.type === 'tcp') {
-      const a = server.address() as net.AddressInfo;
-      actual = { type: 'tcp', host: addr.host, port: a.port };
-    }
-    entry.address = actual;
+    const a = server.address() as net.AddressInfo;
+    entry.address = { type: 'tcp', host: addr.host, port: a.port };
     this.listeners.add(entry);
-    return {
-      address: actual,
-      close: () => this.closeListener(entry),
+    return { address: entry.address, close: () => this.closeListener(entry) };
+  }
+
+  /**
+   * A unix socket listener whose clients can pass descriptors with
+   * SCM_RIGHTS (`getfd`, `add-fd`); Node's own sockets cannot receive them.
+   * Throws an Error whose message is the system's text, as QEMU appends it.
+   */
+  private listenUnix(addr: QmpUnixAddress): QmpListener {
+    if (existsSync(addr.path) && lstatSync(addr.path).isSocket()) unlinkSync(addr.path);
+    let l: UnixListener;
+    try {
+      l = UnixListener.listen(addr.path, { allowHalfOpen: true });
+    } catch (e) {
+      throw isErrno(e) ? new Error(e.strerror) : e;
+    }
+    l.on('error', () => {
+      // accept() failures leave the listener as it is; QEMU logs nothing either.
+    });
+    const entry: ListenerEntry = {
+      address: addr,
+      active: null,
+      waiting: [],
+      close: () => {
+        l.close();
+        return Promise.resolve();
+      },
     };
+    l.on('connection', (stream) => this.accept(entry, new UnixStreamDuplex(stream)));
+    this.listeners.add(entry);
+    return { address: addr, close: () => this.closeListener(entry) };
   }
 
   /** One client at a time per listening socket, as QEMU's chardev: the others wait. */
-  private accept(entry: ListenerEntry, sock: net.Socket): void {
+  private accept(entry: ListenerEntry, sock: Duplex): void {
     if (!this.listeners.has(entry)) {
       sock.destroy();
       return;
@@ -501,7 +544,7 @@ export class QmpServer implements QmpHost {
     entry.waiting.push(sock);
   }
 
-  private serve(entry: ListenerEntry, sock: net.Socket): void {
+  private serve(entry: ListenerEntry, sock: Duplex): void {
     const mon = this.attach(sock);
     // A client that waited was paused.
     sock.resume();
@@ -510,7 +553,7 @@ export class QmpServer implements QmpHost {
     sock.once('close', () => {
       if (entry.active !== mon) return;
       entry.active = null;
-      let next: net.Socket | undefined;
+      let next: Duplex | undefined;
       while ((next = entry.waiting.shift()) !== undefined) {
         if (next.destroyed) continue;
         if (!this.listeners.has(entry)) {
@@ -526,14 +569,7 @@ export class QmpServer implements QmpHost {
   private async closeListener(entry: ListenerEntry): Promise<void> {
     if (!this.listeners.delete(entry)) return;
     for (const w of entry.waiting.splice(0)) w.destroy();
-    await new Promise<void>((resolve) => entry.server.close(() => resolve()));
-    if (entry.address.type === 'unix') {
-      try {
-        unlinkSync(entry.address.path);
-      } catch {
-        // Already gone.
-      }
-    }
+    await entry.close();
   }
 
   /** Serves QMP on an already connected stream (a socket, stdio, a test pipe). */

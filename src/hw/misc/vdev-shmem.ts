@@ -285,6 +285,7 @@ export class VdevShmemState extends DeviceState {
   /** The device class: description and the option properties. */
   static override classInit(dc: DeviceClass): void {
     dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
+    dc.categories = ['Misc'];
     for (const [name, type, desc] of CLASS_PROPS) {
       dc.propertyAdd<VdevShmemState>(
         name,
