@@ -70,6 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAtomics(env, exports);
   InitNet(env, exports);
   InitFdWatcher(env, exports);
+  InitFsAt(env, exports);
   return exports;
 }
 
