@@ -111,7 +111,10 @@ function replyEntry(unique: bigint, e: FuseEntry): Uint8Array {
 /** A DAX mapping this session made. */
 interface DaxMapping {
   moffset: bigint;
+  /** The length the guest asked for (what REMOVEMAPPING names). */
   len: bigint;
+  /** The length mapped (the file's tail ends in its last page). */
+  mapped: bigint;
 }
 
 /**
@@ -138,7 +141,7 @@ export class FuseSession {
   }
 
   /** DAX mappings in place (window offset to length). */
-  get mappings(): ReadonlyMap<bigint, { moffset: bigint; len: bigint }> {
+  get mappings(): ReadonlyMap<bigint, { moffset: bigint; len: bigint; mapped: bigint }> {
     return this.#mappings;
   }
 
@@ -491,7 +494,7 @@ export class FuseSession {
     const all = [...this.#mappings.values()];
     this.#mappings.clear();
     if (dax === null) return;
-    for (const m of all) await dax.unmap(m.moffset, m.len);
+    for (const m of all) await dax.unmap(m.moffset, m.mapped);
   }
 
   async #setupMapping(unique: bigint, nodeid: bigint, a: Args): Promise<Uint8Array> {
@@ -519,11 +522,23 @@ export class FuseSession {
       for (const m of [...this.#mappings.values()]) {
         if (m.moffset < moffset + len && moffset < m.moffset + m.len) {
           this.#mappings.delete(m.moffset);
-          await dax.unmap(m.moffset, m.len);
+          await dax.unmap(m.moffset, m.mapped);
         }
       }
-      if (!(await dax.map(fd.fd, foffset, moffset, len, writable))) return replyErr(unique, EINVAL);
-      this.#mappings.set(moffset, { moffset, len });
+      // Linux maps whole 2 MiB chunks, past the end of a file's tail; a
+      // SHMEM_MAP front-end refuses a range the file does not back (QEMU's
+      // ram-from-fd size check, on page-rounded sizes), and the guest
+      // never touches bytes past the end: map up to the file's last whole
+      // page. A partial last page stays unmapped (see the README).
+      const size = this.fs.fileSize(fd.fd);
+      let mapped = len;
+      if (size > 0) {
+        const end = BigInt(size) & ~(page - 1n);
+        if (foffset < end && foffset + len > end) mapped = end - foffset;
+      }
+      if (!(await dax.map(fd.fd, foffset, moffset, mapped, writable)))
+        return replyErr(unique, EINVAL);
+      this.#mappings.set(moffset, { moffset, len, mapped });
       return reply(unique, 0);
     } finally {
       if (fd.owned) this.fs.closeFd(fd.fd);
@@ -548,7 +563,7 @@ export class FuseSession {
         continue;
       }
       this.#mappings.delete(moffset);
-      if (!(await dax.unmap(moffset, len))) bad = EINVAL;
+      if (!(await dax.unmap(moffset, m.mapped))) bad = EINVAL;
     }
     return bad !== 0 ? replyErr(unique, bad) : reply(unique, 0);
   }

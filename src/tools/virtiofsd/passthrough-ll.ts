@@ -708,6 +708,12 @@ export class PassthroughFs {
     return fd < 0 ? fd : { fd, owned: true };
   }
 
+  /** The size of an open file, or -errno. */
+  fileSize(fd: number): number {
+    const r = this.#fs.fstatat(fd, '', this.#fs.constants.AT_EMPTY_PATH, this.#st);
+    return r < 0 ? r : this.#st[StatField.Size];
+  }
+
   /** Closes a descriptor {@link mappingFd} made. */
   closeFd(fd: number): void {
     this.#fs.close(fd);

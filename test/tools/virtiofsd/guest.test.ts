@@ -66,7 +66,9 @@ test('a Linux guest uses a share served by tsqom-virtiofsd and by the C virtiofs
           ? await startTsqomVirtiofsd(sock, tree)
           : await startCVirtiofsd(sock, tree);
       daemons.push(d);
+      const t0 = Date.now();
       const r = await runGuest(image, sock);
+      t.log(`${name}: guest ran ${Date.now() - t0} ms`);
       const where = `${name}:\n${r.command}\n${r.stderr}\n${r.console.slice(-4000)}\n${d.stderr()}`;
       t.false(r.timedOut, `guest timed out (${where})`);
       t.false(r.console.includes('TSQOM-FS-MOUNT-FAILED'), where);
@@ -88,7 +90,9 @@ test('a Linux guest uses a share served by tsqom-virtiofsd and by the C virtiofs
       t.regex(r.console, new RegExp(`TSQOM-FS-FOLLOW ${keep}`), `${name}: following the symlink`);
       t.regex(r.console, /TSQOM-FS-UMOUNT-OK/, `${name}: umount succeeds`);
       // The daemon leaves with its front-end.
+      const t1 = Date.now();
       t.is(await d.exited, 0, `${name} exit status: ${d.stderr()}`);
+      t.log(`${name}: exit after ${Date.now() - t1} ms`);
       results.push({ name, tree, console: r.console });
     }
     // The host trees: what the guest wrote to written.bin came from its
