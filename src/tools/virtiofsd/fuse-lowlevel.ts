@@ -515,7 +515,7 @@ export class FuseSession {
     if (moffset >= dax.size || len > dax.size - moffset) return replyErr(unique, EINVAL);
     const writable = (flags & FUSE_SETUPMAPPING_FLAG_WRITE) !== 0n;
     const fd = this.fs.mappingFd(nodeid, fh, writable);
-    if (typeof fd === 'number') return replyErr(unique, -fd);
+    if (fd < 0) return replyErr(unique, -fd);
     try {
       // The kernel reuses window ranges: a range it maps again replaces
       // what was there, so unmap what overlaps first.
@@ -530,18 +530,17 @@ export class FuseSession {
       // ram-from-fd size check, on page-rounded sizes), and the guest
       // never touches bytes past the end: map up to the file's last whole
       // page. A partial last page stays unmapped (see the README).
-      const size = this.fs.fileSize(fd.fd);
+      const size = this.fs.fileSize(fd);
       let mapped = len;
       if (size > 0) {
         const end = BigInt(size) & ~(page - 1n);
         if (foffset < end && foffset + len > end) mapped = end - foffset;
       }
-      if (!(await dax.map(fd.fd, foffset, moffset, mapped, writable)))
-        return replyErr(unique, EINVAL);
+      if (!(await dax.map(fd, foffset, moffset, mapped, writable))) return replyErr(unique, EINVAL);
       this.#mappings.set(moffset, { moffset, len, mapped });
       return reply(unique, 0);
     } finally {
-      if (fd.owned) this.fs.closeFd(fd.fd);
+      this.fs.closeFd(fd);
     }
   }
 

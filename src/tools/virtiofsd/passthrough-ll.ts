@@ -20,7 +20,14 @@ import {
   fsAt,
   parseDirents64,
 } from '../../native/fs-at.js';
-import { O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR } from '../../native/constants.js';
+import {
+  O_CREAT,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+} from '../../native/constants.js';
 import { strerror } from '../../native/errors.js';
 import {
   FATTR,
@@ -508,7 +515,11 @@ export class PassthroughFs {
     const inode = this.#inode(nodeid);
     if (inode === undefined) return -EBADF;
     if (this.#readonly && ((flags & O_ACCMODE) !== O_RDONLY || flags & 0o1000)) return -EROFS;
-    const fd = this.#fs.openat(this.#procSelfFd, this.#procName(inode), this.#openFlags(flags));
+    // A guest may OPEN a fifo or device node it made (the kernel never
+    // sends that, a hostile driver can): never let the open block the server.
+    const special = inode.fmt !== 0o100000 && inode.fmt !== 0o040000;
+    const f = this.#openFlags(flags) | (special ? O_NONBLOCK : 0);
+    const fd = this.#fs.openat(this.#procSelfFd, this.#procName(inode), f);
     if (fd < 0) return fd;
     return { fh: this.#addHandle(fd, false, nodeid), openFlags: this.#fopen() };
   }
@@ -686,26 +697,23 @@ export class PassthroughFs {
   // --- DAX -----------------------------------------------------------------
 
   /**
-   * A descriptor for mapping `nodeid`'s file: the open handle's when `fh`
-   * names one, else the node reopened through /proc/self/fd (the caller
-   * closes that one: `owned`).
+   * A descriptor for mapping `nodeid`'s file (the caller closes it): the
+   * node reopened through /proc/self/fd, read-write where the host allows
+   * it even for a read-only mapping, because a front-end may pass the
+   * mapping back in its memory table and back-ends map that read-write.
+   * `fh`, when it names an open handle, must belong to the node.
    */
-  mappingFd(
-    nodeid: bigint,
-    fh: bigint,
-    writable: boolean,
-  ): { fd: number; owned: boolean } | number {
-    const h = this.#handles.get(fh);
-    if (h !== undefined && !h.dir && h.inode === nodeid) return { fd: h.fd, owned: false };
+  mappingFd(nodeid: bigint, fh: bigint, writable: boolean): number {
     const inode = this.#inode(nodeid);
     if (inode === undefined) return -EBADF;
+    const h = this.#handles.get(fh);
+    if (h !== undefined && (h.dir || h.inode !== nodeid)) return -EBADF;
+    if (inode.fmt !== 0o100000) return -EINVAL;
     if (writable && this.#readonly) return -EROFS;
-    const fd = this.#fs.openat(
-      this.#procSelfFd,
-      this.#procName(inode),
-      writable ? O_RDWR : O_RDONLY,
-    );
-    return fd < 0 ? fd : { fd, owned: true };
+    const name = this.#procName(inode);
+    const fd = this.#fs.openat(this.#procSelfFd, name, O_RDWR);
+    if (fd >= 0 || writable) return fd;
+    return this.#fs.openat(this.#procSelfFd, name, O_RDONLY);
   }
 
   /** The size of an open file, or -errno. */
