@@ -15,7 +15,11 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <climits>
+#include <vector>
 
 #include <cerrno>
 #include <cstring>
@@ -252,6 +256,25 @@ Napi::Value Pread(const Napi::CallbackInfo& info) {
   return Result(info.Env(), Eintr([&] { return pread(fd, b.data, b.length, off); }));
 }
 
+// preadv(fd, [buffers], offset) -> bytes read into the buffers in order.
+Napi::Value Preadv(const Napi::CallbackInfo& info) {
+  int fd = ArgInt32(info, 0, "fd");
+  if (info.Length() < 2 || !info[1].IsArray()) ThrowType(info.Env(), "buffers must be an array");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  int64_t off = ArgI64(info, 2, "offset");
+  uint32_t n = arr.Length();
+  if (n > IOV_MAX) ThrowRange(info.Env(), "too many buffers");
+  std::vector<struct iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsTypedArray()) ThrowType(info.Env(), "buffers must be Uint8Arrays");
+    Napi::TypedArray t = v.As<Napi::TypedArray>();
+    iov[i].iov_base = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+    iov[i].iov_len = t.ByteLength();
+  }
+  return Result(info.Env(), Eintr([&] { return preadv(fd, iov.data(), static_cast<int>(n), off); }));
+}
+
 Napi::Value Pwrite(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0, "fd");
   Bytes b = ArgBytes(info, 1, "buffer");
@@ -342,6 +365,7 @@ void InitFsAt(Napi::Env env, Napi::Object exports) {
   fn("fstatfs", FstatfsAt);
   fn("pread", Pread);
   fn("pwrite", Pwrite);
+  fn("preadv", Preadv);
   fn("ftruncate", Ftruncate);
   fn("fallocate", Fallocate);
   fn("lseek", Lseek);

@@ -211,6 +211,8 @@ export interface NativeFsAt {
   fstatfs(fd: number, out: Float64Array): number;
   /** `pread(2)` into the whole of `buffer`: bytes read. */
   pread(fd: number, buffer: Uint8Array, offset: number): number;
+  /** `preadv(2)` into `buffers` in order: bytes read. */
+  preadv(fd: number, buffers: readonly Uint8Array[], offset: number): number;
   /** `pwrite(2)` of the whole of `buffer`: bytes written. */
   pwrite(fd: number, buffer: Uint8Array, offset: number): number;
   /** `ftruncate(2)` */

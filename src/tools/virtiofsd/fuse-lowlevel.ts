@@ -398,6 +398,37 @@ export class FuseSession {
     }
   }
 
+  /**
+   * READ with the data going straight into the caller's buffers (views of
+   * the request's device-writable memory past the reply header), without
+   * a copy. `req` holds the request (header and fuse_read_in); `room` is
+   * the bytes the buffers hold. Returns the 16-byte reply header (its
+   * length counts the data), or a whole error reply; null when `req` is
+   * not a well-formed READ after INIT (serve it with {@link handle}).
+   */
+  readDirect(
+    req: Uint8Array,
+    bufs: (room: number) => Uint8Array[],
+    room: number,
+  ): Uint8Array | null {
+    if (!this.#gotInit || this.#gotDestroy) return null;
+    if (req.length !== FUSE_SIZE.inHeader + FUSE_SIZE.readIn) return null;
+    const dv = new DataView(req.buffer, req.byteOffset, req.byteLength);
+    if (dv.getUint32(0, true) !== req.length || dv.getUint32(4, true) !== Op.READ) return null;
+    const unique = dv.getBigUint64(8, true);
+    const p = FUSE_SIZE.inHeader;
+    const size = Math.min(dv.getUint32(p + 16, true), FUSE_MAX_WRITE, room);
+    const n = this.fs.readv(
+      dv.getBigUint64(p, true),
+      Number(dv.getBigUint64(p + 8, true)),
+      bufs(size),
+    );
+    if (n < 0) return replyErr(unique, -n);
+    const out = new Uint8Array(FUSE_SIZE.outHeader);
+    encodeOutHeader(new DataView(out.buffer), FUSE_SIZE.outHeader + n, 0, unique);
+    return out;
+  }
+
   #attrReply(unique: bigint, attr: FuseAttr): Uint8Array {
     return reply(unique, FUSE_SIZE.attrOut, (d) => {
       const [s, ns] = splitTimeout(this.fs.timeout);

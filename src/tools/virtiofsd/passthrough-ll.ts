@@ -560,6 +560,13 @@ export class PassthroughFs {
     return got;
   }
 
+  /** READ straight into `bufs` (views of guest memory), in order: bytes read. */
+  readv(fh: bigint, offset: number, bufs: readonly Uint8Array[]): number {
+    const fd = this.#handleFd(fh);
+    if (fd < 0) return fd;
+    return this.#fs.preadv(fd, bufs, offset);
+  }
+
   /** WRITE: bytes written. */
   write(fh: bigint, offset: number, data: Uint8Array): number {
     const fd = this.#handleFd(fh);

@@ -19,13 +19,41 @@ import {
   VHOST_USER_FLAG_MAP_RW,
   VhostUserProtocolFeature,
 } from '../../hw/virtio/vhost-user/index.js';
-import type { VirtQueueElement } from '../../hw/virtio/virtqueue.js';
+import { type VirtQueueElement, iovSize } from '../../hw/virtio/virtqueue.js';
+import type { GuestMemoryMmap } from '../../hw/virtio/guest-memory-mmap.js';
 import { FuseSession, type FuseDaxWindow, type FuseReply } from './fuse-lowlevel.js';
 import {
+  FUSE_SIZE,
   VIRTIO_FS_CONFIG_SIZE,
   VIRTIO_FS_SHMCAP_ID_CACHE,
   VIRTIO_FS_TAG_MAX,
 } from './fuse-kernel.js';
+
+const READ_REQUEST = FUSE_SIZE.inHeader + FUSE_SIZE.readIn;
+
+/** Whole-region views of guest memory, rebuilt when the memory table changes. */
+const regionViews = new WeakMap<GuestMemoryMmap, Uint8Array[]>();
+
+/**
+ * A live view of `[gpa, gpa+len)` when it lies inside one mapped region
+ * (null otherwise: the caller falls back to copying).
+ */
+function guestView(mem: GuestMemoryMmap, gpa: bigint, len: number): Uint8Array | null {
+  let views = regionViews.get(mem);
+  if (views === undefined || views.some((v) => v.byteLength === 0)) {
+    views = mem.regions.map((r) => r.mapping.view(r.offset, r.size));
+    regionViews.set(mem, views);
+  }
+  const rs = mem.regions;
+  for (let i = 0; i < rs.length; i++) {
+    const r = rs[i];
+    if (gpa >= r.gpa && gpa + BigInt(len) <= r.gpa + BigInt(r.size)) {
+      const off = Number(gpa - r.gpa);
+      return views[i].subarray(off, off + len);
+    }
+  }
+  return null;
+}
 import type { PassthroughFs } from './passthrough-ll.js';
 
 /** Options of a {@link VhostUserFsDevice}. */
@@ -125,6 +153,10 @@ export class VhostUserFsDevice implements VhostUserBackendDevice {
     this.#backend = queue.backend;
     let pushed = false;
     for (let elem = queue.pop(); elem !== null; elem = queue.pop()) {
+      if (this.#tryDirectRead(queue, elem)) {
+        pushed = true;
+        continue;
+      }
       const req = queue.read(elem);
       const r = this.session.handle(req);
       if (r instanceof Promise) {
@@ -139,6 +171,50 @@ export class VhostUserFsDevice implements VhostUserBackendDevice {
       pushed = true;
     }
     if (pushed) queue.notify();
+  }
+
+  /**
+   * Serves a READ by reading the file straight into guest memory (the
+   * views of the element's device-writable buffers past the reply
+   * header). False when the element is not such a READ.
+   */
+  #tryDirectRead(queue: VhostUserBackendQueue, elem: VirtQueueElement): boolean {
+    const mem = queue.backend.memory;
+    if (mem === null || iovSize(elem.outSg) !== READ_REQUEST) return false;
+    if (elem.inSg.length === 0 || elem.inSg[0].len < FUSE_SIZE.outHeader) return false;
+    const room = iovSize(elem.inSg) - FUSE_SIZE.outHeader;
+    const req = queue.read(elem, 0, READ_REQUEST);
+    const copies: [bigint, Uint8Array][] = [];
+    const bufs = (size: number): Uint8Array[] => {
+      const out: Uint8Array[] = [];
+      let skip: number = FUSE_SIZE.outHeader;
+      let left = size;
+      for (const sg of elem.inSg) {
+        if (left === 0) break;
+        if (skip >= sg.len) {
+          skip -= sg.len;
+          continue;
+        }
+        const n = Math.min(sg.len - skip, left);
+        const addr = sg.addr + BigInt(skip);
+        let v = guestView(mem, addr, n);
+        if (v === null) {
+          // Not inside one mapped region: read into a buffer, copy after.
+          v = new Uint8Array(n);
+          copies.push([addr, v]);
+        }
+        out.push(v);
+        left -= n;
+        skip = 0;
+      }
+      return out;
+    };
+    const head = this.session.readDirect(req, bufs, room);
+    if (head === null) return false;
+    for (const [addr, b] of copies) mem.write(addr, b);
+    queue.write(elem, head);
+    queue.push(elem, new DataView(head.buffer).getUint32(0, true));
+    return true;
   }
 
   #complete(
