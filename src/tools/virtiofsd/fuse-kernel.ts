@@ -117,64 +117,115 @@ export enum FuseOpcode {
 
 /** FUSE_INIT flag bits (flags, then flags2 shifted by 32). */
 export const FUSE_INIT = {
+  /** `FUSE_ASYNC_READ` */
   ASYNC_READ: 1n << 0n,
+  /** `FUSE_POSIX_LOCKS` */
   POSIX_LOCKS: 1n << 1n,
+  /** `FUSE_FILE_OPS` */
   FILE_OPS: 1n << 2n,
+  /** `FUSE_ATOMIC_O_TRUNC` */
   ATOMIC_O_TRUNC: 1n << 3n,
+  /** `FUSE_EXPORT_SUPPORT` */
   EXPORT_SUPPORT: 1n << 4n,
+  /** `FUSE_BIG_WRITES` */
   BIG_WRITES: 1n << 5n,
+  /** `FUSE_DONT_MASK` */
   DONT_MASK: 1n << 6n,
+  /** `FUSE_SPLICE_WRITE` */
   SPLICE_WRITE: 1n << 7n,
+  /** `FUSE_SPLICE_MOVE` */
   SPLICE_MOVE: 1n << 8n,
+  /** `FUSE_SPLICE_READ` */
   SPLICE_READ: 1n << 9n,
+  /** `FUSE_FLOCK_LOCKS` */
   FLOCK_LOCKS: 1n << 10n,
+  /** `FUSE_HAS_IOCTL_DIR` */
   HAS_IOCTL_DIR: 1n << 11n,
+  /** `FUSE_AUTO_INVAL_DATA` */
   AUTO_INVAL_DATA: 1n << 12n,
+  /** `FUSE_DO_READDIRPLUS` */
   DO_READDIRPLUS: 1n << 13n,
+  /** `FUSE_READDIRPLUS_AUTO` */
   READDIRPLUS_AUTO: 1n << 14n,
+  /** `FUSE_ASYNC_DIO` */
   ASYNC_DIO: 1n << 15n,
+  /** `FUSE_WRITEBACK_CACHE` */
   WRITEBACK_CACHE: 1n << 16n,
+  /** `FUSE_NO_OPEN_SUPPORT` */
   NO_OPEN_SUPPORT: 1n << 17n,
+  /** `FUSE_PARALLEL_DIROPS` */
   PARALLEL_DIROPS: 1n << 18n,
+  /** `FUSE_HANDLE_KILLPRIV` */
   HANDLE_KILLPRIV: 1n << 19n,
+  /** `FUSE_POSIX_ACL` */
   POSIX_ACL: 1n << 20n,
+  /** `FUSE_ABORT_ERROR` */
   ABORT_ERROR: 1n << 21n,
+  /** `FUSE_MAX_PAGES` */
   MAX_PAGES: 1n << 22n,
+  /** `FUSE_CACHE_SYMLINKS` */
   CACHE_SYMLINKS: 1n << 23n,
+  /** `FUSE_NO_OPENDIR_SUPPORT` */
   NO_OPENDIR_SUPPORT: 1n << 24n,
+  /** `FUSE_EXPLICIT_INVAL_DATA` */
   EXPLICIT_INVAL_DATA: 1n << 25n,
+  /** `FUSE_MAP_ALIGNMENT` */
   MAP_ALIGNMENT: 1n << 26n,
+  /** `FUSE_SUBMOUNTS` */
   SUBMOUNTS: 1n << 27n,
+  /** `FUSE_HANDLE_KILLPRIV_V2` */
   HANDLE_KILLPRIV_V2: 1n << 28n,
+  /** `FUSE_SETXATTR_EXT` */
   SETXATTR_EXT: 1n << 29n,
+  /** `FUSE_INIT_EXT` */
   INIT_EXT: 1n << 30n,
+  /** `FUSE_INIT_RESERVED` */
   INIT_RESERVED: 1n << 31n,
+  /** `FUSE_SECURITY_CTX` */
   SECURITY_CTX: 1n << 32n,
+  /** `FUSE_HAS_INODE_DAX` */
   HAS_INODE_DAX: 1n << 33n,
 } as const;
 
 /** fuse_setattr_in.valid bits. */
 export const FATTR = {
+  /** `FATTR_MODE` */
   MODE: 1 << 0,
+  /** `FATTR_UID` */
   UID: 1 << 1,
+  /** `FATTR_GID` */
   GID: 1 << 2,
+  /** `FATTR_SIZE` */
   SIZE: 1 << 3,
+  /** `FATTR_ATIME` */
   ATIME: 1 << 4,
+  /** `FATTR_MTIME` */
   MTIME: 1 << 5,
+  /** `FATTR_FH` */
   FH: 1 << 6,
+  /** `FATTR_ATIME_NOW` */
   ATIME_NOW: 1 << 7,
+  /** `FATTR_MTIME_NOW` */
   MTIME_NOW: 1 << 8,
+  /** `FATTR_LOCKOWNER` */
   LOCKOWNER: 1 << 9,
+  /** `FATTR_CTIME` */
   CTIME: 1 << 10,
+  /** `FATTR_KILL_SUIDGID` */
   KILL_SUIDGID: 1 << 11,
 } as const;
 
 /** fuse_open_out.open_flags bits. */
 export const FOPEN = {
+  /** `FOPEN_DIRECT_IO` */
   DIRECT_IO: 1 << 0,
+  /** `FOPEN_KEEP_CACHE` */
   KEEP_CACHE: 1 << 1,
+  /** `FOPEN_NONSEEKABLE` */
   NONSEEKABLE: 1 << 2,
+  /** `FOPEN_CACHE_DIR` */
   CACHE_DIR: 1 << 3,
+  /** `FOPEN_STREAM` */
   STREAM: 1 << 4,
 } as const;
 
@@ -189,41 +240,77 @@ export const FUSE_SETUPMAPPING_FLAG_READ = 2n;
 
 /** Sizes of the fixed structures. */
 export const FUSE_SIZE = {
+  /** `sizeof` of struct fuse_in_header */
   inHeader: 40,
+  /** `sizeof` of struct fuse_out_header */
   outHeader: 16,
+  /** `sizeof` of struct fuse_attr */
   attr: 88,
+  /** `sizeof` of struct fuse_entry_out */
   entryOut: 128,
+  /** `sizeof` of struct fuse_attr_out */
   attrOut: 104,
+  /** `sizeof` of struct fuse_getattr_in */
   getattrIn: 16,
+  /** `sizeof` of struct fuse_setattr_in */
   setattrIn: 88,
+  /** `sizeof` of struct fuse_forget_in */
   forgetIn: 8,
+  /** `sizeof` of struct fuse_batch_forget_in */
   batchForgetIn: 8,
+  /** `sizeof` of struct fuse_forget_one */
   forgetOne: 16,
+  /** `sizeof` of struct fuse_mknod_in */
   mknodIn: 16,
+  /** `sizeof` of struct fuse_mkdir_in */
   mkdirIn: 8,
+  /** `sizeof` of struct fuse_rename_in */
   renameIn: 8,
+  /** `sizeof` of struct fuse_rename2_in */
   rename2In: 16,
+  /** `sizeof` of struct fuse_link_in */
   linkIn: 8,
+  /** `sizeof` of struct fuse_open_in */
   openIn: 8,
+  /** `sizeof` of struct fuse_create_in */
   createIn: 16,
+  /** `sizeof` of struct fuse_open_out */
   openOut: 16,
+  /** `sizeof` of struct fuse_release_in */
   releaseIn: 24,
+  /** `sizeof` of struct fuse_flush_in */
   flushIn: 24,
+  /** `sizeof` of struct fuse_read_in */
   readIn: 40,
+  /** `sizeof` of struct fuse_write_in */
   writeIn: 40,
+  /** `sizeof` of struct fuse_write_out */
   writeOut: 8,
+  /** `sizeof` of struct fuse_statfs_out */
   statfsOut: 80,
+  /** `sizeof` of struct fuse_fsync_in */
   fsyncIn: 16,
+  /** `sizeof` of struct fuse_access_in */
   accessIn: 8,
+  /** `sizeof` of struct fuse_init_in_min */
   initInMin: 16,
+  /** `sizeof` of struct fuse_init_out */
   initOut: 64,
+  /** `sizeof` of struct fuse_interrupt_in */
   interruptIn: 8,
+  /** `sizeof` of struct fuse_dirent_header */
   direntHeader: 24,
+  /** `sizeof` of struct fuse_lseek_in */
   lseekIn: 24,
+  /** `sizeof` of struct fuse_lseek_out */
   lseekOut: 8,
+  /** `sizeof` of struct fuse_fallocate_in */
   fallocateIn: 32,
+  /** `sizeof` of struct fuse_setupmapping_in */
   setupmappingIn: 40,
+  /** `sizeof` of struct fuse_removemapping_in */
   removemappingIn: 4,
+  /** `sizeof` of struct fuse_removemapping_one */
   removemappingOne: 16,
 } as const;
 

@@ -108,8 +108,9 @@ function replyEntry(unique: bigint, e: FuseEntry): Uint8Array {
   return reply(unique, FUSE_SIZE.entryOut, (dv) => encodeEntryOut(dv, 0, e));
 }
 
-/** A DAX mapping this session made. */
-interface DaxMapping {
+/** A DAX mapping a session made. */
+export interface FuseDaxMapping {
+  /** Window offset. */
   moffset: bigint;
   /** The length the guest asked for (what REMOVEMAPPING names). */
   len: bigint;
@@ -122,12 +123,13 @@ interface DaxMapping {
  * each request, calls the file system and encodes its reply.
  */
 export class FuseSession {
+  /** The file system served. */
   readonly fs: PassthroughFs;
   readonly #options: FuseSessionOptions;
   #gotInit = false;
   #gotDestroy = false;
   #minor = 0;
-  readonly #mappings = new Map<bigint, DaxMapping>();
+  readonly #mappings = new Map<bigint, FuseDaxMapping>();
 
   /** A session over `fs`. */
   constructor(fs: PassthroughFs, options: FuseSessionOptions = {}) {
@@ -141,7 +143,7 @@ export class FuseSession {
   }
 
   /** DAX mappings in place (window offset to length). */
-  get mappings(): ReadonlyMap<bigint, { moffset: bigint; len: bigint; mapped: bigint }> {
+  get mappings(): ReadonlyMap<bigint, FuseDaxMapping> {
     return this.#mappings;
   }
 

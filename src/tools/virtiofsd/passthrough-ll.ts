@@ -103,6 +103,14 @@ export interface PassthroughOpen {
   openFlags: number;
 }
 
+/** The result of a create: the new node's entry and the open handle. */
+export interface PassthroughCreate {
+  /** The node. */
+  entry: FuseEntry;
+  /** The handle. */
+  open: PassthroughOpen;
+}
+
 /** fuse_setattr_in's fields. */
 export interface SetattrArgs {
   /** FATTR_* bits. */
@@ -530,7 +538,7 @@ export class PassthroughFs {
     name: Uint8Array,
     flags: number,
     mode: number,
-  ): { entry: FuseEntry; open: PassthroughOpen } | number {
+  ): PassthroughCreate | number {
     const dir = this.#parentForChange(parent, name);
     if (typeof dir === 'number') return dir;
     const fd = this.#fs.openat(dir.fd, name, (flags | O_CREAT) & ~O_NOFOLLOW, mode);
@@ -775,13 +783,22 @@ export class PassthroughError extends Error {
 
 /** Errno values the server uses. */
 export const ERRNO = {
+  /** `EPERM` */
   EPERM,
+  /** `ENOENT` */
   ENOENT,
+  /** `EBADF` */
   EBADF,
+  /** `EACCES` */
   EACCES,
+  /** `EEXIST` */
   EEXIST,
+  /** `EINVAL` */
   EINVAL,
+  /** `EROFS` */
   EROFS,
+  /** `ENAMETOOLONG` */
   ENAMETOOLONG,
+  /** `ENOSYS` */
   ENOSYS,
 } as const;
