@@ -4,6 +4,7 @@
  * directory (a hugetlbfs mount, /dev/shm, ...).
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import {
   QomError,
   QomObject,
@@ -27,8 +28,6 @@ import {
   memoryRegionSize,
 } from '../system/index.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
-import { HostOs } from '../native/index.js';
 import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
@@ -152,9 +151,7 @@ function fileBackendUnparent(obj: QomObject): void {
   const block = memoryRegionGetRamBlock(f.mr!);
   if (!block || block.freed) return;
   try {
-    container
-      .resolve(HostOs)
-      .madvise(block.host, block.hostOffset, Number(memoryRegionSize(f.mr!)), MADV_REMOVE);
+    hostOs().madvise(block.host, block.hostOffset, Number(memoryRegionSize(f.mr!)), MADV_REMOVE);
   } catch {
     // QEMU ignores it too (e.g. private mappings refuse MADV_REMOVE).
   }

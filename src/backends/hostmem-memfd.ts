@@ -5,10 +5,10 @@
  * shrinking, so its descriptor can be handed to other processes safely.
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { QomError, QomType, type ObjectClass, type QomObject, type Visitor } from '../qom/index.js';
-import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, HostOs, MFD_HUGETLB } from '../native/index.js';
+import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, MFD_HUGETLB } from '../native/index.js';
 import {
   RAM_NORESERVE,
   RAM_PRIVATE,
@@ -105,7 +105,7 @@ function memfdBackendMemoryAlloc(backend: HostMemoryBackend): void {
     );
   } catch (e) {
     // The region takes the descriptor only when it succeeds.
-    container.resolve(HostOs).close(fd);
+    hostOs().close(fd);
     throw e;
   }
 }

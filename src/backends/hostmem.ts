@@ -22,9 +22,11 @@
  *   (merge and dump on, one preallocation thread).
  * @module
  */
+import { trace } from '../util/trace.js';
+import { errorReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import {
   ObjectClass,
   QomError,
@@ -39,7 +41,6 @@ import {
   type Visitor,
 } from '../qom/index.js';
 import {
-  HostOs,
   MADV_DODUMP,
   MADV_DONTDUMP,
   MADV_MERGEABLE,
@@ -66,6 +67,8 @@ import {
 } from '../system/index.js';
 import { TYPE_THREAD_CONTEXT } from './thread-context.js';
 
+const traceBackends = trace('backends');
+
 /** The QOM type name of the abstract memory backend. */
 export const TYPE_MEMORY_BACKEND = 'memory-backend';
 
@@ -90,10 +93,6 @@ export const HostMemPolicy = Object.freeze({
 /** QEMU's MAX_MEM_PREALLOC_THREAD_COUNT. */
 const MAX_MEM_PREALLOC_THREAD_COUNT = 16;
 const MiB = 1024 * 1024;
-
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
 
 /**
  * The class of memory backends (QEMU's HostMemoryBackendClass): `alloc`
@@ -468,6 +467,7 @@ function memsetNumThreads(hpagesize: number, numpages: number, maxThreads: numbe
  * workers. Sets `prealloc` on success.
  */
 export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<void> {
+  if (traceBackends.enabled) traceBackends('prealloc %s', backend.canonicalPath() ?? '(detached)');
   if (!backend.preallocRunning) {
     const block = ramBlockOf(backend);
     const sz = Number(memoryRegionSize(backend.mr!));
@@ -553,7 +553,7 @@ function setPrealloc(obj: QomObject, value: boolean): void {
     // with nobody listening they are reported on stderr, as error_report would.
     hostMemoryBackendPrealloc(b).catch((e: unknown) => {
       if (hostMemoryBackendEvents.listenerCount('prealloc-end') === 0) {
-        process.stderr.write(`${(e as Error).message}\n`);
+        errorReport((e as Error).message);
       }
     });
   }

@@ -13,8 +13,9 @@
  * refused with a clear error.
  * @module
  */
+import { infoReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { HostOs } from '../native/host.js';
 import { isErrno } from '../native/errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/constants.js';
@@ -112,7 +113,7 @@ export class SocketChardev extends Chardev {
   /** Whether it listens (QEMU's `is_listen`). */
   isListen = false;
   /** The OS layer. */
-  os: HostOs = container.resolve(HostOs);
+  os: HostOs = hostOs();
   #listener: UnixListener | null = null;
   #stream: UnixStream | null = null;
   /** What arrived while nobody had taken the stream (QEMU would leave it in the socket). */
@@ -243,7 +244,7 @@ export class SocketChardev extends Chardev {
       // accept() errors leave the listener in place, as QEMU's.
     });
     if (backend.wait !== false) {
-      process.stderr.write(`info: QEMU waiting for connection on: ${this.filename}\n`);
+      infoReport(`QEMU waiting for connection on: ${this.filename}`);
       await this.waitConnected();
     }
   }

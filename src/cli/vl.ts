@@ -20,7 +20,7 @@ import '../hw/misc/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QomError } from '../util/error.js';
+import { QomError, TsqomError } from '../util/error.js';
 import type { JsonObject } from '../qobject/qobject.js';
 import { objectGetObjectsRoot } from '../qom/object.js';
 import {
@@ -88,13 +88,13 @@ interface Plan {
 }
 
 /** An error to print, optionally located at the option that caused it. */
-class VlError extends Error {
+class VlError extends TsqomError {
   constructor(
     message: string,
     readonly where: string | undefined,
     readonly hint?: string,
   ) {
-    super(message);
+    super(message, 'ERR_CLI');
   }
 }
 

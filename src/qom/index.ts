@@ -54,3 +54,7 @@ export * from './container.js';
 export * from './object_interfaces.js';
 export * from './decorator.js';
 export * from './owned.js';
+export * from '../util/machine-context.js';
+export * from '../util/error-report.js';
+export * from '../util/clock.js';
+export * from '../util/trace.js';

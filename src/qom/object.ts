@@ -21,6 +21,7 @@
  * constructed that way would have skipped its class's initialisation.
  * @module
  */
+import { trace } from '../util/trace.js';
 import { QomError } from '../util/error.js';
 import { type JsonValue, isJsonInteger } from '../qobject/qobject.js';
 import {
@@ -35,6 +36,8 @@ import {
   type Visitor,
   qapiEnumParse,
 } from '../qapi/visitor.js';
+
+const traceQom = trace('qom');
 
 /** The root of all object types (abstract). */
 export const TYPE_OBJECT = 'object';
@@ -1254,6 +1257,7 @@ export class QomObject {
   }
 
   #finalize(): void {
+    if (traceQom.enabled) traceQom('object_finalize %s', this.typeName);
     this.#state = State.Finalizing;
     try {
       // object_property_del_all(): release instance properties (children
@@ -1848,6 +1852,7 @@ function objectNewWithType<T extends QomObject>(ti: TypeImpl): T {
     constructingObject = null;
   }
   initObject(obj, ti);
+  if (traceQom.enabled) traceQom('object_new %s', ti.name);
   return obj as T;
 }
 

@@ -15,6 +15,7 @@
  * when none is open).
  * @module
  */
+import { trace } from '../util/trace.js';
 import { SubregionList } from './subregion-list.js';
 import {
   QomError,
@@ -36,6 +37,8 @@ import {
 } from './flatview.js';
 import { mtreeFormat, type MtreeFlags, type MtreeNaming, type PrintableRegion } from './mtree.js';
 import { unassignedIoOps } from './ioport.js';
+
+const traceMemory = trace('memory');
 
 // Node before 20.4 lacks Symbol.dispose, which `using` and memoryRegionTransaction() need;
 // later versions define it as this registered symbol.
@@ -513,6 +516,9 @@ export function memoryRegionTransactionCommit(): void {
   try {
     while (updatePending) {
       updatePending = false;
+      if (traceMemory.enabled) {
+        traceMemory('memory_region_transaction_commit: %d address spaces', addressSpaces.length);
+      }
       flatviewsReset();
       for (const l of memoryListeners) callListener(errors, () => l.begin?.());
       for (const as of addressSpaces) addressSpaceSetFlatview(as, errors);

@@ -18,6 +18,7 @@
  * error_report would.
  * @module
  */
+import { errorReport } from '../../util/error-report.js';
 import {
   type JsonObject,
   ObjectClass,
@@ -169,11 +170,6 @@ export function qdevWithEventEmitter<T>(emitter: QdevEventEmitter | null, fn: ()
 function emitEvent(event: string, data: JsonObject): void {
   const e = eventEmitter ?? scopedEmitter;
   if (e) e(event, data);
-}
-
-/** QEMU's error_report: one line on stderr. */
-function errorReport(msg: string): void {
-  process.stderr.write(`${msg}\n`);
 }
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {

@@ -28,9 +28,9 @@
  * refused at realize (QEMU aborts later).
  * @module
  */
+import { hostOs } from '../../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import { HostOs } from '../../native/host.js';
 import type { NativeFdWatcher } from '../../native/index.js';
 import { UV_READABLE } from '../../native/constants.js';
@@ -80,10 +80,7 @@ import {
 } from './vhost-user/frontend/frontend.js';
 import { VhostMemoryListener } from './vhost-user/frontend/frontend-memory.js';
 import type { VhostUserBackendChannelHandler } from './vhost-user/frontend/frontend-channel.js';
-import {
-  type VhostUserReportSink,
-  vhostUserReportSink,
-} from './vhost-user/frontend/frontend-error.js';
+import { type ErrorReportSink, errorReportSinkOf } from '../../util/error-report.js';
 
 /** QEMU's TYPE_VHOST_USER_BASE (abstract). */
 export const TYPE_VHOST_USER_BASE = 'vhost-user-base';
@@ -157,9 +154,9 @@ export class VHostUserBase extends VirtIODevice {
   /** Notifications for embedders and tests. */
   readonly events = new EventEmitter<VHostUserBaseEvents>();
   /** Where reports go (default: the process-wide vhost-user sink). */
-  report: VhostUserReportSink = (m, l) => vhostUserReportSink()(m, l);
+  report: ErrorReportSink = errorReportSinkOf();
   /** The OS layer. */
-  os: HostOs = container.resolve(HostOs);
+  os: HostOs = hostOs();
   /** @internal The chardev `closed` handler installed at realize. */
   chrClosedHandler: (() => void) | null = null;
   /** Bumped by every reset, so a stop that finishes later does not undo it. */

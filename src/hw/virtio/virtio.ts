@@ -17,6 +17,7 @@
  * reuse the names.
  * @module
  */
+import { errorReport } from '../../util/error-report.js';
 import { DeviceClass, DeviceState, TYPE_DEVICE } from '../core/qdev.js';
 import {
   definePropBit64,
@@ -292,8 +293,8 @@ export function virtioSetStatus(vdev: VirtIODevice, val: number): number {
   if (k.setStatus) {
     ret = k.setStatus(vdev, val);
     if (ret) {
-      process.stderr.write(
-        `set ${vdev.name ?? vdev.typeName} status to ${val} failed, old status: ${vdev.status}\n`,
+      errorReport(
+        `set ${vdev.name ?? vdev.typeName} status to ${val} failed, old status: ${vdev.status}`,
       );
     }
   }

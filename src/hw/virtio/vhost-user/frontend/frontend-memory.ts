@@ -21,7 +21,7 @@ import {
 } from '../../../../system/memory.js';
 import { memoryRegionGetRamBlock, type RamBlock } from '../../../../system/physmem.js';
 import type { VhostUserMemTableEntry } from './frontend.js';
-import type { VhostUserReportSink } from './frontend-error.js';
+import type { ErrorReportSink } from '../../../../util/error-report.js';
 
 interface Section {
   block: RamBlock;
@@ -37,7 +37,7 @@ export interface VhostMemoryListenerOptions {
   /** Called at a commit that changed the table (not at registration replay if `quiet`). */
   onChange?: (table: VhostUserMemTableEntry[]) => void;
   /** Where QEMU's error_report lines go. */
-  report?: VhostUserReportSink;
+  report?: ErrorReportSink;
   /** Include RAM mapped privately (QEMU does); default false. */
   includePrivate?: boolean;
 }
@@ -61,7 +61,7 @@ export class VhostMemoryListener implements MemoryListener {
   /** How many times the table changed. */
   changes = 0;
   readonly #onChange: ((table: VhostUserMemTableEntry[]) => void) | undefined;
-  readonly #report: VhostUserReportSink | undefined;
+  readonly #report: ErrorReportSink | undefined;
   readonly #includePrivate: boolean;
   #sections: Section[] = [];
   #tmp: Section[] = [];
