@@ -136,15 +136,24 @@ export class VhostUserFsDevice implements VhostUserBackendDevice {
     return {
       size,
       map: (fd, foffset, moffset, len, writable) =>
-        b.shmemMap(
-          VIRTIO_FS_SHMCAP_ID_CACHE,
-          fd,
-          foffset,
-          moffset,
-          len,
-          writable ? VHOST_USER_FLAG_MAP_RW : 0,
+        b
+          .shmemMap(
+            VIRTIO_FS_SHMCAP_ID_CACHE,
+            fd,
+            foffset,
+            moffset,
+            len,
+            writable ? VHOST_USER_FLAG_MAP_RW : 0,
+          )
+          .then(
+            () => true,
+            () => false,
+          ),
+      unmap: (moffset, len) =>
+        b.shmemUnmap(VIRTIO_FS_SHMCAP_ID_CACHE, moffset, len).then(
+          () => true,
+          () => false,
         ),
-      unmap: (moffset, len) => b.shmemUnmap(VIRTIO_FS_SHMCAP_ID_CACHE, moffset, len),
     };
   }
 

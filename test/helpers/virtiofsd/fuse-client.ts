@@ -13,7 +13,7 @@ import { qemuChrDelete, qemuChrNewFromString } from '../../../src/chardev/index.
 import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from '../../../src/hw/core/index.js';
 import type { VHostUserBase } from '../../../src/hw/virtio/vhost-user-base.js';
 import { VhostUserDeviceDriver } from '../../../src/hw/virtio/driver/vhost-user-driver.js';
-import { CapturingReportSink } from '../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
+import { CapturingErrorReportSink, setErrorReportSink } from '../../../src/util/error-report.js';
 import type { VirtQueueDriver } from '../../../src/hw/virtio/virtqueue.js';
 import {
   FUSE_INIT,
@@ -291,7 +291,7 @@ export interface FrontendSetup {
   /** The client. */
   client: FuseClient;
   /** The front-end's reports. */
-  reports: CapturingReportSink;
+  reports: CapturingErrorReportSink;
   /** Sends many raw requests at once (batched on the request queue); the raw replies. */
   batch(reqs: readonly Uint8Array[], replyMax: number): Promise<Uint8Array[]>;
   /** Tears everything down (the daemon exits with its front-end). */
@@ -314,7 +314,7 @@ export async function setupFrontend(shared: string, extra: string[] = []): Promi
   const ram = await setupRam(32 * 2 ** 20, 'memfd');
   const chr = uniqueId('chr');
   const id = uniqueId('vufs');
-  const reports = new CapturingReportSink();
+  const reports = new CapturingErrorReportSink();
   let dev: VHostUserBase | null = null;
   const cleanup = async (): Promise<void> => {
     if (dev && !dev.finalized && dev.parent) qdevUnplug(dev);
@@ -334,11 +334,16 @@ export async function setupFrontend(shared: string, extra: string[] = []): Promi
   };
   try {
     await qemuChrNewFromString(`socket,id=${chr},path=${sock}`);
-    dev = (await qdevDeviceAdd(
-      qemuDeviceOpts.parse(
-        `vhost-user-device,id=${id},chardev=${chr},virtio-id=26,num_vqs=2,vq_size=${QSIZE},config_size=40,shmem-base=${DAX_BASE}`,
-      ),
-    )) as VHostUserBase;
+    const prev = setErrorReportSink(reports.sink);
+    try {
+      dev = (await qdevDeviceAdd(
+        qemuDeviceOpts.parse(
+          `vhost-user-device,id=${id},chardev=${chr},virtio-id=26,num_vqs=2,vq_size=${QSIZE},config_size=40,shmem-base=${DAX_BASE}`,
+        ),
+      )) as VHostUserBase;
+    } finally {
+      setErrorReportSink(prev);
+    }
     dev.report = reports.sink;
     const drv = new VhostUserDeviceDriver<number>(dev);
     await drv.negotiate(1n << 32n);
