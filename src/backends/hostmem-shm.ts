@@ -18,7 +18,7 @@ import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { QomError, QomType, type ObjectClass } from '../qom/index.js';
+import { QomError, QomType } from '../qom/index.js';
 import { O_CREAT, O_EXCL, O_RDWR } from '../native/index.js';
 import { isErrno } from '../native/errors.js';
 import { RAM_NORESERVE, RAM_SHARED, memoryRegionInitRamFromFd } from '../system/index.js';
@@ -26,7 +26,6 @@ import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
   hostMemoryBackendInitRegion,
-  type HostMemoryBackendClass,
 } from './hostmem.js';
 
 /** The QOM type name. */
@@ -131,9 +130,9 @@ export function qemuShmAlloc(size: bigint): number {
 /** A POSIX shared memory backend. */
 @QomType({ name: TYPE_MEMORY_BACKEND_SHM })
 export class HostMemoryBackendShm extends HostMemoryBackend {
-  /** QEMU's shm_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = shmBackendMemoryAlloc;
+  /** QEMU's shm_backend_memory_alloc (the class's `alloc`, set by shm_backend_class_init). */
+  alloc(): void {
+    shmBackendMemoryAlloc(this);
   }
 
   /** QEMU's shm_backend_instance_init: shared by default (and only shared). */

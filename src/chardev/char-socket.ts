@@ -19,7 +19,7 @@ import 'reflect-metadata';
 import { HostOs } from '../native/host.js';
 import { isErrno } from '../native/errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/constants.js';
-import { QomError, typeRegister } from '../qom/index.js';
+import { QomError, QomType } from '../qom/index.js';
 import { qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
 import { UnixListener, UnixStream } from '../io/unix-stream.js';
 import {
@@ -60,6 +60,16 @@ function strerrorOf(e: unknown): string {
 
 function unsupported(what: string): QomError {
   return new QomError(`chardev: socket: '${what}' is not supported by tsqom (unix sockets only)`);
+}
+
+// The backend description parseSocket built (or an API caller gave), checked.
+function socketBackend(b: Record<string, unknown>): ChardevSocketBackend {
+  const { path, server, wait } = b;
+  if (typeof path !== 'string') throw new QomError("chardev: socket: 'path' is missing");
+  const out: ChardevSocketBackend = { path };
+  if (typeof server === 'boolean') out.server = server;
+  if (typeof wait === 'boolean') out.wait = wait;
+  return out;
 }
 
 /** QEMU's qemu_chr_parse_socket, for the unix sockets tsqom supports. */
@@ -107,6 +117,7 @@ function parseSocket(opts: QemuOpts): Record<string, unknown> {
  * and follows it with the `opened` / `closed` events; a server goes back
  * to listening when its client leaves.
  */
+@QomType({ name: TYPE_CHARDEV_SOCKET, parent: TYPE_CHARDEV })
 export class SocketChardev extends Chardev {
   /** The socket address (QEMU's `addr` property). */
   addr: UnixSocketAddress | null = null;
@@ -121,6 +132,26 @@ export class SocketChardev extends Chardev {
   #buffering: ((chunk: Buffer, fds: number[]) => void) | null = null;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #closed = false;
+
+  /** QEMU's char_socket_class_init: `parse` and the properties. */
+  static override classInit(cc: ChardevClass): void {
+    cc.parse = parseSocket;
+    cc.parse = parseSocket;
+    cc.propertyAdd<SocketChardev>('addr', 'SocketAddress', (s, v, name) => {
+      v.startStruct(name);
+      if (s.addr) {
+        v.typeStr('path', s.addr.path);
+        v.typeStr('type', s.addr.type);
+      }
+      v.endStruct();
+    });
+    cc.propertyAddBool<SocketChardev>('connected', (s) => s.connected);
+  }
+
+  /** QEMU's qmp_chardev_open_socket (the class's `open`), for the backend `parse` returned. */
+  open(backend: Record<string, unknown>): Promise<void> {
+    return this.openSocket(socketBackend(backend));
+  }
 
   override get stream(): UnixStream | null {
     return this.#stream;
@@ -285,23 +316,3 @@ export class SocketChardev extends Chardev {
     }
   }
 }
-
-typeRegister<ChardevClass, SocketChardev>({
-  name: TYPE_CHARDEV_SOCKET,
-  parent: TYPE_CHARDEV,
-  instanceType: SocketChardev,
-  classInit(cc) {
-    cc.parse = parseSocket;
-    cc.open = (chr, backend) =>
-      (chr as SocketChardev).openSocket(backend as unknown as ChardevSocketBackend);
-    cc.propertyAdd<SocketChardev>('addr', 'SocketAddress', (s, v, name) => {
-      v.startStruct(name);
-      if (s.addr) {
-        v.typeStr('path', s.addr.path);
-        v.typeStr('type', s.addr.type);
-      }
-      v.endStruct();
-    });
-    cc.propertyAddBool<SocketChardev>('connected', (s) => s.connected);
-  },
-});

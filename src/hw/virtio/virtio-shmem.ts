@@ -27,14 +27,7 @@ import { trace } from '../../util/trace.js';
 import { hostOs } from '../../util/machine-context.js';
 import 'reflect-metadata';
 import { isErrno } from '../../native/errors.js';
-import {
-  Owned,
-  QomError,
-  QomObject,
-  TYPE_OBJECT,
-  objectNew,
-  typeRegister,
-} from '../../qom/index.js';
+import { Owned, QomError, QomObject, TYPE_OBJECT, objectNew, QomType } from '../../qom/index.js';
 import {
   type Hwaddr,
   type MemoryRegion,
@@ -88,6 +81,7 @@ function checkShmid(shmid: number): void {
  * it was taken out of its region; reading or writing through it after that
  * throws (EFAULT), and views taken from it are detached (length 0).
  */
+@QomType({ name: TYPE_VIRTIO_SHARED_MEMORY_MAPPING, parent: TYPE_OBJECT })
 export class VirtioSharedMemoryMapping extends QomObject {
   /** The region ID it was made for. */
   shmid = 0;
@@ -171,12 +165,6 @@ export class VirtioSharedMemoryMapping extends QomObject {
     return Owned.from(this);
   }
 }
-
-typeRegister({
-  name: TYPE_VIRTIO_SHARED_MEMORY_MAPPING,
-  parent: TYPE_OBJECT,
-  instanceType: VirtioSharedMemoryMapping,
-});
 
 /**
  * One VIRTIO Shared Memory Region of a device (QEMU's VirtioSharedMemory):
@@ -319,7 +307,7 @@ export function virtioSharedMemoryMappingNew(
       `Failed to duplicate fd: ${isErrno(e) ? e.strerror : e instanceof Error ? e.message : String(e)}`,
     );
   }
-  const mapping = objectNew<VirtioSharedMemoryMapping>(TYPE_VIRTIO_SHARED_MEMORY_MAPPING);
+  const mapping = objectNew(VirtioSharedMemoryMapping);
   mapping.shmid = shmid;
   mapping.offset = off;
   mapping.len = l;
