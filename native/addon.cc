@@ -71,6 +71,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNet(env, exports);
   InitFdWatcher(env, exports);
   InitGuarded(env, exports);
+  InitFsAt(env, exports);
   return exports;
 }
 
