@@ -33,3 +33,8 @@ export * from '../monitor/qmp-server.js';
 export * from '../monitor/qmp-client.js';
 export * from '../monitor/machine-qmp-cmds.js';
 export * from '../monitor/qtest.js';
+export * from '../monitor/qmp-cmds-misc.js';
+export * from '../monitor/char-cmds.js';
+export * from '../monitor/machine-info-cmds.js';
+export * from '../monitor/qmp-introspect.js';
+export * from '../monitor/fds.js';

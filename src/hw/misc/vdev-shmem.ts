@@ -80,7 +80,7 @@ import {
   type VdevShmemAnchor,
   type VdevShmemClient,
   VdevShmemHostError,
-  vdevShmemAnchor,
+  vdevShmemAnchorAsync,
   vdevShmemAttach,
 } from './vdev-shmem-host.js';
 
@@ -285,6 +285,7 @@ export class VdevShmemState extends DeviceState {
   /** The device class: description and the option properties. */
   static override classInit(dc: DeviceClass): void {
     dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
+    dc.categories = ['Misc'];
     for (const [name, type, desc] of CLASS_PROPS) {
       dc.propertyAdd<VdevShmemState>(
         name,
@@ -297,8 +298,8 @@ export class VdevShmemState extends DeviceState {
   }
 
   /** Realize: resolves the options, maps the factory page and the window. */
-  realize(): void {
-    vdevShmemRealize(this);
+  realize(): void | Promise<void> {
+    return vdevShmemRealize(this);
   }
 
   /** Unrealize: detaches everything. */
@@ -554,7 +555,7 @@ function vdevShmemTeardown(dev: VdevShmemState): void {
   dev.policy = null;
 }
 
-function vdevShmemRealize(dev: VdevShmemState): void {
+function vdevShmemRealize(dev: VdevShmemState): void | Promise<void> {
   const props: VdevShmemProps = {};
   for (const [k, v] of dev.options) {
     if (!DEVICE_ONLY.has(k)) props[k] = toPropValue(v, k);
@@ -584,17 +585,7 @@ function vdevShmemRealize(dev: VdevShmemState): void {
   dev.windowBase = win;
   dev.windowSize = winSize;
   dev.factory = newFactory(dev);
-  try {
-    for (const c of cfg.creates) {
-      try {
-        dev.anchors.push(
-          vdevShmemAnchor(c.hostName, { pages: Number(c.pages), mode: c.mode, gid: c.gid }),
-        );
-      } catch (e) {
-        const why = e instanceof VdevShmemHostError ? e.message : (e as Error).message;
-        throw new QomError(`vdev-shmem: cannot create region '${c.name}': ${why}`);
-      }
-    }
+  const mapPages = (): void => {
     const factoryMr = memoryRegionNew();
     memoryRegionInitIo(
       factoryMr,
@@ -617,10 +608,40 @@ function vdevShmemRealize(dev: VdevShmemState): void {
       memoryRegionAddSubregion(getSystemMemory(), loc, factoryMr);
       memoryRegionAddSubregion(getSystemMemory(), win, windowMr);
     });
-  } catch (e) {
-    vdevShmemTeardown(dev);
-    throw e;
+  };
+  if (cfg.creates.length === 0) {
+    try {
+      mapPages();
+    } catch (e) {
+      vdevShmemTeardown(dev);
+      throw e;
+    }
+    return;
   }
+  // Pre-creating waits for each region's lock without blocking the event
+  // loop: realize completes asynchronously.
+  return (async () => {
+    try {
+      for (const c of cfg.creates) {
+        try {
+          dev.anchors.push(
+            await vdevShmemAnchorAsync(c.hostName, {
+              pages: Number(c.pages),
+              mode: c.mode,
+              gid: c.gid,
+            }),
+          );
+        } catch (e) {
+          const why = e instanceof VdevShmemHostError ? e.message : (e as Error).message;
+          throw new QomError(`vdev-shmem: cannot create region '${c.name}': ${why}`);
+        }
+      }
+      mapPages();
+    } catch (e) {
+      vdevShmemTeardown(dev);
+      throw e;
+    }
+  })();
 }
 
 function vdevShmemReset(dev: VdevShmemState): void {
