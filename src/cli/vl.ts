@@ -351,6 +351,14 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
   return plan;
 }
 
+/** What {@link qemuInit} made. */
+export interface QemuInitResult {
+  /** The running instance, or null when nothing was started. */
+  instance: TsqomInstance | null;
+  /** The exit status when nothing was started (0 after help or the version, 1 after an error). */
+  exitCode: number;
+}
+
 /**
  * Starts tsqom with QEMU-style arguments. Resolves to a running instance,
  * or to `null` when the arguments asked only for help or the version (or
@@ -360,7 +368,7 @@ export async function qemuInit(
   argv: readonly string[],
   io: VlIo = processIo,
   extraCleanupDirs: readonly string[] = [],
-): Promise<{ instance: TsqomInstance | null; exitCode: number }> {
+): Promise<QemuInitResult> {
   let plan: Plan | 'exit';
   try {
     plan = buildPlan(parseArgv(argv), io);
