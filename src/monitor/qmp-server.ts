@@ -142,6 +142,8 @@ export class QmpMonitor implements QmpMonitorHandle {
   constructor(
     private readonly server: QmpServer,
     private readonly stream: Duplex,
+    /** QEMU's `pretty=on` for this monitor. */
+    readonly pretty: boolean = server.pretty,
   ) {
     this.parser = new JsonMessageParser((value, err) => this.handleMessage(value, err));
     stream.on('data', (chunk: Buffer) => {
@@ -201,8 +203,8 @@ export class QmpMonitor implements QmpMonitorHandle {
   /** Sends one JSON message, framed as QEMU frames it. */
   send(msg: JsonValue): void {
     if (this.closed) return;
-    let text = qobjectToJson(msg, this.server.pretty) + '\n';
-    if (this.server.pretty) text = text.replace(/\n/g, '\r\n');
+    let text = qobjectToJson(msg, this.pretty) + '\n';
+    if (this.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
     this.stream.write(text);
   }
@@ -212,6 +214,29 @@ export class QmpMonitor implements QmpMonitorHandle {
     if (this.closed) return;
     this.teardown();
     this.stream.end();
+  }
+
+  /**
+   * Closes the connection and resolves once its pending output has been
+   * handed to the OS and the stream is gone (or after `timeoutMs`, when
+   * the peer does not read: then the stream is destroyed).
+   */
+  closeAndFlush(timeoutMs = 2000): Promise<void> {
+    const stream = this.stream;
+    this.close();
+    if (stream.destroyed || stream.writableFinished) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        stream.destroy();
+        resolve();
+      }, timeoutMs);
+      stream.once('finish', done);
+      stream.once('close', done);
+    });
   }
 
   private teardown(): void {
@@ -314,6 +339,8 @@ export class QmpServer implements QmpHost {
   private shutdownReason: string | undefined;
   private shutdownScheduled = false;
   private closing: Promise<void> | undefined;
+  /** Connections waiting for {@link releaseGreetings}, with their options. */
+  private held: Array<{ stream: Duplex; pretty: boolean | undefined }> | null = null;
 
   /** @param options - see {@link QmpServerOptions}. */
   constructor(options: QmpServerOptions = {}) {
@@ -331,11 +358,12 @@ export class QmpServer implements QmpHost {
   /**
    * Listens on a unix socket or a TCP port (`unix:PATH`, `tcp:HOST:PORT`
    * or a parsed address). A stale unix socket file is replaced, as QEMU
-   * does; the file is removed again when the listener closes.
+   * does; the file is removed again when the listener closes. `pretty`
+   * overrides the server's layout for the monitors it accepts.
    */
-  async listen(address: string | QmpAddress): Promise<QmpListener> {
+  async listen(address: string | QmpAddress, pretty?: boolean): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
-    const server = net.createServer((sock) => this.attach(sock));
+    const server = net.createServer((sock) => this.attach(sock, pretty));
     if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
       unlinkSync(addr.path);
     await new Promise<void>((resolve, reject) => {
@@ -358,7 +386,10 @@ export class QmpServer implements QmpHost {
 
   private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
     if (!this.listeners.delete(entry)) return;
-    await new Promise<void>((resolve) => entry.server.close(() => resolve()));
+    // Stop accepting now; net.Server's close callback would also wait for
+    // every accepted connection to end, which is the monitors' business.
+    entry.server.close();
+    await Promise.resolve();
     if (entry.address.type === 'unix') {
       try {
         unlinkSync(entry.address.path);
@@ -368,12 +399,47 @@ export class QmpServer implements QmpHost {
     }
   }
 
-  /** Serves QMP on an already connected stream (a socket, stdio, a test pipe). */
-  attach(stream: Duplex): QmpMonitor {
+  /**
+   * Serves QMP on an already connected stream (a socket, stdio, a test
+   * pipe). `pretty` overrides the server's layout for this monitor. While
+   * greetings are held (see {@link holdGreetings}) the connection waits,
+   * unread, and null is returned.
+   */
+  attach(stream: Duplex, pretty?: boolean): QmpMonitor | null {
+    if (this.held !== null) {
+      stream.pause();
+      const entry = { stream, pretty };
+      this.held.push(entry);
+      stream.once('close', () => {
+        const i = this.held?.indexOf(entry) ?? -1;
+        if (i >= 0) this.held!.splice(i, 1);
+      });
+      return null;
+    }
     if (stream instanceof net.Socket && stream.remoteAddress !== undefined) stream.setNoDelay(true);
-    const mon = new QmpMonitor(this, stream);
+    const mon = new QmpMonitor(this, stream, pretty ?? this.pretty);
     if (!mon.isClosed) this.monitorSet.add(mon);
     return mon;
+  }
+
+  /**
+   * Holds the greeting of every connection from now on until
+   * {@link releaseGreetings}: QEMU greets only once its command line has
+   * been processed, so a client never sees a half-built machine.
+   */
+  holdGreetings(): void {
+    this.held ??= [];
+  }
+
+  /** Greets the connections that waited, and every later one at once. */
+  releaseGreetings(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const { stream, pretty } of held) {
+      if (stream.destroyed) continue;
+      this.attach(stream, pretty);
+      stream.resume();
+    }
   }
 
   /** @internal Called by a monitor whose connection went away. */
@@ -415,12 +481,19 @@ export class QmpServer implements QmpHost {
     else void this.close();
   }
 
-  /** Stops listening and closes every monitor (pending output is flushed). */
+  /**
+   * Stops listening and closes every monitor; resolves once their pending
+   * output has been flushed, so every client reads its replies, then EOF.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const ls = [...this.listeners];
-      for (const m of [...this.monitorSet]) m.close();
+      const held = this.held ?? [];
+      this.held = null;
+      for (const h of held) h.stream.destroy();
+      const flushed = [...this.monitorSet].map((m) => m.closeAndFlush());
       await Promise.all(ls.map((l) => this.closeListener(l)));
+      await Promise.all(flushed);
     })();
     return this.closing;
   }
