@@ -102,6 +102,27 @@ export class QmpClient {
     }
   }
 
+  /** Wraps an already connected socket (a socketpair end, an accepted connection) and reads the greeting. */
+  static async fromSocket(sock: net.Socket, timeoutMs = 5000): Promise<QmpClient> {
+    const c = new QmpClient(sock);
+    c.greetingLine = await c.readLine(timeoutMs);
+    return c;
+  }
+
+  /** Every line still to come, once the peer has closed (throws if it does not within `timeoutMs`). */
+  async readToEof(timeoutMs = 10000): Promise<string[]> {
+    const out: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        out.push(await this.readLine(Math.max(1, deadline - Date.now())));
+      } catch (e) {
+        if (this.ended && this.lines.length === 0) return out;
+        throw e;
+      }
+    }
+  }
+
   /** The next line (without `\r\n`); throws on timeout or close. */
   async readLine(timeoutMs = 5000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
