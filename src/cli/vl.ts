@@ -53,12 +53,17 @@ import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
+  TYPE_CHARDEV,
+  type Chardev,
+  getChardevsRoot,
   qemuChardevNew,
   qemuChrCleanup,
   qemuChrFind,
   qemuChrNewFromOpts,
   qemuChrParse,
 } from '../chardev/char.js';
+import { objectNew } from '../qom/object.js';
+import { SocketChardev, TYPE_CHARDEV_SOCKET } from '../chardev/char-socket.js';
 import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
 import { vmSettings } from '../system/runstate.js';
 import {
@@ -135,7 +140,7 @@ type CompatChardev =
 /** What parsing decided to create, in order. */
 interface Plan {
   objects: Array<{ where: string; args: JsonObject }>;
-  qmp: Array<{ where: string; address: QmpAddress; pretty: boolean }>;
+  qmp: Array<{ where: string; address: QmpAddress; pretty: boolean; label?: string }>;
   /** Listening human monitors (`-monitor unix:P,server=on`). */
   hmpListen: Array<{ where: string; address: QmpAddress }>;
   /** Monitors that connect out over TCP (`-qmp tcp:H:P` without server). */
@@ -589,7 +594,7 @@ function monitorParse(
       // QEMU would block start-up until a client connects; tsqom's monitors
       // never hold up the machine, so the socket simply listens.
     }
-    if (mode === 'control') plan.qmp.push({ where, address, pretty });
+    if (mode === 'control') plan.qmp.push({ where, address, pretty, label });
     else plan.hmpListen.push({ where, address });
     return;
   }
@@ -752,6 +757,19 @@ export async function qemuInit(
           q.where,
         );
       }
+    }
+    // QEMU's chardev for a listening -qmp: /chardevs/compat_monitorN, a
+    // chardev-socket with its address (the QMP server does the accepting).
+    for (const q of plan.qmp) {
+      if (q.label === undefined || q.address.type !== 'unix') continue;
+      const chr = objectNew<SocketChardev>(TYPE_CHARDEV_SOCKET);
+      chr.label = q.label;
+      chr.addr = { type: 'unix', path: q.address.path };
+      chr.isListen = true;
+      chr.filename = `disconnected:unix:${q.address.path},server=on`;
+      chr.frontend = qmp;
+      getChardevsRoot().propertyAddChild(q.label, chr);
+      chr.unref();
     }
     for (const h of plan.hmpListen) {
       const server = net.createServer((sock) => hmpMonitorAttach(sock));
@@ -961,6 +979,12 @@ function cleanupDevicesAndObjects(): void {
   machineClearMemoryBackend();
   machineReleaseMemoryBackend();
   userCreatableCleanup();
+  // The devices are gone; what still claims a chardev is a monitor, and
+  // the monitors are closed by now.
+  getChardevsRoot().childForeach((c) => {
+    const chr = c.dynamicCast<Chardev>(TYPE_CHARDEV);
+    if (chr) chr.frontend = null;
+  });
   qemuChrCleanup();
 }
 
