@@ -41,8 +41,17 @@ function optEnum<T extends string>(
   return v as T;
 }
 
+const warnings: string[] = [];
+
+/** The parse warnings (short-form booleans) since the last call, for the caller to print. */
+export function takeOptionWarnings(): string[] {
+  return warnings.splice(0);
+}
+
 function parse(name: string, implied: string | undefined, arg: string): QemuOpts {
-  return new QemuOptsList(name, implied).parse(arg);
+  const opts = new QemuOptsList(name, implied).parse(arg);
+  warnings.push(...opts.warnings);
+  return opts;
 }
 
 const SIZE_HINT =

@@ -62,7 +62,7 @@ import {
   qemuChrNewFromOpts,
   qemuChrParse,
 } from '../chardev/char.js';
-import { objectNew } from '../qom/object.js';
+import { objectClassByName, objectNew } from '../qom/object.js';
 import { SocketChardev, TYPE_CHARDEV_SOCKET } from '../chardev/char-socket.js';
 import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
 import { vmSettings } from '../system/runstate.js';
@@ -82,6 +82,7 @@ import {
   parseSmpOption,
   parseUuidOption,
   optBool,
+  takeOptionWarnings,
 } from './vl-options.js';
 import { keyvalParse } from '../qapi/keyval.js';
 import {
@@ -165,6 +166,7 @@ interface Plan {
   nodefaults: boolean;
   serials: Array<{ where: string; arg: string }>;
   defaultMonitor: boolean;
+  globals: Array<{ driver: string; property: string; value: string }>;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
   devices: Array<{ where: string; opts: QemuOpts } | { where: string; json: JsonObject }>;
   machine: JsonObject;
@@ -329,6 +331,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     nodefaults: false,
     serials: [],
     defaultMonitor: true,
+    globals: [],
   };
   let compatIndex = 0;
   const objectList = new QemuOptsList('object', 'qom-type');
@@ -400,7 +403,13 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.accels.push({ where, name: parseAccelOption(o.arg!) });
           break;
         case 'smp': {
-          const w = parseSmpOption(o.arg!);
+          let w: string | undefined;
+          try {
+            w = parseSmpOption(o.arg!);
+          } catch (e) {
+            // QEMU reports -smp errors when it applies them, without the option.
+            throw new VlError((e as Error).message, undefined);
+          }
           if (w) warn(io, undefined, w);
           break;
         }
@@ -414,7 +423,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           Object.assign(vmSettings.actions, parseActionOption(o.arg!));
           break;
         case 'global':
-          parseGlobalOption(o.arg!);
+          plan.globals.push(parseGlobalOption(o.arg!));
           break;
         case 'msg': {
           const m = parseMsgOption(o.arg!);
@@ -486,8 +495,10 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         }
       }
     } catch (e) {
+      for (const w of takeOptionWarnings()) warn(io, where, w);
       throw located(where, e);
     }
+    for (const w of takeOptionWarnings()) warn(io, where, w);
   }
   const accel = plan.machine.accel;
   if (accel !== undefined) {
@@ -807,6 +818,12 @@ export async function qemuInit(
     memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
     for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
     instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
+    // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
+    for (const g of plan.globals) {
+      if (!objectClassByName(g.driver)) {
+        warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
+      }
+    }
     let qtestLogFd: number | undefined;
     if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
       try {
