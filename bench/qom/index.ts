@@ -12,6 +12,7 @@ import {
   TYPE_OBJECT,
   objectNew,
   typeRegister,
+  objectCheck,
 } from '../../src/qom/index.js';
 
 class BenchObj extends QomObject {
@@ -95,7 +96,7 @@ class Plain {
 let sink = 0;
 
 function qomJson(): void {
-  const o = objectNew<BenchObj>('bench-obj');
+  const o = objectCheck(objectNew('bench-obj'), BenchObj);
   o.propertySet('merge', true);
   o.propertySet('threads', 4);
   o.propertySet('name', 'ram0');
@@ -104,16 +105,16 @@ function qomJson(): void {
 }
 
 function qomTyped(): void {
-  const o = objectNew<BenchObj>('bench-obj');
+  const o = objectCheck(objectNew('bench-obj'), BenchObj);
   o.propertySetBool('merge', true);
-  o.propertySetUint('threads', 4);
+  o.propertySetUint('threads', 4n);
   o.propertySetStr('name', 'ram0');
   sink += o.threads;
   o.unref();
 }
 
 function qomParse(): void {
-  const o = objectNew<BenchObj>('bench-obj');
+  const o = objectCheck(objectNew('bench-obj'), BenchObj);
   o.propertyParse('merge', 'on');
   o.propertyParse('threads', '4');
   o.propertyParse('name', 'ram0');

@@ -1,78 +1,77 @@
 /**
- * VIRTIO Shared Memory map+unmap pairs per second with 1,000, 10,000 and
- * 100,000 live mappings in one region, against QEMU's algorithm (a list
- * scanned for every overlap check and every unmap lookup), implemented
- * here as the reference on top of the same objects. Every pair is real:
- * dup, mmap, a RAM MemoryRegion added to the region's container, then
- * taken out, munmap and close. Goal: the cost of a pair with 100,000 live
- * mappings is within 1.5x of its cost with 1,000.
+ * VIRTIO Shared Memory map+unmap pairs through the real device, with the
+ * region mapped into the system address space, at 1,000, 10,000 and
+ * 100,000 live mappings.
  *
- * The live mappings are page-sized mappings of one memfd at every other
- * page of the region; measured pairs go into the gaps, at pseudo-random
- * places. 100,000 live mappings need as many memory mappings and
- * descriptors: vm.max_map_count is 65530 by default and RLIMIT_NOFILE is
- * often lower still. When running as root the benchmark raises both for
- * its own run (and puts them back); otherwise the live mappings that do
- * not fit are simulated, present in the region's ordered index (what the
- * overlap check and lookups search) but not mapped, and the row says so.
- * The region is not mapped into an address space, so commits do not
- * re-render it (that cost is the same for both algorithms and grows with
- * the number of mappings in QEMU too).
+ * A `vhost-user-device` with `shmem-base` set (its 1 TiB region is a
+ * subregion of system memory, so every map and unmap changes the `memory`
+ * address space's flat view and goes to the device's vhost memory
+ * listener) is connected over a unix socket to tsqom's vhost-user back-end
+ * library in this process. A pair is SHMEM_MAP then SHMEM_UNMAP of one
+ * 4 KiB page sent by the back-end on its channel, each awaiting its
+ * REPLY_ACK; the front-end checks, dups, mmaps, adds a RAM region, commits,
+ * and takes it all down again. The live mappings are made the same way
+ * (the same handler, called directly inside one transaction to save time)
+ * at every other page; measured pairs go into the gaps at pseudo-random
+ * places.
+ *
+ * Goal: the cost of a pair with 100,000 live mappings is at most 2x its
+ * cost with 1,000. References, measured in the same run on the same
+ * objects: QEMU's list scan (its overlap check and unmap lookup walk every
+ * mapping) and a full render of the system memory flat view (QEMU renders
+ * every flat view whole at each commit, two per pair); the reference pair
+ * costs our pair plus those. The in-process part of a pair (the handlers
+ * without the socket) is shown too.
+ *
+ * 100,000 live mappings need as many memory mappings and descriptors:
+ * vm.max_map_count is 65530 by default and RLIMIT_NOFILE is often lower
+ * still. The benchmark raises both for its own run where it may (and puts
+ * them back); the live mappings that still do not fit are placeholders:
+ * page-sized I/O regions in the same container (ranges of the same flat
+ * view, but not in the vhost memory table) and entries in the same index,
+ * and the row says how many.
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { container } from 'tsyringe';
 import { type BenchRow, median } from '../harness.js';
 import { HostOs, MFD_CLOEXEC } from '../../src/native/index.js';
-import { typeRegister } from '../../src/qom/index.js';
-import { qdevNew, qdevRealize } from '../../src/hw/core/qdev.js';
+import { qemuChrDelete, qemuChrNewFromString } from '../../src/chardev/index.js';
+import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from '../../src/hw/core/index.js';
+import type { VHostUserBase } from '../../src/hw/virtio/vhost-user-base.js';
+import '../../src/hw/virtio/vhost-user-base.js';
+import { UnixListener } from '../../src/io/unix-stream.js';
+import { VhostUserBackend } from '../../src/hw/virtio/vhost-user/backend/backend.js';
+import { VHOST_USER_FLAG_MAP_RW } from '../../src/hw/virtio/vhost-user/protocol/protocol.js';
 import {
-  TYPE_VIRTIO_DEVICE,
-  VirtIODevice,
-  type VirtioDeviceClass,
-  virtioInit,
-} from '../../src/hw/virtio/virtio.js';
-import {
-  type VirtioSharedMemory,
   type VirtioSharedMemoryMapping,
-  virtioAddShmemMap,
-  virtioDelShmemMap,
-  virtioNewShmemRegion,
-  virtioSharedMemoryMappingNew,
   virtioShmemDropAll,
   virtioShmemMap,
   virtioShmemUnmap,
 } from '../../src/hw/virtio/virtio-shmem.js';
-import { OffsetIndex } from '../../src/hw/virtio/virtio-shmem-index.js';
 import {
   type MemoryRegion,
+  addressSpaceMemory,
+  getSystemMemory,
   memoryRegionAddSubregion,
   memoryRegionDelSubregion,
-  memoryRegionInit,
+  memoryRegionInitIo,
   memoryRegionNew,
   memoryRegionTransactionBegin,
   memoryRegionTransactionCommit,
 } from '../../src/system/memory.js';
+import { generateMemoryTopology, memoryRegionGetFlatviewRoot } from '../../src/system/flatview.js';
 
 const TIERS = [1_000, 10_000, 100_000];
 const PAGE = 4096;
-const REGION_SIZE = 1 << 30;
-const RUN_MS = 200;
+const REGION_SIZE = 1n << 40n;
+const SHMEM_BASE = 1n << 40n;
+const RUN_MS = 300;
 const REPS = 3;
-
-class BenchVirtio extends VirtIODevice {}
-typeRegister<VirtioDeviceClass, BenchVirtio>({
-  name: 'bench-shmem-virtio',
-  parent: TYPE_VIRTIO_DEVICE,
-  instanceType: BenchVirtio,
-  classInit(vdc) {
-    vdc.vdevRealize = (vdev) => {
-      virtioInit(vdev, 16, 0);
-      virtioNewShmemRegion(vdev, 0, REGION_SIZE);
-    };
-  },
-});
+const GOAL = 2;
 
 interface Limits {
   /** How many live mappings fit for real. */
@@ -186,22 +185,84 @@ function linearFind(list: QemuList, off: number, len: number): number {
   return -1;
 }
 
-/** Times `pairs(n)` over about RUN_MS; returns nanoseconds per pair. */
-function timePairs(pair: (i: number) => void): number {
+/** Times `pair(i)` over about RUN_MS; returns nanoseconds per pair. */
+async function timePairs(pair: (i: number) => Promise<void> | void): Promise<number> {
   const deadline = process.hrtime.bigint() + BigInt(RUN_MS) * 1_000_000n;
   const start = process.hrtime.bigint();
   let n = 0;
   let now = start;
   while (now < deadline) {
-    for (let k = 0; k < 64; k++) pair(n++);
+    for (let k = 0; k < 16; k++) await pair(n++);
     now = process.hrtime.bigint();
   }
   return Number(now - start) / n;
 }
 
+function timeSync(fn: () => void, times: number): number {
+  const t: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const a = process.hrtime.bigint();
+    fn();
+    t.push(Number(process.hrtime.bigint() - a));
+  }
+  return median(t);
+}
+
 interface Placeholder {
   offset: bigint;
   mr: MemoryRegion;
+}
+
+interface Rig {
+  dev: VHostUserBase;
+  be: VhostUserBackend;
+  close(): Promise<void>;
+}
+
+/** The device (shmem-base set) against tsqom's back-end library over a unix socket. */
+async function rig(): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsqom-bench-shmem-map-'));
+  const path = join(dir, 'be.sock');
+  const listener = UnixListener.listen(path);
+  const beP = new Promise<VhostUserBackend>((resolve) =>
+    listener.once('connection', (s) =>
+      resolve(
+        VhostUserBackend.fromStream(
+          s,
+          { numQueues: 1, shmemSizes: [REGION_SIZE] },
+          { onError: (m) => process.stderr.write(`shmem-map bench: ${m}\n`) },
+        ),
+      ),
+    ),
+  );
+  const chr = `bench-shmem-map-chr${process.pid}`;
+  let dev: VHostUserBase | null = null;
+  let be: VhostUserBackend | null = null;
+  const close = async (): Promise<void> => {
+    if (dev && !dev.finalized && dev.parent) qdevUnplug(dev);
+    await new Promise((r) => setImmediate(r));
+    try {
+      qemuChrDelete(chr);
+    } catch {
+      // Released with the device.
+    }
+    be?.close();
+    listener.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await qemuChrNewFromString(`socket,id=${chr},path=${path}`);
+    be = await beP;
+    dev = (await qdevDeviceAdd(
+      qemuDeviceOpts.parse(
+        `vhost-user-device,id=bench-shmem-map${process.pid},chardev=${chr},virtio-id=26,shmem-base=${SHMEM_BASE}`,
+      ),
+    )) as VHostUserBase;
+    return { dev, be, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 /** Runs the benchmark. */
@@ -210,23 +271,27 @@ export async function run(): Promise<BenchRow[]> {
   const max = TIERS[TIERS.length - 1];
   const limits = raiseLimits(max);
   const rows: BenchRow[] = [];
-  const dev = qdevNew<BenchVirtio>('bench-shmem-virtio');
   const fd = os.memfdCreate('bench-shmem', MFD_CLOEXEC);
   os.ftruncate(fd, PAGE);
   const placeholders: Placeholder[] = [];
-  let shmem: VirtioSharedMemory | null = null;
+  let r: Rig | null = null;
   try {
-    await qdevRealize(dev);
-    const region = dev.shmemList[0];
-    shmem = region;
+    r = await rig();
+    const { dev, be } = r;
+    const region = dev.shmemRegion(0);
+    if (!region || !region.mr.container) throw new Error('the shared memory region is not mapped');
+    const system = getSystemMemory();
+    if (memoryRegionGetFlatviewRoot(system) !== addressSpaceMemory().currentMap.root) {
+      throw new Error('unexpected flat view root');
+    }
     const list: QemuList = { starts: [], lens: [] };
     const rnd = prng(7);
     let live = 0;
     const ours: number[] = [];
-    const qemus: number[] = [];
-    const index: number[] = [];
-    const core: number[] = [];
-    const probe = memoryRegionInit(memoryRegionNew(), null, null, PAGE);
+    const inproc: number[] = [];
+    const scans: number[] = [];
+    const renders: number[] = [];
+    const rw = BigInt(VHOST_USER_FLAG_MAP_RW);
 
     for (const tier of TIERS) {
       // Grow the live set to `tier`: mappings at even pages.
@@ -236,11 +301,15 @@ export async function run(): Promise<BenchRow[]> {
         for (; live < tier; live++) {
           const off = 2 * live * PAGE;
           if (live < limits.budget) {
-            virtioShmemMap(dev, fd, { shmid: 0, fdOffset: 0, shmOffset: off, len: PAGE });
+            virtioShmemMap(dev, fd, {
+              shmid: 0,
+              fdOffset: 0,
+              shmOffset: off,
+              len: PAGE,
+              flags: rw,
+            });
           } else {
-            // Past the descriptor/mapping limits: a subregion of the same
-            // container and an entry of the same index, without mmap or fd.
-            const mr = memoryRegionInit(memoryRegionNew(), null, null, PAGE);
+            const mr = memoryRegionInitIo(memoryRegionNew(), null, null, null, PAGE);
             memoryRegionAddSubregion(region.mr, off, mr);
             const fake = { offset: BigInt(off), len: BigInt(PAGE), mr } as unknown;
             region.index.insert(BigInt(off), fake as VirtioSharedMemoryMapping);
@@ -255,143 +324,137 @@ export async function run(): Promise<BenchRow[]> {
       process.stderr.write(`  ${tier} live mappings set up in ${Date.now() - grown} ms\n`);
       const gaps = Array.from({ length: 4096 }, () => (2 * Math.floor(rnd() * tier) + 1) * PAGE);
 
-      const oursPair = (i: number): void => {
+      const devicePair = async (i: number): Promise<void> => {
         const off = gaps[i & 4095];
-        virtioShmemMap(dev, fd, { shmid: 0, fdOffset: 0, shmOffset: off, len: PAGE });
+        // Each rejects with the front-end's answer if it fails.
+        await be.shmemMap(0, fd, 0n, off, PAGE, rw);
+        await be.shmemUnmap(0, off, PAGE);
+      };
+      const handlerPair = (i: number): void => {
+        const off = gaps[i & 4095];
+        virtioShmemMap(dev, fd, { shmid: 0, fdOffset: 0, shmOffset: off, len: PAGE, flags: rw });
         virtioShmemUnmap(dev, { shmid: 0, shmOffset: off, len: PAGE });
       };
-      const qemuPair = (i: number): void => {
+      const scanPair = (i: number): void => {
         const off = gaps[i & 4095];
         if (linearOverlap(list, off, PAGE)) throw new Error('unexpected overlap');
-        memoryRegionTransactionBegin();
-        try {
-          const m = virtioSharedMemoryMappingNew(0, fd, 0, off, PAGE, false);
-          virtioAddShmemMap(region, m);
-        } finally {
-          memoryRegionTransactionCommit();
-        }
         list.starts.push(off);
         list.lens.push(PAGE);
         const at = linearFind(list, off, PAGE);
-        virtioDelShmemMap(region, off, PAGE);
         list.starts.splice(at, 1);
         list.lens.splice(at, 1);
       };
-      // The ordered structure on its own: overlap check, insert, exact lookup, delete.
-      const idx = new OffsetIndex<{ offset: bigint; len: bigint }>();
-      for (let k = 0; k < tier; k++) {
-        idx.insert(BigInt(2 * k * PAGE), { offset: BigInt(2 * k * PAGE), len: BigInt(PAGE) });
-      }
-      const indexPair = (i: number): void => {
-        const off = BigInt(gaps[i & 4095]);
-        const f = idx.floor(off);
-        if (f && f.offset + f.len > off) throw new Error('unexpected overlap');
-        const h = idx.higher(off);
-        if (h && h.offset < off + BigInt(PAGE)) throw new Error('unexpected overlap');
-        idx.insert(off, { offset: off, len: BigInt(PAGE) });
-        if (!idx.get(off)) throw new Error('lost');
-        idx.delete(off);
-      };
-      // The memory core's part: one subregion in and out of the container.
-      const corePair = (i: number): void => {
-        memoryRegionAddSubregion(region.mr, gaps[i & 4095], probe);
-        memoryRegionDelSubregion(region.mr, probe);
-      };
-      // Warm up, then alternate.
-      for (let i = 0; i < 300; i++) {
-        oursPair(i);
-        qemuPair(i);
-        indexPair(i);
-        corePair(i);
+      // Warm up (longer before the first tier, which runs on a cold JIT), then alternate.
+      for (let i = 0; i < (tier === TIERS[0] ? 1000 : 200); i++) {
+        await devicePair(i);
+        handlerPair(i);
+        scanPair(i);
       }
       const o: number[] = [];
+      const h: number[] = [];
       const q: number[] = [];
-      const x: number[] = [];
-      const c: number[] = [];
-      for (let r = 0; r < REPS; r++) {
-        o.push(timePairs(oursPair));
-        q.push(timePairs(qemuPair));
-        x.push(timePairs(indexPair));
-        c.push(timePairs(corePair));
+      for (let k = 0; k < REPS; k++) {
+        o.push(await timePairs(devicePair));
+        h.push(await timePairs(handlerPair));
+        q.push(await timePairs(scanPair));
       }
       ours.push(median(o));
-      qemus.push(median(q));
-      index.push(median(x));
-      core.push(median(c));
+      inproc.push(median(h));
+      scans.push(median(q));
+      renders.push(timeSync(() => generateMemoryTopology(system), tier >= 100_000 ? 1 : 3));
+      if (addressSpaceMemory().currentMap.nr < tier) {
+        throw new Error(
+          `mappings missing from the view: ${addressSpaceMemory().currentMap.nr} < ${tier}`,
+        );
+      }
     }
 
     const note = (tier: number): string =>
       tier > limits.budget
-        ? ` (${(tier - limits.budget).toLocaleString('en-US')} live ones without mmap/fd: RLIMIT_NOFILE/vm.max_map_count)`
+        ? ` (${(tier - limits.budget).toLocaleString('en-US')} of them I/O placeholders: RLIMIT_NOFILE/vm.max_map_count)`
         : '';
     const n = (k: number): string => k.toLocaleString('en-US');
+    const qemu = (i: number): number => ours[i] + scans[i] + 2 * renders[i];
     TIERS.forEach((tier, i) => {
       rows.push({
         bench: 'shmem-map',
-        metric: `map+unmap pairs, ${n(tier)} live mappings${note(tier)}`,
+        metric: `SHMEM_MAP+UNMAP pairs via the device, ${n(tier)} live mappings${note(tier)}`,
         value: 1e9 / ours[i],
         unit: 'pairs/s',
-        reference: 1e9 / qemus[i],
-        referenceName: "QEMU's list scan",
-        ratio: qemus[i] / ours[i],
+        reference: 1e9 / qemu(i),
+        referenceName: "+ QEMU's list scan and 2 full renders",
+        ratio: qemu(i) / ours[i],
       });
     });
     const last = TIERS.length - 1;
     const growth = ours[last] / ours[0];
     rows.push({
       bench: 'shmem-map',
-      metric: `cost per pair, ${n(TIERS[last])} vs ${n(TIERS[0])} live`,
+      metric: `cost per pair via the device, ${n(TIERS[last])} vs ${n(TIERS[0])} live`,
       value: ours[last] / 1000,
       unit: 'us/pair',
       reference: ours[0] / 1000,
       referenceName: `${n(TIERS[0])} live`,
       ratio: growth,
-      goal: 'ratio <= 1.5',
-      met: growth <= 1.5,
+      goal: `ratio <= ${GOAL}`,
+      met: growth <= GOAL,
     });
     rows.push({
       bench: 'shmem-map',
-      metric: "  same growth with QEMU's list scan",
-      value: qemus[last] / 1000,
+      metric: '  same growth in-process (handlers, commit, listener; no socket)',
+      value: inproc[last] / 1000,
       unit: 'us/pair',
-      reference: qemus[0] / 1000,
+      reference: inproc[0] / 1000,
       referenceName: `${n(TIERS[0])} live`,
-      ratio: qemus[last] / qemus[0],
+      ratio: inproc[last] / inproc[0],
     });
     rows.push({
       bench: 'shmem-map',
-      metric: '  of which the ordered index (check+insert+lookup+delete)',
-      value: index[last],
-      unit: 'ns/pair',
-      reference: index[0],
+      metric: "  same growth with QEMU's list scan + 2 full renders per pair",
+      value: qemu(last) / 1000,
+      unit: 'us/pair',
+      reference: qemu(0) / 1000,
       referenceName: `${n(TIERS[0])} live`,
-      ratio: index[last] / index[0],
+      ratio: qemu(last) / qemu(0),
     });
     rows.push({
       bench: 'shmem-map',
-      metric: '  of which the memory core (add+del subregion in the container)',
-      value: core[last],
-      unit: 'ns/pair',
-      reference: core[0],
+      metric: '  full render of the system memory flat view (QEMU: every commit)',
+      value: renders[last] / 1000,
+      unit: 'us',
+      reference: renders[0] / 1000,
       referenceName: `${n(TIERS[0])} live`,
-      ratio: core[last] / core[0],
+      ratio: renders[last] / renders[0],
     });
-    probe.unref();
+    rows.push({
+      bench: 'shmem-map',
+      metric: "  QEMU's list scan (overlap check + unmap lookup)",
+      value: scans[last] / 1000,
+      unit: 'us/pair',
+      reference: scans[0] / 1000,
+      referenceName: `${n(TIERS[0])} live`,
+      ratio: scans[last] / scans[0],
+    });
   } finally {
     const teardown = Date.now();
-    if (shmem) {
-      // The real mappings first (the oldest sit at the container's end),
-      // then the placeholders, from the end too: the cheapest order.
-      for (const p of placeholders) shmem.index.delete(p.offset);
-      virtioShmemDropAll(dev);
-      for (let i = placeholders.length - 1; i >= 0; i--) {
-        memoryRegionDelSubregion(shmem.mr, placeholders[i].mr);
-        placeholders[i].mr.unref();
+    if (r) {
+      const shmem = r.dev.shmemRegion(0);
+      if (shmem) {
+        for (const p of placeholders) shmem.index.delete(p.offset);
+        memoryRegionTransactionBegin();
+        try {
+          virtioShmemDropAll(r.dev);
+          for (let i = placeholders.length - 1; i >= 0; i--) {
+            memoryRegionDelSubregion(shmem.mr, placeholders[i].mr);
+            placeholders[i].mr.unref();
+          }
+        } finally {
+          memoryRegionTransactionCommit();
+        }
       }
+      await r.close();
     }
     os.close(fd);
-    dev.unparent();
-    dev.unref();
     limits.restore();
     process.stderr.write(`  torn down in ${Date.now() - teardown} ms\n`);
   }

@@ -14,8 +14,7 @@
  */
 import 'reflect-metadata';
 import { qdevNew, qdevRealize } from '../../src/hw/core/qdev.js';
-import { type VdevShmemState, vdevShmemConnectIrq } from '../../src/hw/misc/vdev-shmem.js';
-import { TYPE_VDEV_SHMEM } from '../../src/hw/misc/vdev-shmem-config.js';
+import { VdevShmemState, vdevShmemConnectIrq } from '../../src/hw/misc/vdev-shmem.js';
 import { GuestShmControl, GuestShmFactory } from '../../src/hw/misc/guest-shm.js';
 import { addressSpaceMemory } from '../../src/system/memory.js';
 import {
@@ -31,7 +30,7 @@ const warm = Math.ceil(iters / 10);
 const LOC = 0x10000000n;
 const as = addressSpaceMemory();
 
-const dev = qdevNew<VdevShmemState>(TYPE_VDEV_SHMEM);
+const dev = qdevNew(VdevShmemState);
 dev.propertyParse('loc', `0x${LOC.toString(16)}`);
 dev.propertyParse('intr', '5');
 dev.propertyParse('umask', '077');

@@ -4,14 +4,14 @@
  * directory (a hugetlbfs mount, /dev/shm, ...).
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import {
   QomError,
-  QomObject,
   QomType,
-  type ObjectClass,
   type OutputVisitor,
   type QEnumLookup,
   type Visitor,
+  objectCheck,
 } from '../qom/index.js';
 import { MADV_REMOVE } from '../native/index.js';
 import {
@@ -27,8 +27,6 @@ import {
   memoryRegionSize,
 } from '../system/index.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
-import { HostOs } from '../native/index.js';
 import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
@@ -75,9 +73,8 @@ export class HostMemoryBackendFile extends HostMemoryBackend {
   rom: number = OnOffAuto.Auto;
 
   /** QEMU's file_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = fileBackendMemoryAlloc;
-    oc.unparent = fileBackendUnparent;
+  static override classInit(oc: HostMemoryBackendClass): void {
+    oc.unparent = (obj) => fileBackendUnparent(objectCheck(obj, HostMemoryBackendFile));
     oc.propertyAddBool<HostMemoryBackendFile>(
       'discard-data',
       (f) => f.discardData,
@@ -86,8 +83,8 @@ export class HostMemoryBackendFile extends HostMemoryBackend {
       },
     );
     oc.propertyAddStr<HostMemoryBackendFile>('mem-path', (f) => f.memPath ?? '', setMemPath);
-    oc.propertyAdd('align', 'int', getU64('align'), setU64('align'));
-    oc.propertyAdd('offset', 'int', getU64('offset'), setU64('offset'));
+    oc.propertyAdd<HostMemoryBackendFile>('align', 'int', getU64('align'), setU64('align'));
+    oc.propertyAdd<HostMemoryBackendFile>('offset', 'int', getU64('offset'), setU64('offset'));
     oc.propertySetDescription('offset', 'Offset into the target file (ex: 1G)');
     oc.propertyAddBool<HostMemoryBackendFile>('pmem', (f) => f.isPmem, setFlag('pmem', 'isPmem'));
     oc.propertyAddBool<HostMemoryBackendFile>(
@@ -95,9 +92,14 @@ export class HostMemoryBackendFile extends HostMemoryBackend {
       (f) => f.readOnly,
       setFlag('readonly', 'readOnly'),
     );
-    oc.propertyAdd('rom', OnOffAutoLookup.name, getRom, setRom);
+    oc.propertyAdd<HostMemoryBackendFile>('rom', OnOffAutoLookup.name, getRom, setRom);
     oc.propertyFind('rom')!.enumLookup = OnOffAutoLookup;
     oc.propertySetDescription('rom', 'Whether to create Read Only Memory (ROM)');
+  }
+
+  /** QEMU's file_backend_memory_alloc (the class's `alloc`). */
+  alloc(): void {
+    fileBackendMemoryAlloc(this);
   }
 }
 
@@ -109,13 +111,12 @@ function setMemPath(f: HostMemoryBackendFile, value: string): void {
 }
 
 function getU64(field: 'align' | 'offset') {
-  return (obj: QomObject, v: OutputVisitor, name: string): void =>
-    v.typeSize(name, (obj as HostMemoryBackendFile)[field]);
+  return (f: HostMemoryBackendFile, v: OutputVisitor, name: string): void =>
+    v.typeSize(name, f[field]);
 }
 
 function setU64(field: 'align' | 'offset') {
-  return (obj: QomObject, v: Visitor, name: string): void => {
-    const f = obj as HostMemoryBackendFile;
+  return (f: HostMemoryBackendFile, v: Visitor, name: string): void => {
     if (hostMemoryBackendMrInited(f)) {
       throw new QomError(`cannot change property '${name}' of ${f.typeName}`);
     }
@@ -133,12 +134,11 @@ function setFlag(prop: string, field: 'isPmem' | 'readOnly') {
   };
 }
 
-function getRom(obj: QomObject, v: OutputVisitor, name: string): void {
-  v.typeEnum(name, (obj as HostMemoryBackendFile).rom, OnOffAutoLookup);
+function getRom(f: HostMemoryBackendFile, v: OutputVisitor, name: string): void {
+  v.typeEnum(name, f.rom, OnOffAutoLookup);
 }
 
-function setRom(obj: QomObject, v: Visitor, name: string): void {
-  const f = obj as HostMemoryBackendFile;
+function setRom(f: HostMemoryBackendFile, v: Visitor, name: string): void {
   if (hostMemoryBackendMrInited(f)) {
     throw new QomError(`cannot change property '${name}' of ${f.typeName}.`);
   }
@@ -146,23 +146,20 @@ function setRom(obj: QomObject, v: Visitor, name: string): void {
 }
 
 /** QEMU's file_backend_unparent: `discard-data` drops the file's pages on delete. */
-function fileBackendUnparent(obj: QomObject): void {
-  const f = obj as HostMemoryBackendFile;
+function fileBackendUnparent(f: HostMemoryBackendFile): void {
   if (!hostMemoryBackendMrInited(f) || !f.discardData) return;
   const block = memoryRegionGetRamBlock(f.mr!);
   if (!block || block.freed) return;
   try {
-    container
-      .resolve(HostOs)
-      .madvise(block.host, block.hostOffset, Number(memoryRegionSize(f.mr!)), MADV_REMOVE);
+    hostOs().madvise(block.host, block.hostOffset, Number(memoryRegionSize(f.mr!)), MADV_REMOVE);
   } catch {
     // QEMU ignores it too (e.g. private mappings refuse MADV_REMOVE).
   }
 }
 
 /** QEMU's file_backend_memory_alloc. */
-function fileBackendMemoryAlloc(backend: HostMemoryBackend): void {
-  const fb = backend as HostMemoryBackendFile;
+function fileBackendMemoryAlloc(fb: HostMemoryBackendFile): void {
+  const backend = fb;
   if (!backend.size) throw new QomError("can't create backend with size 0");
   if (fb.memPath === null) throw new QomError('mem-path property not set');
   switch (fb.rom) {

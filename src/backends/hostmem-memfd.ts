@@ -5,10 +5,10 @@
  * shrinking, so its descriptor can be handed to other processes safely.
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
-import { QomError, QomType, type ObjectClass, type QomObject, type Visitor } from '../qom/index.js';
-import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, HostOs, MFD_HUGETLB } from '../native/index.js';
+import { QomError, QomType, type Visitor } from '../qom/index.js';
+import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, MFD_HUGETLB } from '../native/index.js';
 import {
   RAM_NORESERVE,
   RAM_PRIVATE,
@@ -38,8 +38,7 @@ export class HostMemoryBackendMemfd extends HostMemoryBackend {
   seal = true;
 
   /** QEMU's memfd_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = memfdBackendMemoryAlloc;
+  static override classInit(oc: HostMemoryBackendClass): void {
     // As in QEMU, only where the kernel can make huge-page memfds.
     if (qemuMemfdCheck(MFD_HUGETLB)) {
       oc.propertyAddBool<HostMemoryBackendMemfd>(
@@ -50,10 +49,10 @@ export class HostMemoryBackendMemfd extends HostMemoryBackend {
         },
       );
       oc.propertySetDescription('hugetlb', 'Use huge pages');
-      oc.propertyAdd(
+      oc.propertyAdd<HostMemoryBackendMemfd>(
         'hugetlbsize',
         'int',
-        (obj, v, name) => v.typeSize(name, (obj as HostMemoryBackendMemfd).hugetlbsize),
+        (m, v, name) => v.typeSize(name, m.hugetlbsize),
         setHugetlbsize,
       );
       oc.propertySetDescription('hugetlbsize', 'Huge pages size (ex: 2M, 1G)');
@@ -73,21 +72,25 @@ export class HostMemoryBackendMemfd extends HostMemoryBackend {
     this.seal = true;
     this.share = true;
   }
+
+  /** QEMU's memfd_backend_memory_alloc (the class's `alloc`). */
+  alloc(): void {
+    memfdBackendMemoryAlloc(this);
+  }
 }
 
-function setHugetlbsize(obj: QomObject, v: Visitor, name: string): void {
-  const m = obj as HostMemoryBackendMemfd;
+function setHugetlbsize(m: HostMemoryBackendMemfd, v: Visitor, name: string): void {
   if (hostMemoryBackendMrInited(m)) throw new QomError('cannot change property value');
   const value = v.typeSize(name);
   if (value === 0n) {
-    throw new QomError(`Property '${obj.typeName}.${name}' doesn't take value '0'`);
+    throw new QomError(`Property '${m.typeName}.${name}' doesn't take value '0'`);
   }
   m.hugetlbsize = value;
 }
 
 /** QEMU's memfd_backend_memory_alloc. */
-function memfdBackendMemoryAlloc(backend: HostMemoryBackend): void {
-  const m = backend as HostMemoryBackendMemfd;
+function memfdBackendMemoryAlloc(m: HostMemoryBackendMemfd): void {
+  const backend = m;
   const name = hostMemoryBackendGetName(backend);
   if (!backend.size) throw new QomError("can't create backend with size 0");
   const fd = qemuMemfdCreate(
@@ -105,7 +108,7 @@ function memfdBackendMemoryAlloc(backend: HostMemoryBackend): void {
     );
   } catch (e) {
     // The region takes the descriptor only when it succeeds.
-    container.resolve(HostOs).close(fd);
+    hostOs().close(fd);
     throw e;
   }
 }

@@ -5,7 +5,7 @@
  * MAP_NORESERVE with `reserve=off`.
  * @module
  */
-import { QomError, QomType, type ObjectClass } from '../qom/index.js';
+import { QomError, QomType } from '../qom/index.js';
 import {
   RAM_NORESERVE,
   RAM_PRIVATE,
@@ -16,7 +16,6 @@ import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
   hostMemoryBackendInitRegion,
-  type HostMemoryBackendClass,
 } from './hostmem.js';
 
 /** The QOM type name. */
@@ -25,9 +24,9 @@ export const TYPE_MEMORY_BACKEND_RAM = 'memory-backend-ram';
 /** An anonymous-memory backend. */
 @QomType({ name: TYPE_MEMORY_BACKEND_RAM })
 export class HostMemoryBackendRam extends HostMemoryBackend {
-  /** QEMU's ram_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = ramBackendMemoryAlloc;
+  /** QEMU's ram_backend_memory_alloc (the class's `alloc`, set by ram_backend_class_init). */
+  alloc(): void {
+    ramBackendMemoryAlloc(this);
   }
 }
 

@@ -14,19 +14,18 @@
  * sequence number instead of failing.
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { container } from 'tsyringe';
-import { QomError, QomType, type ObjectClass } from '../qom/index.js';
-import { HostOs, O_CREAT, O_EXCL, O_RDWR } from '../native/index.js';
+import { QomError, QomType } from '../qom/index.js';
+import { O_CREAT, O_EXCL, O_RDWR } from '../native/index.js';
 import { isErrno } from '../native/errors.js';
 import { RAM_NORESERVE, RAM_SHARED, memoryRegionInitRamFromFd } from '../system/index.js';
 import {
   HostMemoryBackend,
   hostMemoryBackendGetName,
   hostMemoryBackendInitRegion,
-  type HostMemoryBackendClass,
 } from './hostmem.js';
 
 /** The QOM type name. */
@@ -72,7 +71,7 @@ export function shmBackendSweepStale(dir = SHM_DIR): string[] {
   } catch {
     return [];
   }
-  const os = container.resolve(HostOs);
+  const os = hostOs();
   const removed: string[] = [];
   for (const name of names) {
     const m = STALE_NAME.exec(name);
@@ -97,7 +96,7 @@ export function shmBackendSweepStale(dir = SHM_DIR): string[] {
  * `failed to resize POSIX shared memory to %zu: <strerror>`.
  */
 export function qemuShmAlloc(size: bigint): number {
-  const os = container.resolve(HostOs);
+  const os = hostOs();
   const pid = os.getpid();
   let fd = -1;
   let name = '';
@@ -131,9 +130,9 @@ export function qemuShmAlloc(size: bigint): number {
 /** A POSIX shared memory backend. */
 @QomType({ name: TYPE_MEMORY_BACKEND_SHM })
 export class HostMemoryBackendShm extends HostMemoryBackend {
-  /** QEMU's shm_backend_class_init. */
-  static override classInit(oc: ObjectClass): void {
-    (oc as HostMemoryBackendClass).alloc = shmBackendMemoryAlloc;
+  /** QEMU's shm_backend_memory_alloc (the class's `alloc`, set by shm_backend_class_init). */
+  alloc(): void {
+    shmBackendMemoryAlloc(this);
   }
 
   /** QEMU's shm_backend_instance_init: shared by default (and only shared). */
@@ -159,7 +158,7 @@ function shmBackendMemoryAlloc(backend: HostMemoryBackend): void {
       memoryRegionInitRamFromFd(mr, backend, name, backend.size, flags, fd, 0),
     );
   } catch (e) {
-    container.resolve(HostOs).close(fd);
+    hostOs().close(fd);
     throw e;
   }
 }

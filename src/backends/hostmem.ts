@@ -22,9 +22,11 @@
  *   (merge and dump on, one preallocation thread).
  * @module
  */
+import { trace } from '../util/trace.js';
+import { errorReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import {
   ObjectClass,
   QomError,
@@ -37,9 +39,9 @@ import {
   type OutputVisitor,
   type QEnumLookup,
   type Visitor,
+  objectGetClass,
 } from '../qom/index.js';
 import {
-  HostOs,
   MADV_DODUMP,
   MADV_DONTDUMP,
   MADV_MERGEABLE,
@@ -64,7 +66,9 @@ import {
   type MemoryRegion,
   type RamBlock,
 } from '../system/index.js';
-import { TYPE_THREAD_CONTEXT } from './thread-context.js';
+import { ThreadContext } from './thread-context.js';
+
+const traceBackends = trace('backends');
 
 /** The QOM type name of the abstract memory backend. */
 export const TYPE_MEMORY_BACKEND = 'memory-backend';
@@ -91,10 +95,6 @@ export const HostMemPolicy = Object.freeze({
 const MAX_MEM_PREALLOC_THREAD_COUNT = 16;
 const MiB = 1024 * 1024;
 
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
-
 /**
  * The class of memory backends (QEMU's HostMemoryBackendClass): `alloc`
  * creates the backend's memory region (`backend.mr`) or throws QEMU's
@@ -103,6 +103,8 @@ function hostOs(): HostOs {
 export class HostMemoryBackendClass extends ObjectClass {
   /** Allocates the memory; null in the abstract type. */
   alloc: ((backend: HostMemoryBackend) => void) | null = null;
+  /** A backend class's own `alloc()` instance method fills `alloc`. */
+  static override readonly instanceMethods: readonly string[] = ['alloc'];
 }
 
 /** How far a preallocation got. */
@@ -153,14 +155,16 @@ export const hostMemoryBackendEvents = new EventEmitter<HostMemoryBackendEventMa
  * QEMU's struct; set them through the properties (which validate), not
  * directly.
  */
-@QomType<HostMemoryBackendClass>({
+@QomType({
   name: TYPE_MEMORY_BACKEND,
   parent: TYPE_OBJECT,
   abstract: true,
   interfaces: [TYPE_USER_CREATABLE],
-  classType: HostMemoryBackendClass,
 })
 export class HostMemoryBackend extends QomObject {
+  /** Memory backends' class struct. */
+  static override readonly classType = HostMemoryBackendClass;
+
   /** Size in bytes (0 until set; the memory may be larger, rounded to pages). */
   size = 0n;
   /** Mark the memory mergeable (KSM). */
@@ -182,7 +186,7 @@ export class HostMemoryBackend extends QomObject {
   /** Threads used to preallocate. */
   preallocThreads = 1;
   /** The `thread-context` linked by `prealloc-context` (recorded; see thread-context.ts). */
-  preallocContext: QomObject | null = null;
+  preallocContext: ThreadContext | null = null;
   /** NUMA policy (a {@link HostMemPolicy}). */
   policy: number = HostMemPolicy.Default;
   /** The backend's memory region once allocated. */
@@ -197,7 +201,7 @@ export class HostMemoryBackend extends QomObject {
   preallocRunning: Promise<QomError | null> | null = null;
 
   /** QEMU's host_memory_backend_class_init: the properties. */
-  static override classInit(oc: ObjectClass): void {
+  static override classInit(oc: HostMemoryBackendClass): void {
     hostMemoryBackendClassInit(oc);
   }
 
@@ -223,7 +227,7 @@ export class HostMemoryBackend extends QomObject {
    * Returns a Promise when it preallocates.
    */
   complete(): void | Promise<void> {
-    const bc = this.klass as HostMemoryBackendClass;
+    const bc = objectGetClass(this, HostMemoryBackendClass);
     if (!bc.alloc) return;
     if (hostMemoryBackendMrInited(this)) {
       throw new QomError(`memory of ${this.typeName} is already allocated`);
@@ -468,6 +472,7 @@ function memsetNumThreads(hpagesize: number, numpages: number, maxThreads: numbe
  * workers. Sets `prealloc` on success.
  */
 export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<void> {
+  if (traceBackends.enabled) traceBackends('prealloc %s', backend.canonicalPath() ?? '(detached)');
   if (!backend.preallocRunning) {
     const block = ramBlockOf(backend);
     const sz = Number(memoryRegionSize(backend.mr!));
@@ -520,28 +525,21 @@ export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<v
 // ---------------------------------------------------------------------------
 // Properties (QEMU's host_memory_backend_class_init)
 
-function asBackend(obj: QomObject): HostMemoryBackend {
-  return obj as HostMemoryBackend;
-}
-
-function setMerge(obj: QomObject, value: boolean): void {
-  const b = asBackend(obj);
+function setMerge(b: HostMemoryBackend, value: boolean): void {
   if (hostMemoryBackendMrInited(b) && value !== b.merge) {
     madviseQuiet(b, value ? MADV_MERGEABLE : MADV_UNMERGEABLE);
   }
   b.merge = value;
 }
 
-function setDump(obj: QomObject, value: boolean): void {
-  const b = asBackend(obj);
+function setDump(b: HostMemoryBackend, value: boolean): void {
   if (hostMemoryBackendMrInited(b) && value !== b.dump) {
     madviseQuiet(b, value ? MADV_DODUMP : MADV_DONTDUMP);
   }
   b.dump = value;
 }
 
-function setPrealloc(obj: QomObject, value: boolean): void {
-  const b = asBackend(obj);
+function setPrealloc(b: HostMemoryBackend, value: boolean): void {
   if (!b.reserve && value) throw new QomError("'prealloc=on' and 'reserve=off' are incompatible");
   if (!hostMemoryBackendMrInited(b)) {
     b.prealloc = value;
@@ -553,49 +551,46 @@ function setPrealloc(obj: QomObject, value: boolean): void {
     // with nobody listening they are reported on stderr, as error_report would.
     hostMemoryBackendPrealloc(b).catch((e: unknown) => {
       if (hostMemoryBackendEvents.listenerCount('prealloc-end') === 0) {
-        process.stderr.write(`${(e as Error).message}\n`);
+        errorReport((e as Error).message);
       }
     });
   }
 }
 
-function getPreallocThreads(obj: QomObject, v: OutputVisitor, name: string): void {
-  v.typeUint32(name, asBackend(obj).preallocThreads);
+function getPreallocThreads(b: HostMemoryBackend, v: OutputVisitor, name: string): void {
+  v.typeUint32(name, b.preallocThreads);
 }
 
-function setPreallocThreads(obj: QomObject, v: Visitor, name: string): void {
+function setPreallocThreads(b: HostMemoryBackend, v: Visitor, name: string): void {
   const value = v.typeUint32(name);
   if (value <= 0) {
-    throw new QomError(`property '${name}' of ${obj.typeName} doesn't take value '${value}'`);
+    throw new QomError(`property '${name}' of ${b.typeName} doesn't take value '${value}'`);
   }
-  asBackend(obj).preallocThreads = value;
+  b.preallocThreads = value;
 }
 
-function getSize(obj: QomObject, v: OutputVisitor, name: string): void {
-  v.typeSize(name, asBackend(obj).size);
+function getSize(b: HostMemoryBackend, v: OutputVisitor, name: string): void {
+  v.typeSize(name, b.size);
 }
 
-function setSize(obj: QomObject, v: Visitor, name: string): void {
-  const b = asBackend(obj);
+function setSize(b: HostMemoryBackend, v: Visitor, name: string): void {
   if (hostMemoryBackendMrInited(b)) {
-    throw new QomError(`cannot change property ${name} of ${obj.typeName} `);
+    throw new QomError(`cannot change property ${name} of ${b.typeName} `);
   }
   const value = v.typeSize(name);
   if (value === 0n) {
-    throw new QomError(`property '${name}' of ${obj.typeName} doesn't take value '0'`);
+    throw new QomError(`property '${name}' of ${b.typeName} doesn't take value '0'`);
   }
   b.size = value;
 }
 
-function getHostNodes(obj: QomObject, v: OutputVisitor, name: string): void {
-  const b = asBackend(obj);
+function getHostNodes(b: HostMemoryBackend, v: OutputVisitor, name: string): void {
   const nodes: number[] = [];
   for (let i = 0; i < MAX_NODES; i++) if (b.hostNodes[i]) nodes.push(i);
   v.typeUint16List(name, nodes);
 }
 
-function setHostNodes(obj: QomObject, v: Visitor, name: string): void {
-  const b = asBackend(obj);
+function setHostNodes(b: HostMemoryBackend, v: Visitor, name: string): void {
   const list = v.typeUint16List(name);
   for (const n of list) {
     if (n >= MAX_NODES) throw new QomError(`Invalid host-nodes value: ${n}`);
@@ -604,14 +599,12 @@ function setHostNodes(obj: QomObject, v: Visitor, name: string): void {
   for (const n of list) b.hostNodes[n] = 1;
 }
 
-function setShare(obj: QomObject, value: boolean): void {
-  const b = asBackend(obj);
+function setShare(b: HostMemoryBackend, value: boolean): void {
   if (hostMemoryBackendMrInited(b)) throw new QomError('cannot change property value');
   b.share = value;
 }
 
-function setReserve(obj: QomObject, value: boolean): void {
-  const b = asBackend(obj);
+function setReserve(b: HostMemoryBackend, value: boolean): void {
   if (hostMemoryBackendMrInited(b)) throw new QomError('cannot change property value');
   if (b.prealloc && !value) {
     throw new QomError("'prealloc=on' and 'reserve=off' are incompatible");
@@ -619,7 +612,7 @@ function setReserve(obj: QomObject, value: boolean): void {
   b.reserve = value;
 }
 
-function hostMemoryBackendClassInit(oc: ObjectClass): void {
+function hostMemoryBackendClassInit(oc: HostMemoryBackendClass): void {
   oc.propertyAddBool<HostMemoryBackend>('merge', (b) => b.merge, setMerge);
   oc.propertySetDescription('merge', 'Mark memory as mergeable');
   oc.propertyAddBool<HostMemoryBackend>('dump', (b) => b.dump, setDump);
@@ -632,11 +625,16 @@ function hostMemoryBackendClassInit(oc: ObjectClass): void {
     setPrealloc,
   );
   oc.propertySetDescription('prealloc', 'Preallocate memory');
-  oc.propertyAdd('prealloc-threads', 'int', getPreallocThreads, setPreallocThreads);
+  oc.propertyAdd<HostMemoryBackend>(
+    'prealloc-threads',
+    'int',
+    getPreallocThreads,
+    setPreallocThreads,
+  );
   oc.propertySetDescription('prealloc-threads', 'Number of CPU threads to use for prealloc');
-  oc.propertyAddLink<HostMemoryBackend>(
+  oc.propertyAddLink<HostMemoryBackend, ThreadContext>(
     'prealloc-context',
-    TYPE_THREAD_CONTEXT,
+    ThreadContext,
     (b) => b.preallocContext,
     (b, t) => {
       b.preallocContext = t;
@@ -647,9 +645,9 @@ function hostMemoryBackendClassInit(oc: ObjectClass): void {
     'prealloc-context',
     'Context to use for creating CPU threads for preallocation',
   );
-  oc.propertyAdd('size', 'int', getSize, setSize);
+  oc.propertyAdd<HostMemoryBackend>('size', 'int', getSize, setSize);
   oc.propertySetDescription('size', 'Size of the memory region (ex: 500M)');
-  oc.propertyAdd('host-nodes', 'int', getHostNodes, setHostNodes);
+  oc.propertyAdd<HostMemoryBackend>('host-nodes', 'int', getHostNodes, setHostNodes);
   oc.propertySetDescription('host-nodes', 'Binds memory to the list of NUMA host nodes');
   oc.propertyAddEnum<HostMemoryBackend>(
     'policy',

@@ -3,16 +3,10 @@
  * QEMU's error texts.
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { QomError } from '../qom/index.js';
-import {
-  HostOs,
-  MFD_ALLOW_SEALING,
-  MFD_CLOEXEC,
-  MFD_HUGETLB,
-  MFD_HUGE_SHIFT,
-} from '../native/index.js';
+import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, MFD_HUGE_SHIFT } from '../native/index.js';
 import { isErrno } from '../native/errors.js';
 
 function why(e: unknown): string {
@@ -52,7 +46,7 @@ export function qemuMemfdCreate(
   let flags = MFD_CLOEXEC;
   if (seals) flags |= MFD_ALLOW_SEALING;
   if (hugetlb) flags = (flags | MFD_HUGETLB | (htsize << MFD_HUGE_SHIFT)) >>> 0;
-  const os = container.resolve(HostOs);
+  const os = hostOs();
   let fd: number;
   try {
     fd = os.memfdCreate(name, flags);
@@ -82,7 +76,7 @@ export function qemuMemfdCreate(
 
 /** QEMU's qemu_memfd_check: whether memfd_create accepts `flags` here. */
 export function qemuMemfdCheck(flags: number): boolean {
-  const os = container.resolve(HostOs);
+  const os = hostOs();
   try {
     os.close(os.memfdCreate('test', (flags | MFD_CLOEXEC) >>> 0));
     return true;

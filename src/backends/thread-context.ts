@@ -72,11 +72,11 @@ export class ThreadContext extends QomObject {
 
   /** QEMU's thread_context_class_init. */
   static override classInit(oc: ObjectClass): void {
-    oc.propertyAdd('thread-id', 'int', (obj, v: OutputVisitor, name) =>
-      v.typeUint64(name, BigInt.asUintN(64, BigInt((obj as ThreadContext).threadId))),
+    oc.propertyAdd<ThreadContext>('thread-id', 'int', (tc, v: OutputVisitor, name) =>
+      v.typeUint64(name, BigInt.asUintN(64, BigInt(tc.threadId))),
     );
-    oc.propertyAdd('cpu-affinity', 'int', getCpuAffinity, setCpuAffinity);
-    oc.propertyAdd('node-affinity', 'int', null, setNodeAffinity);
+    oc.propertyAdd<ThreadContext>('cpu-affinity', 'int', getCpuAffinity, setCpuAffinity);
+    oc.propertyAdd<ThreadContext>('node-affinity', 'int', null, setNodeAffinity);
   }
 
   /** QEMU's thread_context_instance_complete. */
@@ -89,8 +89,8 @@ export class ThreadContext extends QomObject {
   }
 }
 
-function getCpuAffinity(obj: QomObject, v: OutputVisitor, name: string): void {
-  if (!(obj as ThreadContext).completed) throw new QomError('Object not initialized yet');
+function getCpuAffinity(tc: ThreadContext, v: OutputVisitor, name: string): void {
+  if (!tc.completed) throw new QomError('Object not initialized yet');
   v.typeUint16List(name, allowedCpus());
 }
 
@@ -99,16 +99,14 @@ function setAffinity(tc: ThreadContext, cpus: number[]): void {
   tc.initCpus = cpus;
 }
 
-function setCpuAffinity(obj: QomObject, v: Visitor, name: string): void {
-  const tc = obj as ThreadContext;
+function setCpuAffinity(tc: ThreadContext, v: Visitor, name: string): void {
   if (tc.initCpus) throw new QomError('Mixing CPU and node affinity not supported');
   const cpus = v.typeUint16List(name);
   if (cpus.length === 0) throw new QomError('CPU list is empty');
   setAffinity(tc, cpus);
 }
 
-function setNodeAffinity(obj: QomObject, v: Visitor, name: string): void {
-  const tc = obj as ThreadContext;
+function setNodeAffinity(tc: ThreadContext, v: Visitor, name: string): void {
   if (tc.initCpus) throw new QomError('Mixing CPU and node affinity not supported');
   const nodes = v.typeUint16List(name);
   if (nodes.length === 0) throw new QomError('Node list is empty');

@@ -13,12 +13,13 @@
  * refused with a clear error.
  * @module
  */
+import { infoReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { HostOs } from '../native/host.js';
 import { isErrno } from '../native/errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/constants.js';
-import { QomError, typeRegister } from '../qom/index.js';
+import { QomError, QomType } from '../qom/index.js';
 import { qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
 import { UnixListener, UnixStream } from '../io/unix-stream.js';
 import {
@@ -78,6 +79,18 @@ function unsupported(what: string): QomError {
   return new QomError(`chardev: socket: '${what}' is not supported by tsqom (unix sockets only)`);
 }
 
+// The backend description parseSocket built (or an API caller gave), checked.
+function socketBackend(b: Record<string, unknown>): ChardevSocketBackend {
+  const { path, fd, server, wait } = b;
+  let out: ChardevSocketBackend;
+  if (typeof fd === 'number') out = { fd };
+  else if (typeof path === 'string') out = { path };
+  else throw new QomError("chardev: socket: 'path' is missing");
+  if (typeof server === 'boolean') out.server = server;
+  if (typeof wait === 'boolean') out.wait = wait;
+  return out;
+}
+
 /** QEMU's qemu_chr_parse_socket, for the unix sockets tsqom supports. */
 function parseSocket(opts: QemuOpts): Record<string, unknown> {
   const path = qemuOptGet(opts, 'path');
@@ -127,13 +140,14 @@ function parseSocket(opts: QemuOpts): Record<string, unknown> {
  * and follows it with the `opened` / `closed` events; a server goes back
  * to listening when its client leaves.
  */
+@QomType({ name: TYPE_CHARDEV_SOCKET, parent: TYPE_CHARDEV })
 export class SocketChardev extends Chardev {
   /** The socket address (QEMU's `addr` property). */
   addr: UnixSocketAddress | FdSocketAddress | null = null;
   /** Whether it listens (QEMU's `is_listen`). */
   isListen = false;
   /** The OS layer. */
-  os: HostOs = container.resolve(HostOs);
+  os: HostOs = hostOs();
   #listener: UnixListener | null = null;
   #stream: UnixStream | null = null;
   /** What arrived while nobody had taken the stream (QEMU would leave it in the socket). */
@@ -141,6 +155,29 @@ export class SocketChardev extends Chardev {
   #buffering: ((chunk: Buffer, fds: number[]) => void) | null = null;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #closed = false;
+
+  /** QEMU's char_socket_class_init: `parse` and the properties. */
+  static override classInit(cc: ChardevClass): void {
+    cc.parse = parseSocket;
+    cc.parse = parseSocket;
+    cc.propertyAdd<SocketChardev>('addr', 'SocketAddress', (s, v, name) => {
+      v.startStruct(name);
+      if (s.addr?.type === 'unix') {
+        v.typeStr('path', s.addr.path);
+        v.typeStr('type', s.addr.type);
+      } else if (s.addr) {
+        v.typeStr('str', s.addr.str);
+        v.typeStr('type', s.addr.type);
+      }
+      v.endStruct();
+    });
+    cc.propertyAddBool<SocketChardev>('connected', (s) => s.connected);
+  }
+
+  /** QEMU's qmp_chardev_open_socket (the class's `open`), for the backend `parse` returned. */
+  open(backend: Record<string, unknown>): Promise<void> {
+    return this.openSocket(socketBackend(backend));
+  }
 
   override get stream(): UnixStream | null {
     return this.#stream;
@@ -291,7 +328,7 @@ export class SocketChardev extends Chardev {
       // accept() errors leave the listener in place, as QEMU's.
     });
     if (backend.wait !== false) {
-      process.stderr.write(`info: QEMU waiting for connection on: ${this.filename}\n`);
+      infoReport(`QEMU waiting for connection on: ${this.filename}`);
       await this.waitConnected();
     }
   }
@@ -332,26 +369,3 @@ export class SocketChardev extends Chardev {
     }
   }
 }
-
-typeRegister<ChardevClass, SocketChardev>({
-  name: TYPE_CHARDEV_SOCKET,
-  parent: TYPE_CHARDEV,
-  instanceType: SocketChardev,
-  classInit(cc) {
-    cc.parse = parseSocket;
-    cc.open = (chr, backend) =>
-      (chr as SocketChardev).openSocket(backend as unknown as ChardevSocketBackend);
-    cc.propertyAdd<SocketChardev>('addr', 'SocketAddress', (s, v, name) => {
-      v.startStruct(name);
-      if (s.addr?.type === 'unix') {
-        v.typeStr('path', s.addr.path);
-        v.typeStr('type', s.addr.type);
-      } else if (s.addr) {
-        v.typeStr('str', s.addr.str);
-        v.typeStr('type', s.addr.type);
-      }
-      v.endStruct();
-    });
-    cc.propertyAddBool<SocketChardev>('connected', (s) => s.connected);
-  },
-});

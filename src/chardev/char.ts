@@ -20,7 +20,9 @@ import {
   objectClassByName,
   objectGetContainer,
   objectNew,
-  typeRegister,
+  QomType,
+  objectCheck,
+  objectGetClass,
 } from '../qom/index.js';
 import { QemuOptsList, qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
 import type { UnixStream } from '../io/unix-stream.js';
@@ -56,13 +58,19 @@ export class ChardevClass extends ObjectClass {
   parse: ((opts: QemuOpts) => Record<string, unknown>) | null = null;
   /** QEMU's `cc->open`: opens the device; may wait (server with wait=on). */
   open: ((chr: Chardev, backend: Record<string, unknown>) => void | Promise<void>) | null = null;
+  /** A chardev class's own `open(backend)` method fills `open`. */
+  static override readonly instanceMethods: readonly string[] = ['open'];
 }
 
 /**
  * QEMU's Chardev: a labelled character device under `/chardevs`. Devices
  * use it through {@link qemuChrFeInit} and its events.
  */
+@QomType({ name: TYPE_CHARDEV, parent: TYPE_OBJECT, abstract: true })
 export class Chardev extends QomObject {
+  /** Chardevs' class struct. */
+  static override readonly classType = ChardevClass;
+
   /** The id (QEMU's label), set when created through the registry. */
   label: string | null = null;
   /** What `query-chardev` prints (e.g. `disconnected:unix:/p,server=on`). */
@@ -111,14 +119,6 @@ export class Chardev extends QomObject {
     this.events.removeAllListeners();
   }
 }
-
-typeRegister<ChardevClass, Chardev>({
-  name: TYPE_CHARDEV,
-  parent: TYPE_OBJECT,
-  abstract: true,
-  classType: ChardevClass,
-  instanceType: Chardev,
-});
 
 /** QEMU's `-chardev` option list (implied key `backend`), shared by the command line and the API. */
 export const qemuChardevOpts = new QemuOptsList('chardev', 'backend');
@@ -174,7 +174,7 @@ export function getChardevsRoot(): QomObject {
 /** QEMU's qemu_chr_find: the chardev with this id, or null. */
 export function qemuChrFind(id: string): Chardev | null {
   const obj = getChardevsRoot().resolvePathComponent(id);
-  return obj?.dynamicCast<Chardev>(TYPE_CHARDEV) ?? null;
+  return obj?.dynamicCast(Chardev) ?? null;
 }
 
 /** The QemuOpts boolean rule: `on`/`off` (also `yes`/`no`, `true`/`false`). */
@@ -217,8 +217,15 @@ export async function qemuChardevNew(
   if (qemuChrFind(id) || creating.has(id)) {
     throw new QomError(`Chardev with id '${id}' already exists`);
   }
-  const chr = objectNew<Chardev>(typename);
-  const cc = chr.klass as ChardevClass;
+  const obj = objectNew(typename);
+  let chr: Chardev;
+  try {
+    chr = objectCheck(obj, Chardev);
+  } catch (e) {
+    obj.unref();
+    throw e;
+  }
+  const cc = objectGetClass(chr, ChardevClass);
   chr.label = id;
   creating.add(id);
   try {
@@ -294,7 +301,7 @@ export function qemuChrDelete(id: string): void {
 export function qemuChrCleanup(): void {
   const ids: string[] = [];
   getChardevsRoot().childForeach((c) => {
-    const chr = c.dynamicCast<Chardev>(TYPE_CHARDEV);
+    const chr = c.dynamicCast(Chardev);
     if (chr?.label && chr.frontend === null) ids.push(chr.label);
   });
   for (const id of ids) qemuChrDelete(id);
@@ -314,7 +321,7 @@ export interface ChardevInfo {
 export function qemuChrInfoList(): ChardevInfo[] {
   const out: ChardevInfo[] = [];
   getChardevsRoot().childForeach((c) => {
-    const chr = c.dynamicCast<Chardev>(TYPE_CHARDEV);
+    const chr = c.dynamicCast(Chardev);
     if (chr && chr.label !== null) {
       out.push({
         label: chr.label,

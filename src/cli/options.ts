@@ -5,6 +5,7 @@
  * argument`).
  * @module
  */
+import { TsqomError } from '../util/error.js';
 
 /** What an option is for; the CLI acts on each in command-line order. */
 export type CliOptionName =
@@ -210,13 +211,12 @@ export interface CliOption {
 }
 
 /** A command-line error; the message is QEMU's, without the program prefix. */
-export class CliError extends Error {
+export class CliError extends TsqomError {
   /** Extra lines QEMU prints after the message (hints), if any. */
   readonly hint: string | undefined;
   /** @param message The text after `tsqom: `. @param hint Text printed on following lines. */
   constructor(message: string, hint?: string) {
-    super(message);
-    this.name = 'CliError';
+    super(message, 'ERR_CLI');
     this.hint = hint;
   }
 }

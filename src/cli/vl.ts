@@ -33,7 +33,7 @@ import { HostOs } from '../native/host.js';
 import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QomError } from '../util/error.js';
+import { QomError, TsqomError } from '../util/error.js';
 import type { JsonObject } from '../qobject/qobject.js';
 import {
   userCreatableCleanup,
@@ -53,8 +53,7 @@ import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
-  TYPE_CHARDEV,
-  type Chardev,
+  Chardev,
   getChardevsRoot,
   qemuChardevNew,
   qemuChrCleanup,
@@ -63,7 +62,7 @@ import {
   qemuChrParse,
 } from '../chardev/char.js';
 import { objectClassByName, objectNew } from '../qom/object.js';
-import { SocketChardev, TYPE_CHARDEV_SOCKET } from '../chardev/char-socket.js';
+import { SocketChardev } from '../chardev/char-socket.js';
 import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
 import { vmSettings } from '../system/runstate.js';
 import {
@@ -174,13 +173,13 @@ interface Plan {
 }
 
 /** An error to print, optionally located at the option that caused it. */
-class VlError extends Error {
+class VlError extends TsqomError {
   constructor(
     message: string,
     readonly where: string | undefined,
     readonly hint?: string,
   ) {
-    super(message);
+    super(message, 'ERR_CLI');
   }
 }
 
@@ -773,7 +772,7 @@ export async function qemuInit(
     // chardev-socket with its address (the QMP server does the accepting).
     for (const q of plan.qmp) {
       if (q.label === undefined || q.address.type !== 'unix') continue;
-      const chr = objectNew<SocketChardev>(TYPE_CHARDEV_SOCKET);
+      const chr = objectNew(SocketChardev);
       chr.label = q.label;
       chr.addr = { type: 'unix', path: q.address.path };
       chr.isListen = true;
@@ -999,7 +998,7 @@ function cleanupDevicesAndObjects(): void {
   // The devices are gone; what still claims a chardev is a monitor, and
   // the monitors are closed by now.
   getChardevsRoot().childForeach((c) => {
-    const chr = c.dynamicCast<Chardev>(TYPE_CHARDEV);
+    const chr = c.dynamicCast(Chardev);
     if (chr) chr.frontend = null;
   });
   qemuChrCleanup();

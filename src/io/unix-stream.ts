@@ -18,9 +18,9 @@
  * socket itself and the duplicates.
  * @module
  */
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import { HostOs } from '../native/host.js';
 import { OsError } from '../native/errors.js';
 import type { NativeFdWatcher } from '../native/index.js';
@@ -65,7 +65,7 @@ export interface UnixStreamOptions {
    * it the stream reads whatever is there, up to `readSize`.
    */
   framing?: UnixStreamFraming;
-  /** The OS layer; default `container.resolve(HostOs)`. */
+  /** The OS layer; default: the machine context's (`hostOs()`). */
   os?: HostOs;
   /** Bytes asked of one recvmsg; default 64 KiB. */
   readSize?: number;
@@ -130,7 +130,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
    */
   constructor(fd: number, options: UnixStreamOptions = {}) {
     super();
-    this.os = options.os ?? container.resolve(HostOs);
+    this.os = options.os ?? hostOs();
     this.#readSize = options.readSize ?? 65536;
     this.#maxFds = options.maxFds ?? 253;
     this.#framing = options.framing;
@@ -141,7 +141,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   /** Connects to a listening socket at `path`. */
   static connect(path: string, options: UnixStreamOptions = {}): Promise<UnixStream> {
-    const os = options.os ?? container.resolve(HostOs);
+    const os = options.os ?? hostOs();
     const fd = os.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC);
     try {
       os.connect(fd, path);
@@ -171,7 +171,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   /** A connected pair (`socketpair(2)`), e.g. for tests. */
   static pair(options: UnixStreamOptions = {}): [UnixStream, UnixStream] {
-    const os = options.os ?? container.resolve(HostOs);
+    const os = options.os ?? hostOs();
     const [a, b] = os.socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC);
     return [new UnixStream(a, { ...options, os }), new UnixStream(b, { ...options, os })];
   }
@@ -457,7 +457,7 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
 
   private constructor(fd: number, path: string, ownsPath: boolean, options: UnixStreamOptions) {
     super();
-    this.os = options.os ?? container.resolve(HostOs);
+    this.os = options.os ?? hostOs();
     this.#fd = fd;
     this.path = path;
     this.#ownsPath = ownsPath;
@@ -468,7 +468,7 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
 
   /** Binds and listens at `path`; the path is unlinked again by {@link close}. */
   static listen(path: string, options: UnixListenerOptions = {}): UnixListener {
-    const os = options.os ?? container.resolve(HostOs);
+    const os = options.os ?? hostOs();
     if (options.unlinkExisting) {
       try {
         os.unlink(path);
@@ -489,7 +489,7 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
 
   /** Adopts a socket that is already listening (e.g. inherited); it is not unlinked. */
   static fromFd(fd: number, options: UnixStreamOptions = {}): UnixListener {
-    const os = options.os ?? container.resolve(HostOs);
+    const os = options.os ?? hostOs();
     os.setNonBlocking(fd, true);
     return new UnixListener(fd, os.getsockname(fd), false, { ...options, os });
   }

@@ -9,6 +9,9 @@
  * keep request order. Everything on the wire is as QEMU 7.2 sends it.
  * @module
  */
+import { CLOCK, type Clock } from '../util/clock.js';
+import { MachineContext } from '../util/machine-context.js';
+import { trace } from '../util/trace.js';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -32,6 +35,8 @@ import './qmp-cmds-control.js';
 import './qom-qmp-cmds.js';
 import './qom-hmp-cmds.js';
 import './qmp-cmds.js';
+
+const traceQmp = trace('qmp');
 
 /** QEMU's `QMP_REQ_QUEUE_LEN_MAX`: a monitor stops reading beyond this many queued requests. */
 export const QMP_REQ_QUEUE_LEN_MAX = 8;
@@ -204,6 +209,7 @@ export class QmpMonitor implements QmpMonitorHandle {
   send(msg: JsonValue): void {
     if (this.closed) return;
     let text = qobjectToJson(msg, this.pretty) + '\n';
+    if (traceQmp.enabled) traceQmp('monitor_qmp_respond %s', text.trimEnd());
     if (this.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
     this.stream.write(text);
@@ -271,6 +277,7 @@ export class QmpMonitor implements QmpMonitorHandle {
   }
 
   private dispatch(req: JsonValue): JsonObject | null | Promise<JsonObject | null> {
+    if (traceQmp.enabled) traceQmp('monitor_qmp_cmd_in_band %s', qobjectToJson(req));
     const negotiating = !this.negotiationOver;
     const rsp = qmpDispatch(this.commands, req, this.enabledCaps.has('oob'), { monitor: this });
     if (!negotiating) return rsp;
@@ -334,6 +341,8 @@ export class QmpServer implements QmpHost {
   /** The commands served. */
   readonly registry: QmpCommandRegistry;
   private readonly monitorSet = new Set<QmpMonitor>();
+  // Event timestamps come from the clock of the context the server was made in.
+  private readonly clock: Clock = MachineContext.current().resolve(CLOCK);
   private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
   private readonly onShutdown?: (reason: string) => void;
   private shutdownReason: string | undefined;
@@ -452,10 +461,10 @@ export class QmpServer implements QmpHost {
    * `{"timestamp": {"seconds", "microseconds"}, "event", "data"}` layout.
    */
   emitEvent(event: string, data?: JsonObject): void {
-    const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+    const us = this.clock.realtimeUs();
     const msg: JsonObject = {
       event,
-      timestamp: { seconds: Math.floor(us / 1e6), microseconds: us % 1e6 },
+      timestamp: { seconds: Number(us / 1000000n), microseconds: Number(us % 1000000n) },
     };
     if (data !== undefined) msg.data = data;
     for (const m of this.monitorSet) if (m.negotiated) m.send(msg);

@@ -29,7 +29,11 @@ import {
   objectNew,
   objectResolvePath,
 } from '../qom/object.js';
-import { userCreatableAddType, userCreatableDel } from '../qom/object_interfaces.js';
+import {
+  type KeyvalProps,
+  userCreatableAddType,
+  userCreatableDel,
+} from '../qom/object_interfaces.js';
 import { type QapiFlatUnion, type QapiMembers, qapiInputVisit } from '../qapi/qapi.js';
 import { qdictReorder } from '../qobject/qdict.js';
 import { qmpCommands, type QmpCommandRegistry } from './qmp-dispatch.js';
@@ -99,7 +103,12 @@ export function parseObjectOptions(args: JsonObject, keyval = false): ParsedObje
 /** `user_creatable_add_qapi()`: creates the object; `/objects/<id>` keeps it. */
 export async function objectAdd(args: JsonObject, keyval = false): Promise<void> {
   const { qomType, id, props, untyped } = parseObjectOptions(args, keyval);
-  const obj = await userCreatableAddType(qomType, id, props, { keyval: keyval && untyped });
+  // Unchecked keyval members go to the object as the keyval parser left
+  // them (strings, or dicts of strings for dotted keys).
+  const obj =
+    keyval && untyped
+      ? await userCreatableAddType(qomType, id, props as KeyvalProps, { keyval: true })
+      : await userCreatableAddType(qomType, id, props);
   obj.unref();
 }
 

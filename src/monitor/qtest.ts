@@ -28,10 +28,14 @@
  * {@link QtestServer.setIrq}.
  * @module
  */
+import { trace } from '../util/trace.js';
+import { TsqomError } from '../util/error.js';
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { qemuStrtoi64, qemuStrtou64 } from '../util/cutils.js';
+
+const traceQtest = trace('qtest');
 
 /** A virtual clock for `clock_step` and `clock_set` (QEMU_CLOCK_VIRTUAL). */
 export interface QtestClock {
@@ -175,7 +179,11 @@ function onOff(key: string, val: string): boolean {
 }
 
 /** A command QEMU would abort on; answered with `FAIL <message>`. */
-class QtestProtocolError extends Error {}
+class QtestProtocolError extends TsqomError {
+  constructor(message: string) {
+    super(message, 'ERR_QTEST_PROTOCOL');
+  }
+}
 
 const DEFAULT_MAX_TRANSFER = 64 * 1024 * 1024;
 
@@ -397,6 +405,8 @@ export class QtestServer extends EventEmitter {
    * the connected client, if any, before this reply is sent.
    */
   processLine(line: string): string {
+    if (traceQtest.enabled)
+      traceQtest('qtest %s', line.length > 200 ? `${line.slice(0, 200)}...` : line);
     const words = line.split(' ');
     this.logRaw(`[R +${this.elapsed()}]${words.map((w) => ` ${w}`).join('')}\n`);
     let reply: string;

@@ -37,25 +37,63 @@ export function errnoName(errno: number): string {
 }
 
 /**
- * A failed system call: the kernel's `errno`, its symbolic `code` and the
- * `syscall` that failed. The message is `<syscall>: <strerror> (<code>)`;
- * higher layers build QEMU's messages from the fields instead.
+ * The QMP error classes (`qapi/error.json` `QapiErrorClass`). Almost
+ * everything is `GenericError`; the others exist for compatibility.
  */
-export class OsError extends Error {
+export type QmpErrorClass =
+  'GenericError' | 'CommandNotFound' | 'DeviceNotActive' | 'DeviceNotFound' | 'KVMMissingCap';
+
+/** What {@link TsqomError}'s constructor takes besides the message. */
+export interface TsqomErrorOptions {
+  /** What QMP puts in `error.class`; `GenericError` unless given. */
+  errorClass?: QmpErrorClass;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/**
+ * The root of every error tsqom throws or rejects with. It carries what QMP
+ * needs (`errorClass`) and a stable, documented `code` a program can test
+ * without parsing the message (the message is QEMU's text and may carry
+ * values). Each subsystem's errors are subclasses with their own codes.
+ *
+ * It is defined in the lowest layer so that OS errors share the root too.
+ */
+export class TsqomError extends Error {
+  /** The QMP error class. */
+  readonly errorClass: QmpErrorClass;
+  /** A stable identifier of the kind of failure, e.g. `ERR_QOM` or `ENOENT`. */
+  readonly code: string;
+
+  /**
+   * @param message - the text (QEMU's where QEMU has one).
+   * @param code - the stable code.
+   * @param options - the QMP class and the cause.
+   */
+  constructor(message: string, code: string, options: TsqomErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.errorClass = options.errorClass ?? 'GenericError';
+  }
+}
+
+/**
+ * A failed system call: the kernel's `errno`, its symbolic name as `code`
+ * and the `syscall` that failed. The message is `<syscall>: <strerror>
+ * (<code>)`; higher layers build QEMU's messages from the fields instead.
+ */
+export class OsError extends TsqomError {
   /** The errno value (a positive number, e.g. 2). */
   readonly errno: number;
-  /** The errno's symbolic name, e.g. `ENOENT`. */
-  readonly code: string;
   /** The system call (or library function) that failed, e.g. `shm_open`. */
   readonly syscall: string;
 
   /** Makes the error for `syscall` failing with `errno`; tests use this to inject faults. */
   constructor(errno: number, syscall: string, code?: string) {
     const c = code ?? errnoName(errno);
-    super(`${syscall}: ${strerror(errno)} (${c})`);
-    this.name = 'OsError';
+    super(`${syscall}: ${strerror(errno)} (${c})`, c);
     this.errno = errno;
-    this.code = c;
     this.syscall = syscall;
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import 'reflect-metadata';
-import { singleton } from 'tsyringe';
+import { type InjectionToken, singleton } from 'tsyringe';
 import {
   native,
   type FdWatcherCallback,
@@ -73,8 +73,10 @@ function raw(m: MappingLike): NativeMapping {
  * The host OS: thin, typed, documented wrappers over the native addon.
  * Every failure throws an {@link OsError} with the kernel's errno; no method
  * retries, falls back or decides anything beyond what its comment says, so
- * the policy (and QEMU's error texts) stay in the callers. Resolve it with
- * `container.resolve(HostOs)`; it is registered as a singleton.
+ * the policy (and QEMU's error texts) stay in the callers. Code resolves
+ * it through the {@link HOST_OS} token from its machine context (see
+ * `MachineContext` in tsqom/qom); substitutes for fault injection extend
+ * this class.
  */
 @singleton()
 export class HostOs {
@@ -534,3 +536,6 @@ export class HostOs {
     return new this.addon.FdWatcher(fd, events, callback);
   }
 }
+
+/** The injection token of the OS layer ({@link HostOs}) in a machine context. */
+export const HOST_OS: InjectionToken<HostOs> = Symbol.for('tsqom:HostOs');

@@ -436,6 +436,6 @@ export function native(): NativeAddon {
 
 export { OsError, strerror, errnoName, isErrno } from './errors.js';
 export * from './constants.js';
-export { HostOs } from './host.js';
+export { HostOs, HOST_OS } from './host.js';
 export type { PreallocOptions, MappingLike } from './host.js';
 export { MappedMemory } from './mapping.js';

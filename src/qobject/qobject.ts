@@ -7,6 +7,7 @@
  * `number` (QEMU's double QNum).
  * @module
  */
+import { TsqomError } from '../native/errors.js';
 import { jsonWriterDouble, qobjectToJson } from './json-writer.js';
 
 /** A JSON value (QEMU's QObject: QNull, QBool, QNum, QString, QList, QDict). */
@@ -188,7 +189,7 @@ export function jsonClone<T extends JsonValue>(v: T): T {
 }
 
 /** A syntax error from {@link jsonParse}. */
-export class JsonParseError extends Error {
+export class JsonParseError extends TsqomError {
   /** Offset in the input where parsing failed. */
   readonly offset: number;
   /**
@@ -196,8 +197,7 @@ export class JsonParseError extends Error {
    * @param offset - where, in UTF-16 code units.
    */
   constructor(message: string, offset: number) {
-    super(message);
-    this.name = 'JsonParseError';
+    super(message, 'ERR_JSON_PARSE');
     this.offset = offset;
   }
 }

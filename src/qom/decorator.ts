@@ -10,8 +10,14 @@
  * - own instance methods `instanceInit()`, `instancePostInit()`,
  *   `instanceFinalize()` are the lifecycle hooks (never call `super` in
  *   them: the framework runs every level in QOM order);
- * - for user-creatable types, own instance methods `complete()` and
- *   `canBeDeleted()` are wired into the type's UserCreatableClass.
+ * - own instance methods named after the class struct's slots (the
+ *   `instanceMethods` of its class struct, e.g. `realize()` for devices,
+ *   `alloc()` for memory backends) fill those slots, with the instance as
+ *   `this`; for user-creatable types, `complete()` and `canBeDeleted()`
+ *   fill the UserCreatableClass's;
+ * - the class struct is `classType`, else the class's own static
+ *   `classType`, else the parent's; the decorator checks at compile time
+ *   that `classInit` takes it and that slot methods match their slots.
  *
  * Registration happens when the class is defined; initialisation is lazy.
  * Nothing depends on `design:type` metadata.
@@ -19,7 +25,9 @@
  */
 import { QomError } from '../util/error.js';
 import {
+  type AnyCtor,
   type ClassConstructor,
+  type ClassType,
   type ObjectClass,
   type QomObject,
   typeNameOfConstructor,
@@ -36,26 +44,85 @@ export interface QomTypeOptions<C extends ObjectClass = ObjectClass> {
   abstract?: boolean;
   /** Interfaces implemented. */
   interfaces?: readonly string[];
-  /** The class struct constructor (defaults to the parent's). */
+  /**
+   * The class struct constructor. Defaults to the decorated class's own
+   * static `classType`, else the parent's class struct.
+   */
   classType?: ClassConstructor<C>;
   /** Passed to classInit / classBaseInit. */
   classData?: unknown;
 }
+
+/** The class struct an instance class declares through its static `classType`. */
+export type ClassOf<K> = K extends HasClassType<infer C> ? C : ObjectClass;
+
+/** An instance class that names its class struct (see `QomObject.classType`). */
+export interface HasClassType<C extends ObjectClass> {
+  /** The class struct constructor. */
+  readonly classType: ClassType<C>;
+}
+
+/**
+ * The instance methods that may fill the "virtual method" slots of class
+ * struct `C`: a slot `(obj, ...args) => R` is implemented by a method
+ * `(...args) => R` whose `this` is the instance (see
+ * `ObjectClass.instanceMethods`). Slots of ObjectClass itself are not
+ * methods.
+ */
+export type InstanceMethodsOf<C> = {
+  [
+    K in keyof C as K extends keyof ObjectClass
+      ? never
+      : NonNullable<C[K]> extends (obj: never, ...args: never[]) => unknown
+        ? K
+        : never
+  ]?: NonNullable<C[K]> extends (obj: never, ...args: infer A) => infer R
+    ? (...args: A) => R
+    : never;
+};
+
+/** The user-creatable methods an instance class may define (see `UserCreatableClass`). */
+export interface UserCreatableMethods {
+  /** Finishes creation after the properties are set (may be asynchronous). */
+  complete?: () => void | Promise<void>;
+  /** Whether object-del may delete the object. */
+  canBeDeleted?: () => boolean;
+}
+
+/**
+ * What `@QomType` checks on the decorated class, given its class struct
+ * `C`: static `classInit` / `classBaseInit` take `C`, and instance methods
+ * that fill class slots have the slots' signatures.
+ */
+export type QomTypeHooks<C extends ObjectClass> = {
+  /** QEMU's class_init, receiving the type's own class struct. */
+  classInit?: (oc: C, data?: unknown) => void;
+  /** QEMU's class_base_init. */
+  classBaseInit?: (oc: C, data?: unknown) => void;
+} & (abstract new () => QomObject & InstanceMethodsOf<C> & UserCreatableMethods);
 
 type StaticHooks = {
   classInit?: (oc: ObjectClass, data?: unknown) => void;
   classBaseInit?: (oc: ObjectClass, data?: unknown) => void;
 };
 
-/** Declares the decorated class as a QOM type; see the module notes. */
-export function QomType<C extends ObjectClass = ObjectClass>(
+/**
+ * Declares the decorated class as a QOM type; see the module notes. The
+ * class struct `C` is `opts.classType`, else the class's static
+ * `classType`: `classInit(oc)` receives it, and instance methods named
+ * after its slots (`realize()`, `alloc()`, ...) must match the slots.
+ */
+export function QomType<C extends ObjectClass = never>(
   opts: QomTypeOptions<C>,
-): (ctor: abstract new () => QomObject) => void {
+): <K extends abstract new () => QomObject>(
+  ctor: K & QomTypeHooks<[C] extends [never] ? ClassOf<K> : C>,
+) => void {
   return (ctor) => {
     let parent = opts.parent;
     if (parent === undefined) {
-      const pc = Object.getPrototypeOf(ctor) as abstract new () => QomObject;
-      parent = typeNameOfConstructor(pc) ?? undefined;
+      const pc: unknown = Object.getPrototypeOf(ctor);
+      parent =
+        typeof pc === 'function' ? (typeNameOfConstructor(pc as AnyCtor) ?? undefined) : undefined;
       if (parent === undefined) {
         throw new QomError(
           `@QomType '${opts.name}': the class it extends is not a registered QOM type`,
@@ -64,10 +131,10 @@ export function QomType<C extends ObjectClass = ObjectClass>(
     }
     const own = (k: keyof StaticHooks): ((oc: ObjectClass, data: unknown) => void) | undefined => {
       if (!Object.prototype.hasOwnProperty.call(ctor, k)) return undefined;
-      const fn = (ctor as unknown as StaticHooks)[k];
+      const fn = (ctor as StaticHooks)[k];
       return typeof fn === 'function' ? (oc, data) => fn.call(ctor, oc, data) : undefined;
     };
-    typeRegister<C, QomObject>({
+    typeRegister<ObjectClass, QomObject>({
       name: opts.name,
       parent,
       abstract: opts.abstract,

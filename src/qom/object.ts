@@ -21,6 +21,7 @@
  * constructed that way would have skipped its class's initialisation.
  * @module
  */
+import { trace } from '../util/trace.js';
 import { QomError } from '../util/error.js';
 import { type JsonValue, isJsonInteger } from '../qobject/qobject.js';
 import {
@@ -35,6 +36,8 @@ import {
   type Visitor,
   qapiEnumParse,
 } from '../qapi/visitor.js';
+
+const traceQom = trace('qom');
 
 /** The root of all object types (abstract). */
 export const TYPE_OBJECT = 'object';
@@ -81,10 +84,10 @@ export type ObjectPropertyInit<O extends QomObject = QomObject> = (
 ) => void;
 
 /** A link property's check hook: throw to refuse `target` (QEMU's `check`). */
-export type LinkCheck<O extends QomObject = QomObject> = (
+export type LinkCheck<O extends QomObject = QomObject, T extends QomObject = QomObject> = (
   obj: O,
   name: string,
-  target: QomObject | null,
+  target: T | null,
 ) => void;
 
 /**
@@ -212,6 +215,12 @@ export type InstanceConstructor<O extends QomObject = QomObject> = abstract new 
 export type AnyCtor = abstract new () => any;
 
 /**
+ * A class struct constructor used as a type in casts
+ * ({@link objectClassDynamicCast}); abstract ones are allowed.
+ */
+export type ClassType<C extends ObjectClass = ObjectClass> = abstract new () => C;
+
+/**
  * A type's registration record (QEMU's `TypeInfo`). Instance and class
  * sizes become constructors: `instanceType` is the JS class of instances
  * (default: the parent's), `classType` the class struct (default: the
@@ -268,9 +277,10 @@ class TypeImpl {
   readonly instanceInit: Hook | undefined;
   readonly instancePostInit: Hook | undefined;
   readonly instanceFinalize: Hook | undefined;
-  /** Own prototype methods adopted as user-creatable methods. */
-  readonly ownComplete: boolean;
-  readonly ownCanBeDeleted: boolean;
+  /** The instance class's prototype whose own methods fill class slots (claimed ctor only). */
+  readonly ownProto: Record<string, unknown> | null;
+  /** The class struct this registration names (TypeInfo or the instance class's static). */
+  readonly declaredClassType: (new () => ObjectClass) | undefined;
   // Computed at initialisation:
   ancestors: Set<string> = new Set();
   initChain: Hook[] = [];
@@ -303,8 +313,18 @@ class TypeImpl {
     this.instanceInit = info.instanceInit ?? own('instanceInit');
     this.instancePostInit = info.instancePostInit ?? own('instancePostInit');
     this.instanceFinalize = info.instanceFinalize ?? own('instanceFinalize');
-    this.ownComplete = !!proto && Object.prototype.hasOwnProperty.call(proto, 'complete');
-    this.ownCanBeDeleted = !!proto && Object.prototype.hasOwnProperty.call(proto, 'canBeDeleted');
+    this.ownProto = proto;
+    let cls = info.classType as (new () => ObjectClass) | undefined;
+    // The instance class's own static `classType` names the class struct
+    // (QOM's default, the parent's, applies when the class declares none).
+    if (
+      !cls &&
+      info.instanceType &&
+      Object.prototype.hasOwnProperty.call(info.instanceType, 'classType')
+    ) {
+      cls = staticClassType(info.instanceType);
+    }
+    this.declaredClassType = cls;
   }
 
   getParent(): TypeImpl | null {
@@ -325,6 +345,8 @@ class TypeImpl {
 
 const typeTable = new Map<string, TypeImpl>();
 const ctorTypes = new Map<AnyCtor, TypeImpl>();
+// Class struct constructors, each mapped to the first type that declared it.
+const classCtorTypes = new Map<abstract new () => ObjectClass, TypeImpl>();
 let enumeratingTypes = false;
 let typeInterface: TypeImpl | null = null;
 
@@ -347,6 +369,8 @@ function typeRegisterInternal(info: TypeInfo<any, any>): TypeImpl {
   const ti = new TypeImpl(info, null, claims);
   typeTable.set(ti.name, ti);
   if (claims) ctorTypes.set(info.instanceType!, ti);
+  const cls = ti.declaredClassType;
+  if (cls && !classCtorTypes.has(cls)) classCtorTypes.set(cls, ti);
   return ti;
 }
 
@@ -396,7 +420,7 @@ function typeInitialize(ti: TypeImpl): ObjectClass {
     const parent = ti.getParent();
     const parentClass = parent ? typeInitialize(parent) : null;
     ti.classCtor =
-      (ti.info.classType as (new () => ObjectClass) | undefined) ??
+      ti.declaredClassType ??
       parent?.classCtor ??
       (ti.name === TYPE_INTERFACE ? InterfaceClass : ObjectClass);
     ti.instanceCtor = (ti.info.instanceType as AnyCtor | undefined) ?? parent?.instanceCtor ?? null;
@@ -484,16 +508,9 @@ function typeInitialize(ti: TypeImpl): ObjectClass {
       ti.finalizeChain = ti.instanceFinalize ? [ti.instanceFinalize] : [];
     }
 
-    if (ti.ownComplete || ti.ownCanBeDeleted) {
-      const ucc = klass.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE);
-      if (ucc) {
-        if (ti.ownComplete)
-          ucc.complete = (obj) =>
-            (obj as unknown as { complete(): void | Promise<void> }).complete();
-        if (ti.ownCanBeDeleted)
-          ucc.canBeDeleted = (obj) =>
-            (obj as unknown as { canBeDeleted(): boolean }).canBeDeleted();
-      }
+    if (ti.ownProto) {
+      adoptInstanceMethods(klass, ti.ownProto);
+      for (const ic of klass.interfaces) adoptInstanceMethods(ic, ti.ownProto);
     }
 
     for (let p = parent; p; p = p.getParent()) {
@@ -509,12 +526,51 @@ function typeInitialize(ti: TypeImpl): ObjectClass {
   }
 }
 
+// The instance class's static `classType`, if it is a class struct constructor.
+function staticClassType(ctor: AnyCtor): (new () => ObjectClass) | undefined {
+  const c: unknown = (ctor as { classType?: unknown }).classType;
+  return typeof c === 'function' && (c === ObjectClass || c.prototype instanceof ObjectClass)
+    ? (c as new () => ObjectClass)
+    : undefined;
+}
+
+// The slot names a class struct declares (static `instanceMethods` along its chain).
+function instanceMethodSlots(klass: ObjectClass): string[] {
+  const out: string[] = [];
+  for (
+    let c: unknown = klass.constructor;
+    typeof c === 'function' && c !== Function.prototype;
+    c = Object.getPrototypeOf(c)
+  ) {
+    if (Object.prototype.hasOwnProperty.call(c, 'instanceMethods')) {
+      out.push(...(c as unknown as { instanceMethods: readonly string[] }).instanceMethods);
+    }
+  }
+  return out;
+}
+
+// Fills the class's slots with the instance class's own methods of the same name:
+// the slot calls the method with the instance as `this`.
+function adoptInstanceMethods(klass: ObjectClass, proto: Record<string, unknown>): void {
+  const slots = klass as unknown as Record<string, unknown>;
+  for (const name of instanceMethodSlots(klass)) {
+    if (!Object.prototype.hasOwnProperty.call(proto, name)) continue;
+    const fn = proto[name];
+    if (typeof fn !== 'function') continue;
+    slots[name] = (obj: QomObject, ...args: unknown[]): unknown =>
+      (fn as (...a: unknown[]) => unknown).apply(obj, args);
+  }
+}
+
 function typeInitializeInterface(ti: TypeImpl, ifaceType: TypeImpl, parentType: TypeImpl): void {
   const impl = new TypeImpl(
     { name: `${ti.name}::${ifaceType.name}`, parent: parentType.name, abstract: true },
     parentType,
   );
-  const ic = typeInitialize(impl) as InterfaceClass;
+  const ic = typeInitialize(impl);
+  if (!(ic instanceof InterfaceClass)) {
+    throw new QomError(`class type of interface '${ifaceType.name}' must extend InterfaceClass`);
+  }
   ic.setInterfaceType(ifaceType);
   ti.klass!.addInterface(ic);
 }
@@ -560,6 +616,17 @@ export class ObjectClass {
   #flatVersion = -1;
 
   /**
+   * The "virtual methods" of this class struct that an instance class may
+   * implement as methods of the same name (declare them in a subclass's
+   * own static list; the lists of its ancestors apply too). When a type's
+   * instance class defines such a method itself, QOM fills the slot with
+   * it before `classInit` runs: the method runs with the instance as
+   * `this`, so it sees its own type. `classInit` may still overwrite the
+   * slot, as QEMU-style ports do.
+   */
+  static readonly instanceMethods: readonly string[] = [];
+
+  /**
    * QEMU's `ObjectClass.unparent`: called with the child when a child
    * property holding an instance is released, before the reference drops.
    */
@@ -603,10 +670,25 @@ export class ObjectClass {
    * QEMU's `object_class_dynamic_cast`: this class if it is `typename` or a
    * descendant; for an interface, this type's interface class (null when
    * several of its interfaces match: the cast is ambiguous); else null.
+   * Given a class struct constructor instead of a name: this class if it
+   * was built from that struct (or a subclass of it), or this type's
+   * interface class when the struct is an interface's.
    */
-  dynamicCast<T extends ObjectClass = ObjectClass>(typename: string): T | null {
-    const type = this.#type;
-    if (type.name === typename) return this as unknown as T;
+  dynamicCast<C extends ObjectClass>(type: ClassType<C>): C | null;
+  dynamicCast(typename: string): ObjectClass | null;
+  dynamicCast<C extends ObjectClass>(type: string | ClassType<C>): ObjectClass | null {
+    if (typeof type !== 'string') {
+      // A class struct is a layout: any class built from it (or a subclass) is one.
+      if (this instanceof type) return this;
+      // An interface's class struct: this type's interface class for it.
+      const t = classCtorTypes.get(type);
+      if (!t || !isInterfaceType(t)) return null;
+      const r = this.dynamicCast(t.name);
+      return r instanceof type ? r : null;
+    }
+    const typename = type;
+    const t = this.#type;
+    if (t.name === typename) return this;
     const target = typeTable.get(typename);
     if (!target) return null;
     if (this.#interfaces.length && isInterfaceType(target)) {
@@ -618,17 +700,17 @@ export class ObjectClass {
           found++;
         }
       }
-      return found > 1 ? null : (ret as unknown as T | null);
+      return found > 1 ? null : ret;
     }
-    if (type.ancestors.size ? type.ancestors.has(typename) : type.isAncestor(target)) {
-      return this as unknown as T;
-    }
+    if (t.ancestors.size ? t.ancestors.has(typename) : t.isAncestor(target)) return this;
     return null;
   }
 
-  /** Whether this class is (or implements) `typename`. */
-  isA(typename: string): boolean {
-    return this.dynamicCast(typename) !== null;
+  /** Whether this class is (or implements) the type (a name or a class struct constructor). */
+  isA(type: string | ClassType): boolean {
+    return typeof type === 'string'
+      ? this.dynamicCast(type) !== null
+      : this.dynamicCast(type) !== null;
   }
 
   // --- class properties ----------------------------------------------------
@@ -798,7 +880,7 @@ export class ObjectClass {
   /** Class `uint64` property; the setter receives a bigint (exact). */
   propertyAddUint64<O extends QomObject = QomObject>(
     name: string,
-    get?: ((obj: O) => bigint | number) | null,
+    get?: ((obj: O) => bigint) | null,
     set?: ((obj: O, value: bigint) => void) | null,
   ): ObjectProperty {
     const p = this.propertyAdd<O>(
@@ -816,7 +898,7 @@ export class ObjectClass {
    */
   propertyAddSize<O extends QomObject = QomObject>(
     name: string,
-    get?: ((obj: O) => bigint | number) | null,
+    get?: ((obj: O) => bigint) | null,
     set?: ((obj: O, value: bigint) => void) | null,
     typeName = 'size',
   ): ObjectProperty {
@@ -834,19 +916,29 @@ export class ObjectClass {
    * the property is read-only, as in QEMU; `opts.strong` makes the link
    * hold a reference on its target.
    */
+  propertyAddLink<O extends QomObject, T extends QomObject>(
+    name: string,
+    target: InstanceConstructor<T>,
+    get: (obj: O) => T | null,
+    set: ((obj: O, target: T | null) => void) | null,
+    opts?: LinkOptions<O, T>,
+  ): ObjectProperty;
   propertyAddLink<O extends QomObject = QomObject>(
     name: string,
     typename: string,
     get: (obj: O) => QomObject | null,
     set: ((obj: O, target: QomObject | null) => void) | null,
-    opts: LinkOptions<O> = {},
+    opts?: LinkOptions<O>,
+  ): ObjectProperty;
+  propertyAddLink<O extends QomObject, T extends QomObject>(
+    name: string,
+    target: string | InstanceConstructor<T>,
+    get: (obj: O) => T | null,
+    set: ((obj: O, target: T | null) => void) | null,
+    opts: LinkOptions<O, T> = {},
   ): ObjectProperty {
-    const lp: LinkProp = {
-      get: get as (obj: QomObject) => QomObject | null,
-      set: set as ((obj: QomObject, t: QomObject | null) => void) | null,
-      check: (opts.check as LinkCheck | undefined) ?? null,
-      strong: opts.strong === true,
-    };
+    const typename = typeof target === 'string' ? target : instanceTypeName(target);
+    const lp = linkProp<O, T>(typeof target === 'string' ? null : target, get, set, opts);
     return this.propertyAdd(
       name,
       `link<${typename}>`,
@@ -876,9 +968,9 @@ export class ObjectClass {
 }
 
 /** Options of link properties. */
-export interface LinkOptions<O extends QomObject = QomObject> {
+export interface LinkOptions<O extends QomObject = QomObject, T extends QomObject = QomObject> {
   /** Check hook: throw to refuse; absent makes the link read-only. */
-  check?: LinkCheck<O>;
+  check?: LinkCheck<O, T>;
   /** Hold a reference on the target (QEMU's OBJ_PROP_LINK_STRONG). */
   strong?: boolean;
 }
@@ -918,6 +1010,8 @@ export class InterfaceClass extends ObjectClass {
  * `canBeDeleted` vetoes object-del.
  */
 export class UserCreatableClass extends InterfaceClass {
+  /** Instance methods `complete()` and `canBeDeleted()` fill these slots. */
+  static override readonly instanceMethods: readonly string[] = ['complete', 'canBeDeleted'];
   /** Finishes creation after the properties are set; throw to fail. */
   complete: ((obj: QomObject) => void | Promise<void>) | null = null;
   /** Whether object-del may delete the object (default: yes). */
@@ -929,20 +1023,25 @@ export class UserCreatableClass extends InterfaceClass {
  * class has one. Returns its result (a Promise for async completion).
  */
 export function userCreatableComplete(obj: QomObject): void | Promise<void> {
-  const ucc = obj.klass.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE);
+  const ucc = obj.klass.dynamicCast(UserCreatableClass);
   if (!ucc) throw new QomError(`object type '${obj.typeName}' is not user-creatable`);
   if (ucc.complete) return ucc.complete(obj);
 }
 
 /** QEMU's `user_creatable_can_be_deleted`: the class's verdict, default true. */
 export function userCreatableCanBeDeleted(obj: QomObject): boolean {
-  const ucc = obj.klass.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE);
+  const ucc = obj.klass.dynamicCast(UserCreatableClass);
   if (ucc?.canBeDeleted) return ucc.canBeDeleted(obj);
   return true;
 }
 
 // ---------------------------------------------------------------------------
 // Typed accessors
+
+// A JSON integer as the QObject layer holds it: a number when safe, else a bigint.
+function jsonInteger(v: bigint): number | bigint {
+  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+}
 
 function withFast(
   p: ObjectProperty,
@@ -1034,13 +1133,13 @@ function uintSetter(
       return (obj, v, name) => set(obj, v.typeUint32(name));
   }
 }
-function uint64Getter(get: (obj: any) => bigint | number): ObjectPropertyGetter {
+function uint64Getter(get: (obj: any) => bigint): ObjectPropertyGetter {
   return (obj, v, name) => v.typeUint64(name, get(obj));
 }
 function uint64Setter(set: (obj: any, value: bigint) => void): ObjectPropertyAccessor {
   return (obj, v, name) => set(obj, v.typeUint64(name));
 }
-function sizeGetter(get: (obj: any) => bigint | number): ObjectPropertyGetter {
+function sizeGetter(get: (obj: any) => bigint): ObjectPropertyGetter {
   return (obj, v, name) => v.typeSize(name, get(obj));
 }
 function sizeSetter(set: (obj: any, value: bigint) => void): ObjectPropertyAccessor {
@@ -1052,6 +1151,30 @@ interface LinkProp {
   set: ((obj: QomObject, t: QomObject | null) => void) | null;
   check: LinkCheck | null;
   strong: boolean;
+}
+
+// A link's storage, erased to QomObject: the accessors are only ever called
+// with the object the property belongs to and with a target that resolved
+// as the link's type, which `ctor` (when given) checks again.
+function linkProp<O extends QomObject, T extends QomObject>(
+  ctor: InstanceConstructor<T> | null,
+  get: (obj: O) => T | null,
+  set: ((obj: O, t: T | null) => void) | null,
+  opts: LinkOptions<O, T>,
+): LinkProp {
+  const own = (o: QomObject): O => o as O;
+  const tgt = (t: QomObject | null): T | null => {
+    if (t === null) return null;
+    if (ctor && !(t instanceof ctor)) throw castError(t.typeName, instanceTypeName(ctor));
+    return t as T;
+  };
+  const check = opts.check;
+  return {
+    get: (o) => get(own(o)),
+    set: set && ((o, t) => set(own(o), tgt(t))),
+    check: check ? (o, n, t) => check(own(o), n, tgt(t)) : null,
+    strong: opts.strong === true,
+  };
 }
 
 function linkGet(obj: QomObject, v: OutputVisitor, name: string, opaque: unknown): void {
@@ -1181,6 +1304,17 @@ export class QomObject {
     this.#klass = ti.klass!;
   }
 
+  /**
+   * The class struct of this instance class's types (QEMU Rust's
+   * `ObjectType::Class`): a subclass that introduces a class struct
+   * declares it here (`static override readonly classType = DeviceClass`);
+   * `@QomType` and {@link typeRegister} then use it as the type's
+   * `classType`, and the decorator types `classInit` and the instance
+   * methods that fill class slots with it. Subclasses that declare none
+   * use their parent's.
+   */
+  static readonly classType: ClassConstructor = ObjectClass;
+
   /** QEMU's static class_init hook for decorated classes; see `QomType`. */
   static classInit(_oc: ObjectClass, _data?: unknown): void {}
   /** QEMU's static class_base_init hook for decorated classes; see `QomType`. */
@@ -1254,6 +1388,7 @@ export class QomObject {
   }
 
   #finalize(): void {
+    if (traceQom.enabled) traceQom('object_finalize %s', this.typeName);
     this.#state = State.Finalizing;
     try {
       // object_property_del_all(): release instance properties (children
@@ -1317,14 +1452,24 @@ export class QomObject {
     }
   }
 
-  /** QEMU's `object_dynamic_cast`: this object if it is (or implements) `typename`, else null. */
-  dynamicCast<T extends QomObject = QomObject>(typename: string): T | null {
-    return this.#klass.dynamicCast(typename) ? (this as unknown as T) : null;
+  /**
+   * QEMU's `object_dynamic_cast`: this object as an instance of the type,
+   * or null. Given the type's instance class, the result has that class's
+   * type; given a name (QEMU-style), it is a QomObject. See
+   * {@link objectDynamicCast}.
+   */
+  dynamicCast<T extends QomObject>(type: InstanceConstructor<T>): T | null;
+  dynamicCast(typename: string): QomObject | null;
+  dynamicCast<T extends QomObject>(type: string | InstanceConstructor<T>): QomObject | null {
+    if (typeof type === 'string') return this.#klass.dynamicCast(type) ? this : null;
+    return this.#klass.dynamicCast(instanceTypeName(type)) && this instanceof type ? this : null;
   }
 
-  /** Whether the object is (or implements) `typename`. */
-  isA(typename: string): boolean {
-    return this.#klass.dynamicCast(typename) !== null;
+  /** Whether the object is (or implements) the type (a name or an instance class). */
+  isA(type: string | InstanceConstructor): boolean {
+    return (
+      this.#klass.dynamicCast(typeof type === 'string' ? type : instanceTypeName(type)) !== null
+    );
   }
 
   // --- properties ----------------------------------------------------------
@@ -1489,7 +1634,7 @@ export class QomObject {
   /** Instance `uint64` property; the setter receives a bigint. */
   propertyAddUint64(
     name: string,
-    get?: (() => bigint | number) | null,
+    get?: (() => bigint) | null,
     set?: ((value: bigint) => void) | null,
   ): ObjectProperty {
     const p = this.propertyAdd(
@@ -1503,7 +1648,7 @@ export class QomObject {
   /** Instance size property (suffixes accepted from strings); see {@link ObjectClass.propertyAddSize}. */
   propertyAddSize(
     name: string,
-    get?: (() => bigint | number) | null,
+    get?: (() => bigint) | null,
     set?: ((value: bigint) => void) | null,
     typeName = 'size',
   ): ObjectProperty {
@@ -1524,19 +1669,34 @@ export class QomObject {
    * read-only, as in QEMU (use {@link objectPropertyAllowSetLink} to allow
    * everything). Releasing a strong link unrefs its target.
    */
+  propertyAddLink<T extends QomObject>(
+    name: string,
+    target: InstanceConstructor<T>,
+    get: () => T | null,
+    set: ((target: T | null) => void) | null,
+    opts?: LinkOptions<this, T>,
+  ): ObjectProperty;
   propertyAddLink(
     name: string,
     typename: string,
     get: () => QomObject | null,
     set: ((target: QomObject | null) => void) | null,
-    opts: LinkOptions<this> = {},
+    opts?: LinkOptions<this>,
+  ): ObjectProperty;
+  propertyAddLink<T extends QomObject>(
+    name: string,
+    target: string | InstanceConstructor<T>,
+    get: () => T | null,
+    set: ((target: T | null) => void) | null,
+    opts: LinkOptions<this, T> = {},
   ): ObjectProperty {
-    const lp: LinkProp = {
-      get: () => get(),
-      set: set ? (_o, t) => set(t) : null,
-      check: (opts.check as LinkCheck | undefined) ?? null,
-      strong: opts.strong === true,
-    };
+    const typename = typeof target === 'string' ? target : instanceTypeName(target);
+    const lp = linkProp<this, T>(
+      typeof target === 'string' ? null : target,
+      () => get(),
+      set && ((_o, t) => set(t)),
+      opts,
+    );
     return this.propertyAdd(
       name,
       `link<${typename}>`,
@@ -1687,21 +1847,21 @@ export class QomObject {
       throw new QomError(`Invalid parameter type for '${name}', expected: string`);
     return r;
   }
-  /** QEMU's `object_property_get_int` (number when safe, else bigint). */
-  propertyGetInt(name: string): number | bigint {
+  /** QEMU's `object_property_get_int`: an int64, always a bigint. */
+  propertyGetInt(name: string): bigint {
     const r = this.propertyGet(name);
     if (!isJsonInteger(r) || BigInt(r) > (1n << 63n) - 1n || BigInt(r) < -(1n << 63n)) {
       throw new QomError(`Invalid parameter type for '${name}', expected: int`);
     }
-    return r;
+    return BigInt(r);
   }
-  /** QEMU's `object_property_get_uint` (number when safe, else bigint). */
-  propertyGetUint(name: string): number | bigint {
+  /** QEMU's `object_property_get_uint`: a uint64, always a bigint. */
+  propertyGetUint(name: string): bigint {
     const r = this.propertyGet(name);
     if (!isJsonInteger(r) || BigInt(r) < 0n || BigInt(r) > (1n << 64n) - 1n) {
       throw new QomError(`Invalid parameter type for '${name}', expected: uint`);
     }
-    return r;
+    return BigInt(r);
   }
   /**
    * QEMU's `object_property_get_enum`: the enum value of property `name`
@@ -1737,13 +1897,13 @@ export class QomObject {
   propertySetStr(name: string, value: string): void {
     this.propertySet(name, value);
   }
-  /** QEMU's `object_property_set_int`. */
-  propertySetInt(name: string, value: number | bigint): void {
-    this.propertySet(name, value);
+  /** QEMU's `object_property_set_int` (an int64, given as a bigint). */
+  propertySetInt(name: string, value: bigint): void {
+    this.propertySet(name, jsonInteger(value));
   }
-  /** QEMU's `object_property_set_uint`. */
-  propertySetUint(name: string, value: number | bigint): void {
-    this.propertySet(name, value);
+  /** QEMU's `object_property_set_uint` (a uint64, given as a bigint). */
+  propertySetUint(name: string, value: bigint): void {
+    this.propertySet(name, jsonInteger(value));
   }
   /** QEMU's `object_property_set_link`: writes the target's canonical path, or `''`. */
   propertySetLink(name: string, target: QomObject | null): void {
@@ -1837,7 +1997,7 @@ export class QomObject {
 // ---------------------------------------------------------------------------
 // Creation and lookup
 
-function objectNewWithType<T extends QomObject>(ti: TypeImpl): T {
+function objectNewWithType(ti: TypeImpl): QomObject {
   typeInitialize(ti);
   if (ti.abstract) throw new QomError(`object type '${ti.name}' is abstract`);
   constructingObject = ti;
@@ -1848,26 +2008,168 @@ function objectNewWithType<T extends QomObject>(ti: TypeImpl): T {
     constructingObject = null;
   }
   initObject(obj, ti);
-  return obj as T;
+  if (traceQom.enabled) traceQom('object_new %s', ti.name);
+  return obj;
 }
 
 /**
- * QEMU's `object_new`: a new instance of `typename` with reference count
- * 1. Throws `unknown type '%s'` or `object type '%s' is abstract`.
+ * QEMU's `object_new`: a new instance with reference count 1. Given the
+ * type's instance class (`objectNew(HostMemoryBackendRam)`), the result
+ * has that class's type; given a type name (QEMU-style), it is a
+ * {@link QomObject}: use {@link objectCheck} or {@link objectDynamicCast}
+ * to reach a subclass. Throws `unknown type '%s'` or
+ * `object type '%s' is abstract`.
  */
-export function objectNew<T extends QomObject = QomObject>(typename: string): T {
-  return objectNewWithType<T>(typeGetOrLoadByName(typename));
+export function objectNew<T extends QomObject>(type: InstanceConstructor<T>): T;
+export function objectNew(typename: string): QomObject;
+export function objectNew<T extends QomObject>(type: string | InstanceConstructor<T>): QomObject {
+  if (typeof type === 'string') return objectNewWithType(typeGetOrLoadByName(type));
+  const obj = objectNewWithType(instanceTypeImpl(type));
+  if (!(obj instanceof type)) {
+    obj.unref();
+    throw castError(obj.typeName, instanceTypeName(type));
+  }
+  return obj;
 }
 
 /** QEMU's `object_new_with_class`. */
-export function objectNewWithClass<T extends QomObject = QomObject>(klass: ObjectClass): T {
-  return objectNewWithType<T>(klass.typeImpl);
+export function objectNewWithClass(klass: ObjectClass): QomObject {
+  return objectNewWithType(klass.typeImpl);
 }
 
 /** QEMU's `object_class_by_name`: the (initialised) class, or null. */
-export function objectClassByName<C extends ObjectClass = ObjectClass>(typename: string): C | null {
+export function objectClassByName(typename: string): ObjectClass | null {
   const t = typeTable.get(typename);
-  return t ? (typeInitialize(t) as C) : null;
+  return t ? typeInitialize(t) : null;
+}
+
+/**
+ * The type name registered for an instance class; throws if the class is
+ * not a QOM type (it was neither decorated nor given as `instanceType`).
+ */
+export function instanceTypeName(type: InstanceConstructor): string {
+  return instanceTypeImpl(type).name;
+}
+
+/**
+ * The type name that declared a class struct constructor (its first
+ * `classType`); throws if no registered type declared it.
+ */
+export function classTypeName(type: ClassType): string {
+  const t = classCtorTypes.get(type);
+  if (!t) throw new QomError(`class ${type.name} is not the class type of a registered QOM type`);
+  return t.name;
+}
+
+function instanceTypeImpl(type: InstanceConstructor): TypeImpl {
+  const t = ctorTypes.get(type);
+  if (!t) throw new QomError(`class ${type.name} is not a registered QOM type`);
+  return t;
+}
+
+// QEMU's object_dynamic_cast_assert text (QEMU prints the pointer; we print the type).
+function castError(have: string, want: string): QomError {
+  return new QomError(`Object ${have} is not an instance of type ${want}`);
+}
+
+/**
+ * QEMU's `object_dynamic_cast`: `obj` as an instance of the type, or null.
+ * Given an instance class the result has its type; given a name, it is a
+ * {@link QomObject}. Interfaces are casts on classes: see
+ * {@link objectClassDynamicCast} and {@link objectGetInterface}.
+ */
+export function objectDynamicCast<T extends QomObject>(
+  obj: QomObject,
+  type: InstanceConstructor<T>,
+): T | null;
+export function objectDynamicCast(obj: QomObject, typename: string): QomObject | null;
+export function objectDynamicCast<T extends QomObject>(
+  obj: QomObject,
+  type: string | InstanceConstructor<T>,
+): QomObject | null {
+  return typeof type === 'string' ? obj.dynamicCast(type) : obj.dynamicCast(type);
+}
+
+/**
+ * QEMU's `object_dynamic_cast_assert` (the `OBJECT_CHECK` macros): `obj`
+ * as an instance of the type, or a {@link QomError} with QEMU's text
+ * `Object <type> is not an instance of type <name>` (QEMU prints the
+ * object's address and aborts; tsqom throws).
+ */
+export function objectCheck<T extends QomObject>(obj: QomObject, type: InstanceConstructor<T>): T;
+export function objectCheck(obj: QomObject, typename: string): QomObject;
+export function objectCheck<T extends QomObject>(
+  obj: QomObject,
+  type: string | InstanceConstructor<T>,
+): QomObject {
+  if (typeof type === 'string') {
+    const r = obj.dynamicCast(type);
+    if (!r) throw castError(obj.typeName, type);
+    return r;
+  }
+  const r = obj.dynamicCast(type);
+  if (!r) throw castError(obj.typeName, instanceTypeName(type));
+  return r;
+}
+
+/**
+ * QEMU's `object_class_dynamic_cast`: the class as the given class struct
+ * type (a subclass of {@link ObjectClass}; for an interface, e.g.
+ * `UserCreatableClass`, the type's interface class), or null.
+ */
+export function objectClassDynamicCast<C extends ObjectClass>(
+  klass: ObjectClass,
+  type: ClassType<C>,
+): C | null;
+export function objectClassDynamicCast(klass: ObjectClass, typename: string): ObjectClass | null;
+export function objectClassDynamicCast<C extends ObjectClass>(
+  klass: ObjectClass,
+  type: string | ClassType<C>,
+): ObjectClass | null {
+  return typeof type === 'string' ? klass.dynamicCast(type) : klass.dynamicCast(type);
+}
+
+/**
+ * QEMU's `object_class_dynamic_cast_assert` (`OBJECT_CLASS_CHECK`): like
+ * {@link objectClassDynamicCast} but throws QEMU's text instead of
+ * returning null.
+ */
+export function objectClassCheck<C extends ObjectClass>(klass: ObjectClass, type: ClassType<C>): C;
+export function objectClassCheck(klass: ObjectClass, typename: string): ObjectClass;
+export function objectClassCheck<C extends ObjectClass>(
+  klass: ObjectClass,
+  type: string | ClassType<C>,
+): ObjectClass {
+  if (typeof type === 'string') {
+    const r = klass.dynamicCast(type);
+    if (!r) throw castError(klass.typeName, type);
+    return r;
+  }
+  const r = klass.dynamicCast(type);
+  if (!r) throw castError(klass.typeName, classCtorTypes.get(type)?.name ?? type.name);
+  return r;
+}
+
+/**
+ * QEMU's `OBJECT_GET_CLASS`: the object's class as the given class struct
+ * type (`objectGetClass(dev, DeviceClass)`), or QEMU's cast error.
+ */
+export function objectGetClass<C extends ObjectClass>(obj: QomObject, type: ClassType<C>): C {
+  const k = obj.klass;
+  if (k instanceof type) return k;
+  throw castError(obj.typeName, classCtorTypes.get(type)?.name ?? type.name);
+}
+
+/**
+ * QEMU's `object_get_interface` / `INTERFACE_CHECK` for an object: the
+ * object's class for the interface whose class struct is `type` (e.g.
+ * `UserCreatableClass`), or null when the object does not implement it.
+ */
+export function objectGetInterface<C extends InterfaceClass>(
+  obj: QomObject,
+  type: ClassType<C>,
+): C | null {
+  return obj.klass.dynamicCast(type);
 }
 
 /** QEMU's `object_class_get_parent`. */

@@ -21,8 +21,11 @@ import {
 } from '../qobject/qobject.js';
 import { QObjectInputVisitor, type Visitor } from '../qapi/visitor.js';
 import {
+  type InstanceConstructor,
   type ObjectClass,
   type ObjectProperty,
+  instanceTypeName,
+  objectCheck,
   QomObject,
   TYPE_USER_CREATABLE,
   UserCreatableClass,
@@ -80,10 +83,71 @@ export function objectSetPropertiesFromKeyval(
   objectSetPropertiesFromQdict(obj, qdict, new QObjectInputVisitor(qdict, { keyval: !fromJson }));
 }
 
-/** Options of {@link userCreatableAddType}. */
+/** Options of {@link userCreatableAddType} for JSON property values (`object-add`). */
 export interface UserCreatableAddOptions {
-  /** Properties are keyval strings (`-object`), not JSON values (`object-add`). */
-  keyval?: boolean;
+  /** False or absent: the properties are JSON values. */
+  keyval?: false;
+}
+
+/** Options of {@link userCreatableAddType} for keyval strings (`-object`). */
+export interface UserCreatableAddKeyvalOptions {
+  /** The properties are keyval strings. */
+  keyval: true;
+}
+
+/** Properties as the command line gives them: every value a string (`size=1G`). */
+export type KeyvalProps = Record<string, string>;
+
+/**
+ * An instance class whose `complete()` never returns a Promise: what the
+ * synchronous creation paths ({@link userCreatableAddTypeSync},
+ * {@link objectNewWithProps}) accept. A class whose `complete()` may be
+ * asynchronous (memory backends: `prealloc=on`) is a compile error there;
+ * use the asynchronous path.
+ */
+export type SyncCreatable<T extends QomObject> = InstanceConstructor<T> &
+  (T extends WithComplete<infer R>
+    ? [Extract<R, PromiseLike<unknown>>] extends [never]
+      ? unknown
+      : AsyncCompleteRefused
+    : unknown);
+
+/** An instance class with a `complete()` method returning `R`. */
+export interface WithComplete<R> {
+  /** The user-creatable completion. */
+  complete(): R;
+}
+
+/** What {@link SyncCreatable} demands of a class whose `complete()` may be asynchronous: nothing can be. */
+export interface AsyncCompleteRefused {
+  /** The compile error's message. */
+  readonly 'complete() may be asynchronous: use the asynchronous creation path': never;
+}
+
+function typeNameOf(type: string | InstanceConstructor): string {
+  return typeof type === 'string' ? type : instanceTypeName(type);
+}
+
+// The result of a creation by class: the object is an instance of the class
+// (its type was looked up from the class), checked rather than assumed.
+function asInstance<T extends QomObject>(obj: QomObject, type: InstanceConstructor<T>): T {
+  try {
+    return objectCheck(obj, type);
+  } catch (e) {
+    obj.unref();
+    throw e;
+  }
+}
+
+// keyval values are strings: anything else is refused with QEMU's
+// invalid-type text instead of reaching the keyval visitor.
+function checkKeyvalProps(props: JsonObject): void {
+  for (const k of Object.keys(props)) {
+    const v = props[k];
+    if (v !== undefined && typeof v !== 'string' && (v === null || typeof v !== 'object')) {
+      throw new QomError(`Invalid parameter type for '${k}', expected: string`);
+    }
+  }
 }
 
 /**
@@ -98,20 +162,107 @@ export interface UserCreatableAddOptions {
  * `/objects`. On success the caller owns one reference (the tree holds
  * the other).
  */
+export async function userCreatableAddType<T extends QomObject>(
+  type: InstanceConstructor<T>,
+  id: string | null,
+  props: JsonObject,
+  opts?: UserCreatableAddOptions,
+): Promise<T>;
+export async function userCreatableAddType<T extends QomObject>(
+  type: InstanceConstructor<T>,
+  id: string | null,
+  props: KeyvalProps,
+  opts: UserCreatableAddKeyvalOptions,
+): Promise<T>;
 export async function userCreatableAddType(
   typename: string,
   id: string | null,
   props: JsonObject,
-  opts: UserCreatableAddOptions = {},
+  opts?: UserCreatableAddOptions,
+): Promise<QomObject>;
+export async function userCreatableAddType(
+  typename: string,
+  id: string | null,
+  props: KeyvalProps,
+  opts: UserCreatableAddKeyvalOptions,
+): Promise<QomObject>;
+export async function userCreatableAddType<T extends QomObject>(
+  type: string | InstanceConstructor<T>,
+  id: string | null,
+  props: JsonObject,
+  opts: { keyval?: boolean } = {},
 ): Promise<QomObject> {
-  const obj = userCreatableCreate(typename, id, props, opts);
+  const obj = userCreatableCreate(typeNameOf(type), id, props, opts.keyval === true);
   try {
     await userCreatableFinish(obj, id);
   } catch (e) {
     obj.unref();
     throw e;
   }
-  return obj;
+  return typeof type === 'string' ? obj : asInstance(obj, type);
+}
+
+/**
+ * {@link userCreatableAddType} for types whose `complete()` is
+ * synchronous: returns the object itself, not a Promise. By class, a class
+ * whose `complete()` may be asynchronous does not compile
+ * ({@link SyncCreatable}); by name, such a completion is refused at run
+ * time (`object type '%s' completes asynchronously; use
+ * userCreatableAddType()`), leaving nothing behind.
+ */
+export function userCreatableAddTypeSync<T extends QomObject>(
+  type: SyncCreatable<T>,
+  id: string | null,
+  props: JsonObject,
+  opts?: UserCreatableAddOptions,
+): T;
+export function userCreatableAddTypeSync<T extends QomObject>(
+  type: SyncCreatable<T>,
+  id: string | null,
+  props: KeyvalProps,
+  opts: UserCreatableAddKeyvalOptions,
+): T;
+export function userCreatableAddTypeSync(
+  typename: string,
+  id: string | null,
+  props: JsonObject,
+  opts?: UserCreatableAddOptions,
+): QomObject;
+export function userCreatableAddTypeSync(
+  typename: string,
+  id: string | null,
+  props: KeyvalProps,
+  opts: UserCreatableAddKeyvalOptions,
+): QomObject;
+export function userCreatableAddTypeSync<T extends QomObject>(
+  type: string | InstanceConstructor<T>,
+  id: string | null,
+  props: JsonObject,
+  opts: { keyval?: boolean } = {},
+): QomObject {
+  const typename = typeNameOf(type);
+  const obj = userCreatableCreate(typename, id, props, opts.keyval === true);
+  const undo = (): void => {
+    if (obj.finalized) return;
+    if (id !== null && obj.parent === objectGetObjectsRoot()) obj.unparent();
+    obj.unref();
+  };
+  let r: void | Promise<void>;
+  try {
+    r = userCreatableComplete(obj);
+  } catch (e) {
+    undo();
+    throw e;
+  }
+  if (isThenable(r)) {
+    // Out of /objects at once; the reference goes when the completion settles.
+    if (id !== null && obj.parent === objectGetObjectsRoot()) obj.unparent();
+    r.then(undo, undo);
+    throw new QomError(
+      `object type '${typename}' completes asynchronously; use userCreatableAddType()`,
+    );
+  }
+  return typeof type === 'string' ? obj : asInstance(obj, type);
 }
 
 // Steps 1-6 of user_creatable_add_type (synchronous).
@@ -119,7 +270,7 @@ function userCreatableCreate(
   typename: string,
   id: string | null,
   props: JsonObject,
-  opts: UserCreatableAddOptions,
+  keyval: boolean,
 ): QomObject {
   if (id !== null && !idWellformed(id)) {
     throw new QomError(`Parameter 'id' expects an identifier`, 'GenericError', ID_HINT);
@@ -130,13 +281,10 @@ function userCreatableCreate(
     throw new QomError(`object type '${typename}' isn't supported by object-add`);
   }
   if (klass.isAbstract) throw new QomError(`object type '${typename}' is abstract`);
+  if (keyval) checkKeyvalProps(props);
   const obj = objectNewWithClass(klass);
   try {
-    objectSetPropertiesFromQdict(
-      obj,
-      props,
-      new QObjectInputVisitor(props, { keyval: opts.keyval === true }),
-    );
+    objectSetPropertiesFromQdict(obj, props, new QObjectInputVisitor(props, { keyval }));
     if (id !== null) objectGetObjectsRoot().propertyAddChild(id, obj);
   } catch (e) {
     obj.unref();
@@ -236,12 +384,25 @@ function createWithProps(
  * {@link objectNewWithPropsAsync} (the object is dropped once the pending
  * completion settles).
  */
-export function objectNewWithProps<T extends QomObject = QomObject>(
+export function objectNewWithProps<T extends QomObject>(
+  type: SyncCreatable<T>,
+  parent: QomObject | null,
+  id: string | null,
+  props?: KeyvalProps,
+): T;
+export function objectNewWithProps(
   typename: string,
   parent: QomObject | null,
   id: string | null,
-  props: Record<string, string> = {},
-): T {
+  props?: KeyvalProps,
+): QomObject;
+export function objectNewWithProps<T extends QomObject>(
+  type: string | InstanceConstructor<T>,
+  parent: QomObject | null,
+  id: string | null,
+  props: KeyvalProps = {},
+): QomObject {
+  const typename = typeNameOf(type);
   const klass = prepareWithProps(typename);
   const obj = createWithProps(klass, parent, id, props);
   if (obj.isA(TYPE_USER_CREATABLE)) {
@@ -266,17 +427,29 @@ export function objectNewWithProps<T extends QomObject = QomObject>(
     }
   }
   if (id !== null) obj.unref();
-  return obj as T;
+  return typeof type === 'string' ? obj : asInstance(obj, type);
 }
 
-/** {@link objectNewWithProps} for types whose `complete` is asynchronous. */
-export async function objectNewWithPropsAsync<T extends QomObject = QomObject>(
+/** {@link objectNewWithProps} for types whose `complete` may be asynchronous. */
+export async function objectNewWithPropsAsync<T extends QomObject>(
+  type: InstanceConstructor<T>,
+  parent: QomObject | null,
+  id: string | null,
+  props?: KeyvalProps,
+): Promise<T>;
+export async function objectNewWithPropsAsync(
   typename: string,
   parent: QomObject | null,
   id: string | null,
-  props: Record<string, string> = {},
-): Promise<T> {
-  const klass = prepareWithProps(typename);
+  props?: KeyvalProps,
+): Promise<QomObject>;
+export async function objectNewWithPropsAsync<T extends QomObject>(
+  type: string | InstanceConstructor<T>,
+  parent: QomObject | null,
+  id: string | null,
+  props: KeyvalProps = {},
+): Promise<QomObject> {
+  const klass = prepareWithProps(typeNameOf(type));
   const obj = createWithProps(klass, parent, id, props);
   if (obj.isA(TYPE_USER_CREATABLE)) {
     try {
@@ -288,7 +461,7 @@ export async function objectNewWithPropsAsync<T extends QomObject = QomObject>(
     }
   }
   if (id !== null) obj.unref();
-  return obj as T;
+  return typeof type === 'string' ? obj : asInstance(obj, type);
 }
 
 /**
@@ -296,12 +469,25 @@ export async function objectNewWithPropsAsync<T extends QomObject = QomObject>(
  * `propname` of `parent`, sets `props` (strings), completes it if
  * user-creatable; the parent holds the only reference.
  */
-export function objectInitializeChild<T extends QomObject = QomObject>(
+export function objectInitializeChild<T extends QomObject>(
+  parent: QomObject,
+  propname: string,
+  type: SyncCreatable<T>,
+  props?: KeyvalProps,
+): T;
+export function objectInitializeChild(
   parent: QomObject,
   propname: string,
   typename: string,
-  props: Record<string, string> = {},
-): T {
+  props?: KeyvalProps,
+): QomObject;
+export function objectInitializeChild<T extends QomObject>(
+  parent: QomObject,
+  propname: string,
+  type: string | InstanceConstructor<T>,
+  props: KeyvalProps = {},
+): QomObject {
+  const typename = typeNameOf(type);
   const klass = objectClassByName(typename);
   if (!klass) throw new QomError(`unknown type '${typename}'`);
   const obj = objectNewWithClass(klass);
@@ -320,7 +506,7 @@ export function objectInitializeChild<T extends QomObject = QomObject>(
   } finally {
     obj.unref();
   }
-  return obj as T;
+  return typeof type === 'string' ? obj : objectCheck(obj, type);
 }
 
 /**

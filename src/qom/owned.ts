@@ -1,12 +1,12 @@
 /**
  * Scoped ownership of object references, in the spirit of QEMU's Rust
  * `Owned<T>`: upcasts are free (TypeScript subtyping), downcasts are
- * checked ({@link QomObject.dynamicCast} returns null), and a reference is
+ * checked ({@link objectDynamicCast} returns null, {@link objectCheck} throws), and a reference is
  * dropped exactly once, by `unref()` or at the end of a `using` scope.
  * @module
  */
 import { QomError } from '../util/error.js';
-import { type QomObject, objectNew } from './object.js';
+import { type InstanceConstructor, type QomObject, objectNew } from './object.js';
 
 /** One owned reference to a QOM object; disposing it drops the reference. */
 export class Owned<T extends QomObject> implements Disposable {
@@ -53,7 +53,14 @@ export class Owned<T extends QomObject> implements Disposable {
   }
 }
 
-/** `objectNew` returning an {@link Owned} reference, for `using`. */
-export function objectNewOwned<T extends QomObject = QomObject>(typename: string): Owned<T> {
-  return new Owned(objectNew<T>(typename));
+/**
+ * `objectNew` returning an {@link Owned} reference, for `using`. Given an
+ * instance class the reference has its type; given a name, QomObject.
+ */
+export function objectNewOwned<T extends QomObject>(type: InstanceConstructor<T>): Owned<T>;
+export function objectNewOwned(typename: string): Owned<QomObject>;
+export function objectNewOwned<T extends QomObject>(
+  type: string | InstanceConstructor<T>,
+): Owned<QomObject> {
+  return new Owned(typeof type === 'string' ? objectNew(type) : objectNew(type));
 }

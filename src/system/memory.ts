@@ -9,12 +9,15 @@
  * functions also accept numbers. A size argument of UINT64_MAX means 2^64,
  * as in QEMU.
  *
- * Topology changes only set a flag; the flat views of every address space
- * are rendered again, and listeners told the difference, when the
- * outermost transaction commits (each mutator runs its own transaction
- * when none is open).
+ * Topology changes only record what they touched; when the outermost
+ * transaction commits (each mutator runs its own transaction when none is
+ * open), the address intervals those changes reach in each flat view are
+ * rendered again, the rest of the view is kept, and listeners are told
+ * the ranges that changed. Where QEMU renders every view whole at each
+ * commit, the cost here follows the size of the change, not of the map.
  * @module
  */
+import { trace } from '../util/trace.js';
 import { SubregionList } from './subregion-list.js';
 import {
   QomError,
@@ -23,19 +26,24 @@ import {
   containerGet,
   objectGetRoot,
   objectNew,
-  typeRegister,
+  QomType,
 } from '../qom/index.js';
 import {
   INT128_2_64,
   UINT64_MAX,
+  flatrangesDiff,
   flatviewDiff,
+  flatviewUpdate,
   generateMemoryTopology,
   memoryRegionGetFlatviewRoot,
   type FlatRange,
   type FlatView,
+  type FlatViewSpan,
 } from './flatview.js';
 import { mtreeFormat, type MtreeFlags, type MtreeNaming, type PrintableRegion } from './mtree.js';
 import { unassignedIoOps } from './ioport.js';
+
+const traceMemory = trace('memory');
 
 // Node before 20.4 lacks Symbol.dispose, which `using` and memoryRegionTransaction() need;
 // later versions define it as this registered symbol.
@@ -189,6 +197,7 @@ function destructorRam(mr: MemoryRegion): void {
  * alive. The fields mirror QEMU's struct and are read-only by convention:
  * change them through the functions, which keep flat views up to date.
  */
+@QomType({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT })
 export class MemoryRegion extends QomObject implements PrintableRegion<MemoryRegion> {
   /** In ROMD mode (ROM devices: reads go to RAM). */
   romdMode = true;
@@ -233,11 +242,16 @@ export class MemoryRegion extends QomObject implements PrintableRegion<MemoryReg
   /** Priority inside the container (signed 32-bit). */
   priority = 0;
   /** Subregions, highest priority first (among equal priorities, the most recently added first). */
-  readonly subregions = new SubregionList<MemoryRegion>();
+  readonly subregions = new SubregionList<MemoryRegion>((r) => [r.addr, r.addr + r.size]);
   /** The name given at init (null: the QOM path component is used). */
   name: string | null = null;
   /** Dirty logging clients. */
   dirtyLogMask = 0;
+
+  /** The subregions that intersect `[start, end)` (offsets in this region), in list order. */
+  subregionsIn(start: bigint, end: bigint): Iterable<MemoryRegion> {
+    return this.subregions.overlapping(start, end);
+  }
 
   /** QEMU's memory_region_initfn: the `container`, `addr`, `priority` and `size` properties. */
   override instanceInit(): void {
@@ -260,26 +274,22 @@ export class MemoryRegion extends QomObject implements PrintableRegion<MemoryReg
     memoryRegionTransactionBegin();
     try {
       // Mapped aliases or address spaces may still reach us: render again so nothing does.
-      if (
-        wasVisible &&
-        (this.container || this.mappedViaAlias > 0 || reachedFromAddressSpaceRoot(this))
-      ) {
-        updatePending = true;
-      }
+      if (wasVisible && (this.container || this.mappedViaAlias > 0)) markRegionDirty(this);
+      if (wasVisible && reachedFromAddressSpaceRoot(this)) markAllDirty();
       if (this.container) memoryRegionDelSubregion(this.container, this);
       while (this.subregions.length) memoryRegionDelSubregion(this, this.subregions.at(-1)!);
     } finally {
       memoryRegionTransactionCommit();
     }
+    if (this.alias) aliasesOf.get(this.alias)?.delete(this);
+    aliasesOf.delete(this);
     this.destructor(this);
   }
 }
 
-typeRegister({ name: TYPE_MEMORY_REGION, parent: TYPE_OBJECT, instanceType: MemoryRegion });
-
 /** A new, uninitialised region (reference count 1): pass it to a `memoryRegionInit*` function. */
 export function memoryRegionNew(): MemoryRegion {
-  return objectNew<MemoryRegion>(TYPE_MEMORY_REGION);
+  return objectNew(MemoryRegion);
 }
 
 function u64(v: Hwaddr, what: string): bigint {
@@ -386,6 +396,9 @@ export function memoryRegionInitAlias(
   memoryRegionInit(mr, owner, name, size);
   mr.alias = orig;
   mr.aliasOffset = u64(offset, 'alias offset');
+  let set = aliasesOf.get(orig);
+  if (!set) aliasesOf.set(orig, (set = new Set()));
+  set.add(mr);
   return mr;
 }
 
@@ -491,6 +504,98 @@ let transactionDepth = 0;
 let updatePending = false;
 let committing = false;
 
+/**
+ * What changed since the last commit: `own` records say that `mr` itself
+ * changed (where it renders, `[lo, hi)` being its old or new extent in its
+ * own offsets); the others that `mr`'s content changed in `[lo, hi)`.
+ */
+interface DirtyRecord {
+  readonly mr: MemoryRegion;
+  readonly lo: bigint;
+  readonly hi: bigint;
+  readonly own: boolean;
+}
+let dirtyRecords: DirtyRecord[] = [];
+let dirtyAll = false;
+/** Past this many changes in one commit, every view is rendered whole. */
+const DIRTY_RECORDS_MAX = 4096;
+/** Past this many steps to find where changes land, every view is rendered whole. */
+const DIRTY_WALK_MAX = 1024;
+
+/** The aliases pointing at each region (for finding where a change shows). */
+const aliasesOf = new Map<MemoryRegion, Set<MemoryRegion>>();
+
+/**
+ * `mr`'s content changed in `[lo, hi)` (its own offsets). `visible` is
+ * QEMU's condition for an update; the change is recorded anyway, since a
+ * region hidden now (disabled) may have been visible at the last commit.
+ */
+function markDirty(mr: MemoryRegion, lo: bigint, hi: bigint, visible = true): void {
+  updatePending ||= visible;
+  if (dirtyAll) return;
+  if (dirtyRecords.length >= DIRTY_RECORDS_MAX) {
+    markAllDirty();
+    return;
+  }
+  dirtyRecords.push({ mr, lo, hi, own: false });
+}
+
+/** `mr` itself changed (enabled, size, attributes): everywhere it renders, up to `size` bytes. */
+function markRegionDirty(mr: MemoryRegion, size: bigint = mr.size): void {
+  updatePending = true;
+  if (dirtyAll) return;
+  if (dirtyRecords.length >= DIRTY_RECORDS_MAX) {
+    markAllDirty();
+    return;
+  }
+  dirtyRecords.push({ mr, lo: 0n, hi: size, own: true });
+}
+
+function markAllDirty(): void {
+  updatePending = true;
+  dirtyAll = true;
+  dirtyRecords = [];
+}
+
+/**
+ * Adds the absolute intervals where `[lo, hi)` of `mr` shows to the lists
+ * of the flat view roots it reaches (through its containers and through
+ * every alias of it or of a container). Returns false when that takes too
+ * many steps, and the caller renders everything.
+ */
+function dirtyWalk(
+  mr: MemoryRegion,
+  lo: bigint,
+  hi: bigint,
+  own: boolean,
+  roots: Map<MemoryRegion, [bigint, bigint][]>,
+  budget: { n: number },
+): boolean {
+  if (--budget.n < 0) return false;
+  if (!own) {
+    if (!mr.enabled) return true;
+    if (lo < 0n) lo = 0n;
+    if (hi > mr.size) hi = mr.size;
+  }
+  if (hi <= lo) return true;
+  const list = roots.get(mr);
+  if (list) {
+    const a = mr.addr + lo;
+    const b = mr.addr + hi;
+    if (a < INT128_2_64) list.push([a, b < INT128_2_64 ? b : INT128_2_64]);
+  }
+  if (mr.container && !dirtyWalk(mr.container, mr.addr + lo, mr.addr + hi, false, roots, budget)) {
+    return false;
+  }
+  const aliases = aliasesOf.get(mr);
+  if (aliases) {
+    for (const a of aliases) {
+      if (!dirtyWalk(a, lo - a.aliasOffset, hi - a.aliasOffset, false, roots, budget)) return false;
+    }
+  }
+  return true;
+}
+
 /** QEMU's memory_region_transaction_begin: defers topology updates until the matching commit. */
 export function memoryRegionTransactionBegin(): void {
   ++transactionDepth;
@@ -513,9 +618,12 @@ export function memoryRegionTransactionCommit(): void {
   try {
     while (updatePending) {
       updatePending = false;
-      flatviewsReset();
+      if (traceMemory.enabled) {
+        traceMemory('memory_region_transaction_commit: %d address spaces', addressSpaces.length);
+      }
+      const changes = flatviewsUpdate();
       for (const l of memoryListeners) callListener(errors, () => l.begin?.());
-      for (const as of addressSpaces) addressSpaceSetFlatview(as, errors);
+      for (const as of addressSpaces) addressSpaceSetFlatview(as, changes, errors);
       for (const l of memoryListeners) callListener(errors, () => l.commit?.());
     }
   } finally {
@@ -584,7 +692,7 @@ function updateContainerSubregions(sub: MemoryRegion): void {
   try {
     if (mr.owner !== sub.owner) memoryRegionRef(sub);
     mr.subregions.insert(sub, sub.priority);
-    updatePending ||= mr.enabled && sub.enabled;
+    markDirty(mr, sub.addr, sub.addr + sub.size, mr.enabled && sub.enabled);
   } finally {
     memoryRegionTransactionCommit();
   }
@@ -655,7 +763,7 @@ export function memoryRegionDelSubregion(mr: MemoryRegion, sub: MemoryRegion): v
     sub.container = null;
     for (let a = sub.alias; a; a = a.alias) a.mappedViaAlias--;
     mr.subregions.remove(sub);
-    updatePending ||= mr.enabled && sub.enabled;
+    markDirty(mr, sub.addr, sub.addr + sub.size, mr.enabled && sub.enabled);
     if (mr.owner !== sub.owner) memoryRegionUnref(sub);
   } finally {
     memoryRegionTransactionCommit();
@@ -667,7 +775,7 @@ export function memoryRegionSetEnabled(mr: MemoryRegion, enabled: boolean): void
   if (enabled === mr.enabled) return;
   withTransaction(() => {
     mr.enabled = enabled;
-    updatePending = true;
+    markRegionDirty(mr);
   });
 }
 
@@ -676,8 +784,10 @@ export function memoryRegionSetSize(mr: MemoryRegion, size: Hwaddr): void {
   const s = sizeArg(size);
   if (s === mr.size) return;
   withTransaction(() => {
+    const old = mr.size;
     mr.size = s;
-    updatePending = true;
+    mr.container?.subregions.moved(mr);
+    markRegionDirty(mr, old > s ? old : s);
   });
 }
 
@@ -689,14 +799,16 @@ export function memoryRegionSetSize(mr: MemoryRegion, size: Hwaddr): void {
 export function memoryRegionSetAddress(mr: MemoryRegion, addr: Hwaddr): void {
   const a = u64(addr, 'address');
   if (a === mr.addr) return;
-  mr.addr = a;
   const container = mr.container;
-  if (!container) return;
+  if (!container) {
+    mr.addr = a;
+    return;
+  }
   withTransaction(() => {
     memoryRegionRef(mr);
     try {
       memoryRegionDelSubregion(container, mr);
-      addSubregionCommon(container, mr.addr, mr);
+      addSubregionCommon(container, a, mr);
     } finally {
       memoryRegionUnref(mr);
     }
@@ -710,7 +822,7 @@ export function memoryRegionSetAliasOffset(mr: MemoryRegion, offset: Hwaddr): vo
   if (o === mr.aliasOffset) return;
   withTransaction(() => {
     mr.aliasOffset = o;
-    updatePending ||= mr.enabled;
+    if (mr.enabled) markRegionDirty(mr);
   });
 }
 
@@ -719,7 +831,7 @@ export function memoryRegionSetReadonly(mr: MemoryRegion, readonly: boolean): vo
   if (mr.readonly === readonly) return;
   withTransaction(() => {
     mr.readonly = readonly;
-    updatePending ||= mr.enabled;
+    if (mr.enabled) markRegionDirty(mr);
   });
 }
 
@@ -728,7 +840,7 @@ export function memoryRegionSetNonvolatile(mr: MemoryRegion, nonvolatile: boolea
   if (mr.nonvolatile === nonvolatile) return;
   withTransaction(() => {
     mr.nonvolatile = nonvolatile;
-    updatePending ||= mr.enabled;
+    if (mr.enabled) markRegionDirty(mr);
   });
 }
 
@@ -737,7 +849,7 @@ export function memoryRegionSetUnmergeable(mr: MemoryRegion, unmergeable: boolea
   if (mr.unmergeable === unmergeable) return;
   withTransaction(() => {
     mr.unmergeable = unmergeable;
-    updatePending ||= mr.enabled;
+    if (mr.enabled) markRegionDirty(mr);
   });
 }
 
@@ -774,7 +886,12 @@ export interface MemoryRegionSection {
  * each update; the region callbacks only for changes in the listener's
  * address space: `regionDel` for ranges that went away or changed (in
  * reverse registration order), then `regionAdd` for new ones and
- * `regionNop` for unchanged ones (forward order).
+ * `regionNop` for unchanged ones (forward order, address order).
+ *
+ * An update costs what changed, unless a listener of the address space
+ * implements `regionNop`: every unchanged range is then visited, as in
+ * QEMU, which is linear in the size of the map. Leave it out to be told
+ * only about changes.
  */
 export interface MemoryListener {
   /** Lower priorities are called first (forward order). */
@@ -848,13 +965,58 @@ function flatviewsInit(): Map<MemoryRegion | null, FlatView<MemoryRegion>> {
   return flatViews;
 }
 
-function flatviewsReset(): void {
-  flatViews = null;
-  const views = flatviewsInit();
+/** How a commit changed one view: the spans replaced since `base`. */
+interface ViewChange {
+  readonly base: FlatView<MemoryRegion>;
+  readonly spans: readonly FlatViewSpan<MemoryRegion>[];
+}
+
+/**
+ * The flat views after a commit (QEMU's flatviews_reset, incremental):
+ * the views of roots that stayed are updated in the intervals the recorded
+ * changes reach; new roots, too many changes or changes that cannot be
+ * placed get a full render. Returns the span lists of the updated views.
+ */
+function flatviewsUpdate(): Map<FlatView<MemoryRegion>, ViewChange> {
+  const oldViews = flatviewsInit();
+  const records = dirtyRecords;
+  let full = dirtyAll;
+  dirtyRecords = [];
+  dirtyAll = false;
+
+  const physmrs: (MemoryRegion | null)[] = [];
   for (const as of addressSpaces) {
-    const physmr = memoryRegionGetFlatviewRoot(as.root);
-    if (!views.has(physmr)) views.set(physmr, generateMemoryTopology(physmr));
+    const p = memoryRegionGetFlatviewRoot(as.root);
+    if (!physmrs.includes(p)) physmrs.push(p);
   }
+  const roots = new Map<MemoryRegion, [bigint, bigint][]>();
+  for (const p of physmrs) if (p && oldViews.has(p)) roots.set(p, []);
+  if (!full && roots.size) {
+    const budget = { n: DIRTY_WALK_MAX + records.length };
+    for (const r of records) {
+      if (!dirtyWalk(r.mr, r.lo, r.hi, r.own, roots, budget)) {
+        full = true;
+        break;
+      }
+    }
+  }
+
+  const views = new Map<MemoryRegion | null, FlatView<MemoryRegion>>();
+  views.set(null, emptyView);
+  const changes = new Map<FlatView<MemoryRegion>, ViewChange>();
+  for (const p of physmrs) {
+    if (!p) continue;
+    const base = oldViews.get(p);
+    if (full || !base) {
+      views.set(p, generateMemoryTopology(p));
+      continue;
+    }
+    const u = flatviewUpdate(base, roots.get(p)!);
+    views.set(p, u.view);
+    if (u.view !== base) changes.set(u.view, { base, spans: u.spans });
+  }
+  flatViews = views;
+  return changes;
 }
 
 function sectionFromFlatRange(
@@ -873,28 +1035,61 @@ function sectionFromFlatRange(
   };
 }
 
-function addressSpaceSetFlatview(as: AddressSpace, errors: unknown[]): void {
+/**
+ * QEMU's address_space_set_flatview: switches `as` to its new view and
+ * tells its listeners. Only changed ranges are walked (regionDel, then
+ * regionAdd, in address order), unless a listener implements regionNop:
+ * then, as in QEMU, every range of the new view is visited.
+ */
+function addressSpaceSetFlatview(
+  as: AddressSpace,
+  changes: Map<FlatView<MemoryRegion>, ViewChange>,
+  errors: unknown[],
+): void {
   const oldView = as.currentMap;
   const physmr = memoryRegionGetFlatviewRoot(as.root);
   const newView = flatviewsInit().get(physmr)!;
-  if (oldView === newView) return;
+  if (oldView === newView) {
+    // Nothing changed here; QEMU, rendering a new view anyway, tells nops.
+    if (!as.listeners.some((l) => l.regionNop)) return;
+    for (const fr of newView) {
+      const s = sectionFromFlatRange(fr, newView);
+      for (const l of as.listeners) callListener(errors, () => l.regionNop?.(s));
+    }
+    return;
+  }
   if (as.listeners.length) {
-    const d = flatviewDiff(oldView, newView);
-    for (const fr of d.removed) {
-      const s = sectionFromFlatRange(fr, oldView);
-      for (let i = as.listeners.length - 1; i >= 0; i--) {
-        const l = as.listeners[i];
-        callListener(errors, () => l.regionDel?.(s));
+    const c = changes.get(newView);
+    const spans =
+      c && c.base === oldView
+        ? c.spans.map((s) => flatrangesDiff(s.removed, s.added))
+        : [flatviewDiff(oldView, newView)];
+    for (const d of spans) {
+      for (const fr of d.removed) {
+        const s = sectionFromFlatRange(fr, oldView);
+        for (let i = as.listeners.length - 1; i >= 0; i--) {
+          const l = as.listeners[i];
+          callListener(errors, () => l.regionDel?.(s));
+        }
       }
     }
-    // The second pass of QEMU's update: adds and nops, in address order.
-    const added = new Set(d.added);
-    const kept = new Map(d.kept.map(([, n]) => [n, true]));
-    for (const fr of newView.ranges) {
-      if (!added.has(fr) && !kept.has(fr)) continue;
-      const s = sectionFromFlatRange(fr, newView);
-      for (const l of as.listeners) {
-        callListener(errors, () => (added.has(fr) ? l.regionAdd?.(s) : l.regionNop?.(s)));
+    if (as.listeners.some((l) => l.regionNop)) {
+      // The second pass of QEMU's update: adds and nops, in address order.
+      const added = new Set<FlatRange<MemoryRegion>>();
+      for (const d of spans) for (const fr of d.added) added.add(fr);
+      for (const fr of newView) {
+        const s = sectionFromFlatRange(fr, newView);
+        const add = added.has(fr);
+        for (const l of as.listeners) {
+          callListener(errors, () => (add ? l.regionAdd?.(s) : l.regionNop?.(s)));
+        }
+      }
+    } else {
+      for (const d of spans) {
+        for (const fr of d.added) {
+          const s = sectionFromFlatRange(fr, newView);
+          for (const l of as.listeners) callListener(errors, () => l.regionAdd?.(s));
+        }
       }
     }
   }
@@ -965,7 +1160,7 @@ export function memoryListenerRegister(listener: MemoryListener, as: AddressSpac
   insertByPriority(as.listeners, listener);
   const view = as.currentMap;
   listener.begin?.();
-  for (const fr of view.ranges) listener.regionAdd?.(sectionFromFlatRange(fr, view));
+  for (const fr of view) listener.regionAdd?.(sectionFromFlatRange(fr, view));
   listener.commit?.();
 }
 
@@ -980,7 +1175,7 @@ export function memoryListenerUnregister(listener: MemoryListener): void {
   const view = as.currentMap;
   try {
     listener.begin?.();
-    for (const fr of view.ranges) listener.regionDel?.(sectionFromFlatRange(fr, view));
+    for (const fr of view) listener.regionDel?.(sectionFromFlatRange(fr, view));
     listener.commit?.();
   } finally {
     listenerSpaces.delete(listener);

@@ -8,13 +8,13 @@
  * each allocation, so tests and embedders can substitute it.
  * @module
  */
+import { errorReport, warnReport } from '../util/error-report.js';
+import { hostOs } from '../util/machine-context.js';
 import 'reflect-metadata';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { container } from 'tsyringe';
 import { QomError, errorAppendHint, type QomObject } from '../qom/index.js';
 import {
   HUGETLBFS_MAGIC,
-  HostOs,
   MAP_ANONYMOUS,
   MAP_NORESERVE,
   MAP_PRIVATE,
@@ -61,10 +61,6 @@ import {
 
 const TARGET_PAGE_SIZE = 4096n;
 
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
-
 function hex(v: bigint | number): string {
   return BigInt.asUintN(64, BigInt(v)).toString(16);
 }
@@ -75,11 +71,6 @@ function alignUp(v: bigint, a: bigint): bigint {
 
 function toBig(v: Hwaddr): bigint {
   return typeof v === 'bigint' ? v : BigInt(v);
-}
-
-/** QEMU's error_report: one line on stderr. */
-function errorReport(msg: string): void {
-  process.stderr.write(`${msg}\n`);
 }
 
 /**
@@ -264,11 +255,11 @@ function qemuRamMmap(fd: number, size: bigint, flags: number, offset: bigint): M
         } catch {
           // QEMU prints an empty name then.
         }
-        process.stderr.write(
+        errorReport(
           `Warning: requesting persistence across crashes for backend file ${file} failed. Proceeding ` +
-            'without persistence, data might become corrupted in case of host crash.\n',
+            'without persistence, data might become corrupted in case of host crash.',
         );
-        errorReport("warning: Using non DAX backing file with 'pmem=on' option is deprecated");
+        warnReport("Using non DAX backing file with 'pmem=on' option is deprecated");
       }
     }
   }
@@ -352,7 +343,7 @@ export function qemuRamAllocFromFd(
       os.ftruncate(fd, BigInt.asUintN(64, off + sz));
     } catch (e) {
       // QEMU only reports it (perror): mmap will fail if it matters.
-      process.stderr.write(`ftruncate: ${isErrno(e) ? e.strerror : String(e)}\n`);
+      errorReport(`ftruncate: ${isErrno(e) ? e.strerror : String(e)}`);
     }
   }
   let host: MappedMemory;

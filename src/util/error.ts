@@ -1,15 +1,14 @@
 /**
  * QEMU's `Error` objects, as exceptions: every failure in the object model
  * is a {@link QomError} carrying the QMP error class and QEMU's message text.
+ * All of tsqom's errors share the root {@link TsqomError} (class + stable
+ * `code`); QomError's code is `ERR_QOM`.
  * @module
  */
 
-/**
- * The QMP error classes (`qapi/error.json` `QapiErrorClass`). Almost
- * everything is `GenericError`; the others exist for compatibility.
- */
-export type QmpErrorClass =
-  'GenericError' | 'CommandNotFound' | 'DeviceNotActive' | 'DeviceNotFound' | 'KVMMissingCap';
+import { type QmpErrorClass, TsqomError } from '../native/errors.js';
+
+export { type QmpErrorClass, TsqomError, type TsqomErrorOptions } from '../native/errors.js';
 
 /**
  * An error as QEMU reports it: `message` is the text QEMU's `error_setg()`
@@ -18,9 +17,7 @@ export type QmpErrorClass =
  * appends with `error_append_hint()` (printed on the command line, never
  * sent over QMP).
  */
-export class QomError extends Error {
-  /** The QMP error class. */
-  readonly errorClass: QmpErrorClass;
+export class QomError extends TsqomError {
   /** Extra help for humans (QEMU's error hint), with its trailing newline. */
   hint?: string;
 
@@ -30,9 +27,7 @@ export class QomError extends Error {
    * @param hint - optional hint, as `error_append_hint()` adds it.
    */
   constructor(message: string, errorClass: QmpErrorClass = 'GenericError', hint?: string) {
-    super(message);
-    this.name = 'QomError';
-    this.errorClass = errorClass;
+    super(message, 'ERR_QOM', { errorClass });
     if (hint !== undefined) this.hint = hint;
   }
 

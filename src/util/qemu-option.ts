@@ -7,6 +7,7 @@
  * `share=off`), which warn.
  * @module
  */
+import { TsqomError } from '../native/errors.js';
 
 /** One `name=value` of a parsed option group, in the order given. */
 export interface QemuOpt {
@@ -29,13 +30,12 @@ export interface QemuOpts {
 }
 
 /** A parse error; `hint` is printed on its own line after the message, as QEMU does. */
-export class QemuOptsError extends Error {
+export class QemuOptsError extends TsqomError {
   /** Extra explanation QEMU appends as a hint (ends with a newline). */
   readonly hint: string | undefined;
   /** @param message QEMU's text. @param hint QEMU's hint, if it has one. */
   constructor(message: string, hint?: string) {
-    super(message);
-    this.name = 'QemuOptsError';
+    super(message, 'ERR_QEMU_OPTS');
     this.hint = hint;
   }
 }

@@ -12,9 +12,10 @@ import {
   userCreatableAddType,
   userCreatableComplete,
   userCreatableDel,
+  objectCheck,
 } from '../../src/qom/index.js';
 import {
-  type HostMemoryBackend,
+  HostMemoryBackend,
   TYPE_MEMORY_BACKEND_FILE,
   TYPE_MEMORY_BACKEND_MEMFD,
   TYPE_MEMORY_BACKEND_RAM,
@@ -167,7 +168,7 @@ test('shm: shared, already unlinked /dev/shm/qemu-<pid>-shm-N, mode 0', async (t
 });
 
 test('shm: share=off fails at complete, not in the setter', async (t) => {
-  using obj = objectNew<HostMemoryBackend>(TYPE_MEMORY_BACKEND_SHM);
+  using obj = objectCheck(objectNew(TYPE_MEMORY_BACKEND_SHM), HostMemoryBackend);
   obj.propertySet('share', false);
   obj.propertySet('size', MiB);
   t.throws(() => userCreatableComplete(obj), {
@@ -289,7 +290,7 @@ test('file: QEMU errors', async (t) => {
     `${id} backing store size 0x1000 is too small for 'size' option 0x2000 plus 'offset' option 0x0`,
   );
   // Without mem-path (only reachable without the QAPI schema).
-  using obj = objectNew<HostMemoryBackend>(T);
+  using obj = objectCheck(objectNew(T), HostMemoryBackend);
   obj.propertySet('size', MiB);
   t.throws(() => userCreatableComplete(obj), { message: 'mem-path property not set' });
 });
@@ -324,7 +325,7 @@ test('x-use-canonical-path-for-ramblock-id names the region after the canonical 
 });
 
 test('a backend outside /objects still allocates, with an unnamed region it holds itself', (t) => {
-  const obj = objectNew<HostMemoryBackend>(TYPE_MEMORY_BACKEND_MEMFD);
+  const obj = objectCheck(objectNew(TYPE_MEMORY_BACKEND_MEMFD), HostMemoryBackend);
   obj.propertySet('size', MiB);
   t.is(userCreatableComplete(obj), undefined);
   const mr = hostMemoryBackendGetMemory(obj)!;

@@ -3,7 +3,6 @@ import test from 'ava';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { container } from 'tsyringe';
 import {
   type JsonObject,
   objectGetObjectsRoot,
@@ -27,6 +26,8 @@ import {
   type PreallocOptions,
 } from '../../src/native/index.js';
 import type { MappingLike } from '../../src/native/host.js';
+import { HOST_OS } from '../../src/native/host.js';
+import { MachineContext, hostOs } from '../../src/util/machine-context.js';
 import { fdCount } from '../helpers/native/util.js';
 import { backendMappings, dontDumpMappings, ourShmNames } from '../helpers/backends/util.js';
 
@@ -103,15 +104,13 @@ class FaultyOs extends HostOs {
   }
 }
 
-const original = container.resolve(HostOs);
+// The faulty OS layer serves only the machine built inside this context;
+// everything else in the process keeps the real one.
 const faulty = new FaultyOs();
+const ctx = new MachineContext().register(HOST_OS, faulty);
 const dir = mkdtempSync(join(tmpdir(), 'tsqom-hostmem-faults-'));
 
-test.before(() => {
-  container.register(HostOs, { useValue: faulty });
-});
 test.after.always(() => {
-  container.register(HostOs, { useValue: original });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -220,7 +219,7 @@ for (const c of CASES) {
     faulty.calls.length = 0;
     try {
       const e = await t.throwsAsync(
-        userCreatableAddType(c.type, id, { size: MiB, dump: false, ...c.props }),
+        ctx.run(() => userCreatableAddType(c.type, id, { size: MiB, dump: false, ...c.props })),
       );
       t.is(e.message, c.message(id));
       t.true(faulty.calls.includes(c.fault), 'the fault was reached');
@@ -239,9 +238,9 @@ for (const c of CASES) {
 test.serial(
   'a preallocation asked for after creation reports its failure and leaves prealloc off',
   async (t) => {
-    const obj = (await userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'latefail', {
-      size: MiB,
-    })) as HostMemoryBackend;
+    const obj = (await ctx.run(() =>
+      userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'latefail', { size: MiB }),
+    )) as HostMemoryBackend;
     obj.unref();
     const ends: PreallocEndEvent[] = [];
     const onEnd = (e: PreallocEndEvent): void => {
@@ -250,7 +249,7 @@ test.serial(
     hostMemoryBackendEvents.on('prealloc-end', onEnd);
     faulty.faults.set('prealloc', E.ENOMEM);
     try {
-      obj.propertySet('prealloc', true);
+      ctx.run(() => obj.propertySet('prealloc', true));
       t.true(obj.propertyGetBool('prealloc'), 'on while it runs');
       await t.throwsAsync(hostMemoryBackendWaitPrealloc(obj), {
         message: 'qemu_prealloc_mem: preallocating memory failed: Cannot allocate memory',
@@ -269,3 +268,29 @@ test.serial(
     t.true(obj.finalized);
   },
 );
+
+test.serial('a machine context substitutes the OS layer for its own machine only', async (t) => {
+  faulty.faults.set('mmap', E.ENOMEM);
+  faulty.calls.length = 0;
+  try {
+    // Outside the context: the real OS layer, so creation succeeds.
+    const real = await userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'ctxreal', { size: MiB });
+    real.unref();
+    t.deepEqual(faulty.calls, []);
+    // Inside: the substitute, which fails.
+    await t.throwsAsync(
+      ctx.run(() => userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'ctxfake', { size: MiB })),
+      { message: "cannot set up guest memory 'ctxfake': Cannot allocate memory" },
+    );
+    t.true(faulty.calls.includes('mmap'));
+    t.is(MachineContext.current(), MachineContext.root);
+    t.is(
+      ctx.run(() => hostOs()),
+      faulty,
+    );
+    t.not(hostOs(), faulty);
+  } finally {
+    faulty.faults.clear();
+    userCreatableDel('ctxreal');
+  }
+});

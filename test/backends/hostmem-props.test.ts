@@ -12,9 +12,10 @@ import {
   objectNew,
   userCreatableAddType,
   userCreatableDel,
+  objectCheck,
 } from '../../src/qom/index.js';
 import {
-  type HostMemoryBackend,
+  HostMemoryBackend,
   TYPE_MEMORY_BACKEND,
   TYPE_MEMORY_BACKEND_FILE,
   TYPE_MEMORY_BACKEND_MEMFD,
@@ -133,7 +134,7 @@ const DEFAULTS: Record<string, JsonObject> = {
 
 for (const [type, defaults] of Object.entries(DEFAULTS)) {
   test(`${type}: defaults as QEMU with -M none`, (t) => {
-    using obj = objectNew<HostMemoryBackend>(type);
+    using obj = objectCheck(objectNew(type), HostMemoryBackend);
     for (const [name, value] of Object.entries(defaults)) {
       t.deepEqual(obj.propertyGet(name), value, name);
     }
@@ -222,7 +223,7 @@ test('setter errors before creation, with QEMU 7.2 texts', (t) => {
 });
 
 test('string (command-line) values: sizes with suffixes, node ranges, on/off', (t) => {
-  using obj = objectNew<HostMemoryBackend>(TYPE_MEMORY_BACKEND_FILE);
+  using obj = objectCheck(objectNew(TYPE_MEMORY_BACKEND_FILE), HostMemoryBackend);
   obj.propertyParse('size', '2M');
   obj.propertyParse('host-nodes', '0-2,5');
   obj.propertyParse('merge', 'off');

@@ -11,7 +11,7 @@ import {
   type HostMemoryBackend,
   TYPE_MEMORY_BACKEND_RAM,
   TYPE_THREAD_CONTEXT,
-  type ThreadContext,
+  ThreadContext,
 } from '../../src/backends/index.js';
 
 function allowedCpus(): number[] {
@@ -39,7 +39,7 @@ test('thread-context: a user-creatable type with QEMU 7.2 properties', (t) => {
 });
 
 test('thread-context: affinity checks with QEMU texts; tsqom cannot pin threads', async (t) => {
-  using tc = objectNew<ThreadContext>(TYPE_THREAD_CONTEXT);
+  using tc = objectNew(ThreadContext);
   t.is(tc.propertyGet('thread-id'), 18446744073709551615n);
   t.throws(() => tc.propertyGet('cpu-affinity'), { message: 'Object not initialized yet' });
   t.throws(() => tc.propertyGet('node-affinity'), {
@@ -61,7 +61,7 @@ test('thread-context: affinity checks with QEMU texts; tsqom cannot pin threads'
 });
 
 test('thread-context: completed, it reports the allowed CPUs; backends link it strongly', async (t) => {
-  const tc = await userCreatableAddType(TYPE_THREAD_CONTEXT, 'tc0', {});
+  const tc = await userCreatableAddType(ThreadContext, 'tc0', {});
   tc.unref();
   t.deepEqual(tc.propertyGet('cpu-affinity'), allowedCpus());
   t.throws(() => tc.propertySet('cpu-affinity', [0]), {

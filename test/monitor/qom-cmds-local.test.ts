@@ -75,7 +75,7 @@ typeRegister<UserCreatableClass, SlowWidget>({
   parent: 'tm-widget',
   instanceType: SlowWidget,
   classInit(oc) {
-    const uc = (oc as ObjectClass).dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE)!;
+    const uc = (oc as ObjectClass).dynamicCast(UserCreatableClass)!;
     uc.complete = (obj: QomObject) =>
       new Promise<void>((resolve, reject) => {
         gates.push(() =>

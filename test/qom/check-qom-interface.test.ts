@@ -9,6 +9,7 @@ import {
   objectClassByName,
   objectNew,
   typeRegister,
+  objectClassCheck,
 } from '../../src/qom/index.js';
 
 const TYPE_TEST_IF = 'test-interface';
@@ -20,7 +21,7 @@ class TestIfClass extends InterfaceClass {
 
 function testClassInit(oc: ObjectClass): void {
   // The implementing type reaches its own interface vtable by casting.
-  const tc = oc.dynamicCast<TestIfClass>(TYPE_TEST_IF);
+  const tc = oc.dynamicCast(TestIfClass);
   if (!tc) throw new Error('TEST_IF_CLASS failed');
   tc.test = PATTERN;
 }
@@ -41,7 +42,7 @@ function testInterfaceImpl(t: import('ava').ExecutionContext, type: string): voi
   const obj = objectNew(type);
   const iobj = obj.dynamicCast(TYPE_TEST_IF);
   t.is(iobj, obj);
-  const ioc = iobj!.klass.dynamicCast<TestIfClass>(TYPE_TEST_IF);
+  const ioc = iobj!.klass.dynamicCast(TestIfClass);
   t.truthy(ioc);
   t.true(ioc instanceof TestIfClass);
   t.is(ioc!.test, PATTERN);
@@ -60,8 +61,8 @@ test('/qom/interface/intermediate_impl', (t) => {
 test('each type has its own interface class, a copy of its parent type’s', (t) => {
   const direct = objectClassByName(TYPE_DIRECT_IMPL)!;
   const inter = objectClassByName(TYPE_INTERMEDIATE_IMPL)!;
-  const dic = direct.dynamicCast<TestIfClass>(TYPE_TEST_IF)!;
-  const iic = inter.dynamicCast<TestIfClass>(TYPE_TEST_IF)!;
+  const dic = direct.dynamicCast(TestIfClass)!;
+  const iic = inter.dynamicCast(TestIfClass)!;
   t.not(dic, iic);
   t.is(dic.typeName, 'direct-impl::test-interface');
   t.is(iic.typeName, 'intermediate-impl::test-interface');
@@ -73,7 +74,7 @@ test('each type has its own interface class, a copy of its parent type’s', (t)
   // Interface impl classes are not registered types.
   t.is(objectClassByName('direct-impl::test-interface'), null);
   // The interface class of the type itself is the interface's class.
-  const ifc = objectClassByName<TestIfClass>(TYPE_TEST_IF)!;
+  const ifc = objectClassCheck(objectClassByName(TYPE_TEST_IF)!, TestIfClass);
   t.is(ifc.test, 0);
   t.is(ifc.dynamicCast(TYPE_TEST_IF), ifc);
   t.is(ifc.dynamicCast(TYPE_INTERFACE), ifc);

@@ -2,7 +2,6 @@
 // same fixtures and assertions.
 import test from 'ava';
 import {
-  type JsonObject,
   type QomError,
   TYPE_CONTAINER,
   objectClassByName,
@@ -14,11 +13,12 @@ import {
   objectResolvePathType,
   userCreatableAddType,
   userCreatableDel,
+  type KeyvalProps,
 } from '../../src/qom/index.js';
 import {
   DUMMY_PLATYPUS,
-  type DummyDev,
-  type DummyObject,
+  DummyDev,
+  DummyObject,
   TYPE_DUMMY,
   TYPE_DUMMY_BACKEND,
   TYPE_DUMMY_BUS,
@@ -26,20 +26,24 @@ import {
   finalized,
   registerProplistTypes,
 } from '../helpers/qom/proplist-fixtures.js';
+import { objectCheck } from '../../src/qom/index.js';
 
 registerProplistTypes();
 
 // QEMU's keyval_parse("bv=yes,sv=Hiss hiss hiss,av=platypus", "qom-type"):
 // every value is a string.
-const params: JsonObject = { bv: 'yes', sv: 'Hiss hiss hiss', av: 'platypus' };
+const params: KeyvalProps = { bv: 'yes', sv: 'Hiss hiss hiss', av: 'platypus' };
 
 test.serial('/qom/proplist/createlist', (t) => {
   const parent = objectGetObjectsRoot();
-  const dobj = objectNewWithProps<DummyObject>(TYPE_DUMMY, parent, 'dummy0', {
-    bv: 'yes',
-    sv: 'Hiss hiss hiss',
-    av: 'platypus',
-  });
+  const dobj = objectCheck(
+    objectNewWithProps(TYPE_DUMMY, parent, 'dummy0', {
+      bv: 'yes',
+      sv: 'Hiss hiss hiss',
+      av: 'platypus',
+    }),
+    DummyObject,
+  );
   t.is(dobj.sv, 'Hiss hiss hiss');
   t.true(dobj.bv);
   t.is(dobj.av, DUMMY_PLATYPUS);
@@ -52,11 +56,14 @@ test.serial('/qom/proplist/createlist', (t) => {
 test.serial('/qom/proplist/createv', (t) => {
   // QEMU's variadic and va_list entry points are one function here.
   const parent = objectGetObjectsRoot();
-  const dobj = objectNewWithProps<DummyObject>(TYPE_DUMMY, parent, 'dummy0', {
-    bv: 'yes',
-    sv: 'Hiss hiss hiss',
-    av: 'platypus',
-  });
+  const dobj = objectCheck(
+    objectNewWithProps(TYPE_DUMMY, parent, 'dummy0', {
+      bv: 'yes',
+      sv: 'Hiss hiss hiss',
+      av: 'platypus',
+    }),
+    DummyObject,
+  );
   t.is(dobj.sv, 'Hiss hiss hiss');
   t.true(dobj.bv);
   t.is(dobj.av, DUMMY_PLATYPUS);
@@ -65,7 +72,7 @@ test.serial('/qom/proplist/createv', (t) => {
   dobj.unparent();
 });
 
-async function testCreateObj(qdict: JsonObject): Promise<boolean> {
+async function testCreateObj(qdict: KeyvalProps): Promise<boolean> {
   const obj = await userCreatableAddType(TYPE_DUMMY, 'dev0', qdict, { keyval: true });
   obj.unref();
   return true;
@@ -118,7 +125,10 @@ test.serial('/qom/proplist/badenum', (t) => {
 
 test.serial('/qom/proplist/getenum', (t) => {
   const parent = objectGetObjectsRoot();
-  const dobj = objectNewWithProps<DummyObject>(TYPE_DUMMY, parent, 'dummy0', { av: 'platypus' });
+  const dobj = objectCheck(
+    objectNewWithProps(TYPE_DUMMY, parent, 'dummy0', { av: 'platypus' }),
+    DummyObject,
+  );
   t.is(dobj.av, DUMMY_PLATYPUS);
 
   t.is(dobj.propertyGetEnum('av', 'DummyAnimal'), DUMMY_PLATYPUS);
@@ -153,11 +163,14 @@ function checkPropNames(
 
 test.serial('/qom/proplist/iterator', (t) => {
   const parent = objectGetObjectsRoot();
-  const dobj = objectNewWithProps<DummyObject>(TYPE_DUMMY, parent, 'dummy0', {
-    bv: 'yes',
-    sv: 'Hiss hiss hiss',
-    av: 'platypus',
-  });
+  const dobj = objectCheck(
+    objectNewWithProps(TYPE_DUMMY, parent, 'dummy0', {
+      bv: 'yes',
+      sv: 'Hiss hiss hiss',
+      av: 'platypus',
+    }),
+    DummyObject,
+  );
   checkPropNames(
     t,
     [...dobj.properties()].map((p) => p.name),
@@ -178,7 +191,7 @@ test.serial('/qom/proplist/class_iterator', (t) => {
 test.serial('/qom/proplist/delchild', (t) => {
   const parent = objectGetObjectsRoot();
   const before = { ...finalized };
-  const dev = objectNewWithProps<DummyDev>(TYPE_DUMMY_DEV, parent, 'dev0', {});
+  const dev = objectCheck(objectNewWithProps(TYPE_DUMMY_DEV, parent, 'dev0', {}), DummyDev);
   const bus = dev.bus!;
   const backend = bus.backend!;
   t.is(objectResolvePath('/objects/dev0/bus/backend').obj, backend);

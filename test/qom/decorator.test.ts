@@ -7,7 +7,7 @@ import {
   QomType,
   TYPE_OBJECT,
   TYPE_USER_CREATABLE,
-  type UserCreatableClass,
+  UserCreatableClass,
   objectClassByName,
   objectGetObjectsRoot,
   objectNew,
@@ -15,6 +15,8 @@ import {
   typeRegister,
   userCreatableAddType,
   userCreatableDel,
+  objectCheck,
+  objectClassCheck,
 } from '../../src/qom/index.js';
 
 const log: string[] = [];
@@ -28,6 +30,7 @@ class AnimalClass extends ObjectClass {
 
 @QomType({ name: 'deco-animal', abstract: true, classType: AnimalClass, classData: 'animal-data' })
 class DecoAnimal extends QomObject {
+  static override readonly classType = AnimalClass;
   name = '';
   static override classInit(oc: AnimalClass, data?: unknown): void {
     log.push(`deco classInit ${oc.typeName} ${String(data)}`);
@@ -157,7 +160,7 @@ test.serial('decorator and TypeInfo registrations are equivalent', (t) => {
     prefix: string,
   ): { classLog: string[]; objLog: string[]; klass: AnimalClass; props: string[] } => {
     log.length = 0;
-    const klass = objectClassByName<AnimalClass>(`${prefix}-puppy`)!;
+    const klass = objectClassCheck(objectClassByName(`${prefix}-puppy`)!, AnimalClass);
     const classLog = [...log];
     log.length = 0;
     const o = objectNew(`${prefix}-puppy`);
@@ -193,7 +196,7 @@ test.serial('decorator and TypeInfo registrations are equivalent', (t) => {
   t.is(deco.klass.sound, 'woof');
   t.is(info.klass.sound, 'woof');
   t.is(deco.klass.legs, 4);
-  const puppy = objectNew<DecoPuppy>('deco-puppy');
+  const puppy = objectCheck(objectNew('deco-puppy'), DecoPuppy);
   t.true(puppy instanceof DecoPuppy);
   t.true(puppy.isA('deco-animal'));
   puppy.unref();
@@ -258,8 +261,7 @@ class DecoBackendSub extends DecoBackend {
 test.serial(
   'complete() and canBeDeleted() methods are wired into the user-creatable class',
   async (t) => {
-    const ucc =
-      objectClassByName('deco-backend')!.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE)!;
+    const ucc = objectClassByName('deco-backend')!.dynamicCast(UserCreatableClass)!;
     t.is(typeof ucc.complete, 'function');
     t.is(typeof ucc.canBeDeleted, 'function');
     const o = (await userCreatableAddType('deco-backend', 'db0', {})) as DecoBackend;

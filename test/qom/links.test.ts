@@ -12,6 +12,7 @@ import {
   objectPropertyAllowSetLink,
   objectResolvePath,
   typeRegister,
+  objectCheck,
 } from '../../src/qom/index.js';
 
 typeRegister({ name: 'link-target', parent: TYPE_OBJECT });
@@ -99,7 +100,7 @@ function setup(): {
   const o1 = add(cont, 'o1', 'link-other');
   add(cont, 'dup', 'link-target');
   add(add(cont, 'deeper', TYPE_CONTAINER), 'dup', 'link-target');
-  const holder = objectNew<Holder>('link-holder');
+  const holder = objectCheck(objectNew('link-holder'), Holder);
   cont.propertyAddChild('holder', holder);
   holder.unref();
   return { holder, t1, sub, o1, cleanup: () => cont.unparent() };
@@ -201,7 +202,7 @@ test.serial('link errors: wrong type, not found, ambiguous, check hook', (t) => 
 
 test.serial('class link properties keep per-object targets and release strong ones', (t) => {
   const { holder, t1, cleanup } = setup();
-  const other = objectNew<Holder>('link-holder');
+  const other = objectCheck(objectNew('link-holder'), Holder);
   holder.propertySet('class-link', '/objects/linktree/t1');
   other.propertySet('class-link', '/objects/linktree/t1');
   t.is(holder.classLink, t1);
@@ -280,7 +281,7 @@ test.serial('aliases forward get/set, type, default and description', (t) => {
       oc.propertyAddEnum<Tgt>('animal', { name: 'Animal', values: ['cat', 'dog'] }, () => 1);
     },
   });
-  const tgt = objectNew<Tgt>('alias-target');
+  const tgt = objectCheck(objectNew('alias-target'), Tgt);
   t.true(tgt.flag, 'default applied');
   const host = objectNew(TYPE_CONTAINER);
   const ap = host.propertyAddAlias('alias-flag', tgt, 'flag');

@@ -19,9 +19,11 @@ import {
   objectNewWithClass,
   typeGetInfo,
   typeRegister,
+  objectCheck,
+  objectClassCheck,
 } from '../../src/qom/index.js';
 import {
-  type DummyDev,
+  DummyDev,
   TYPE_DUMMY_BACKEND,
   TYPE_DUMMY_BUS,
   TYPE_DUMMY_DEV,
@@ -112,7 +114,7 @@ test('lazy class initialisation: parent first, classBaseInit of ancestors, then 
     classData: 'dc',
   });
   t.deepEqual(log, [], 'registration initialises nothing');
-  const c = objectClassByName<SubClass>('ci-c')!;
+  const c = objectClassCheck(objectClassByName('ci-c')!, SubClass);
   t.deepEqual(log, [
     'init a ci-a da',
     'base a ci-b db vm=a',
@@ -123,8 +125,8 @@ test('lazy class initialisation: parent first, classBaseInit of ancestors, then 
   ]);
   t.true(c instanceof SubClass);
   t.is(c.vm, 'b', 'the parent class struct was copied');
-  const a = objectClassByName<BaseClass>('ci-a')!;
-  const b = objectClassByName<SubClass>('ci-b')!;
+  const a = objectClassCheck(objectClassByName('ci-a')!, BaseClass);
+  const b = objectClassCheck(objectClassByName('ci-b')!, SubClass);
   t.is(a.vm, 'a');
   t.is(a.counter, 0);
   t.is(b.counter, 1);
@@ -184,7 +186,7 @@ test.serial(
   'init and post-init run root to leaf, finalize releases properties then runs leaf to root',
   (t) => {
     events.length = 0;
-    const o = objectNew<L3>('lvl3');
+    const o = objectCheck(objectNew('lvl3'), L3);
     t.true(o instanceof L3);
     t.deepEqual(events, ['init1 lvl3', 'init2', 'init3', 'post1 lvl3', 'post2', 'post3']);
     events.length = 0;
@@ -346,8 +348,8 @@ test('an instanceInit that throws releases what it built', (t) => {
 });
 
 test('dynamicCast and isA for objects and classes', (t) => {
-  const o = objectNew<L3>('lvl3');
-  t.is(o.dynamicCast<L2>('lvl2'), o);
+  const o = objectCheck(objectNew('lvl3'), L3);
+  t.is(o.dynamicCast(L2), o);
   t.is(o.dynamicCast('lvl1'), o);
   t.is(o.dynamicCast(TYPE_OBJECT), o);
   t.is(o.dynamicCast(TYPE_CONTAINER), null);
@@ -374,7 +376,7 @@ test('interfaces: inherited, not duplicated, and ambiguous casts fail', (t) => {
     parent: TYPE_OBJECT,
     interfaces: ['if-sub1'],
     classInit(oc) {
-      oc.dynamicCast<IfBaseClass>('if-base')!.tag = 'one';
+      oc.dynamicCast(IfBaseClass)!.tag = 'one';
     },
   });
   // Listing an interface the parent already implements adds nothing.
@@ -384,13 +386,13 @@ test('interfaces: inherited, not duplicated, and ambiguous casts fail', (t) => {
 
   const one = objectClassByName('impl-one')!;
   t.is(one.interfaces.length, 1);
-  t.is(one.dynamicCast<IfBaseClass>('if-base')!.tag, 'one');
+  t.is(one.dynamicCast(IfBaseClass)!.tag, 'one');
   t.is(one.dynamicCast('if-sub1'), one.interfaces[0]);
   t.is(one.dynamicCast('if-sub2'), null);
 
   const again = objectClassByName('impl-one-again')!;
   t.is(again.interfaces.length, 1);
-  t.is(again.dynamicCast<IfBaseClass>('if-base')!.tag, 'one', 'interface class data inherited');
+  t.is(again.dynamicCast(IfBaseClass)!.tag, 'one', 'interface class data inherited');
 
   const two = objectClassByName('impl-two')!;
   t.is(two.interfaces.length, 2);
@@ -495,7 +497,7 @@ test('class property defaults are applied before instanceInit', (t) => {
       o.seenInInit = o.n;
     },
   });
-  const o = objectNew<D>('with-defaults');
+  const o = objectCheck(objectNew('with-defaults'), D);
   t.is(o.seenInInit, 42);
   t.is(o.s, 'dflt');
   t.is(o.propertyFind('n')!.defval, 42);
@@ -551,7 +553,7 @@ test('objectNewWithClass', (t) => {
 });
 
 test('finalizing a parentless dev tears down the bus and backend once each', (t) => {
-  const dev = objectNew<DummyDev>(TYPE_DUMMY_DEV);
+  const dev = objectNew(DummyDev);
   const bus = dev.bus!;
   const backend = bus.backend!;
   t.is(bus.refcount, 2);

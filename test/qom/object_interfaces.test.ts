@@ -8,7 +8,7 @@ import {
   TYPE_CONTAINER,
   TYPE_OBJECT,
   TYPE_USER_CREATABLE,
-  type UserCreatableClass,
+  UserCreatableClass,
   objectGetObjectsRoot,
   objectInitializeChild,
   objectNew,
@@ -24,6 +24,7 @@ import {
   userCreatableDel,
   userCreatableTypesHelp,
 } from '../../src/qom/index.js';
+import { objectCheck } from '../../src/qom/index.js';
 
 const ID_HINT = "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n";
 
@@ -63,7 +64,7 @@ typeRegister<ObjectClass, Uc>({
       (o) => o.inUse,
       (o, v) => void (o.inUse = v),
     );
-    const ucc = oc.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE)!;
+    const ucc = oc.dynamicCast(UserCreatableClass)!;
     ucc.complete = (obj) => {
       const o = obj as Uc;
       if (o.failComplete) throw new QomError('complete failed');
@@ -80,7 +81,7 @@ typeRegister({
   name: 'uc-async',
   parent: 'uc-sync',
   classInit(oc) {
-    const ucc = oc.dynamicCast<UserCreatableClass>(TYPE_USER_CREATABLE)!;
+    const ucc = oc.dynamicCast(UserCreatableClass)!;
     ucc.complete = (obj) =>
       new Promise<void>((resolve, reject) => {
         pending = {
@@ -221,7 +222,7 @@ test.serial('object_new_with_props', async (t) => {
   e = t.throws<QomError>(() => objectNewWithProps('uc-abstract', objects, 'x', {}));
   t.is(e?.message, "object type 'uc-abstract' is abstract");
 
-  const o = objectNewWithProps<Uc>('uc-sync', objects, 'w1', { size: '2M' });
+  const o = objectCheck(objectNewWithProps('uc-sync', objects, 'w1', { size: '2M' }), Uc);
   t.is(o.size, 2n ** 21n);
   t.is(o.completed, 1);
   t.is(o.refcount, 1, 'kept alive by its parent');
@@ -243,7 +244,7 @@ test.serial('object_new_with_props', async (t) => {
   c.unparent();
 
   // Without an id the caller owns the object.
-  const anon = objectNewWithProps<Uc>('uc-sync', null, null, { size: '1' });
+  const anon = objectCheck(objectNewWithProps('uc-sync', null, null, { size: '1' }), Uc);
   t.is(anon.refcount, 1);
   anon.unref();
 
@@ -260,10 +261,10 @@ test.serial('object_new_with_props', async (t) => {
   t.true(w4!.finalized, 'dropped once the completion settled');
   t.is(objects.resolvePathComponent('w4'), null);
 
-  const p = objectNewWithPropsAsync<Uc>('uc-async', objects, 'w5', { size: '1k' });
+  const p = objectNewWithPropsAsync('uc-async', objects, 'w5', { size: '1k' });
   await Promise.resolve();
   pending!.resolve();
-  const w5 = await p;
+  const w5 = objectCheck(await p, Uc);
   t.is(w5.size, 1024n);
   t.is(w5.refcount, 1);
   w5.unparent();
@@ -271,7 +272,7 @@ test.serial('object_new_with_props', async (t) => {
 
 test('object_initialize_child', (t) => {
   const parent = objectNew(TYPE_CONTAINER);
-  const kid = objectInitializeChild<Uc>(parent, 'kid', 'uc-sync', { size: '1' });
+  const kid = objectCheck(objectInitializeChild(parent, 'kid', 'uc-sync', { size: '1' }), Uc);
   t.is(kid.refcount, 1);
   t.is(kid.parent, parent);
   t.is(kid.completed, 1);

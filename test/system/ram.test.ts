@@ -1,7 +1,8 @@
 import 'reflect-metadata';
+import { HOST_OS } from '../../src/native/host.js';
+import { MachineContext, hostOs } from '../../src/util/machine-context.js';
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { container } from 'tsyringe';
 import {
   HostOs,
   MAP_SHARED,
@@ -36,7 +37,7 @@ import {
 } from '../../src/system/index.js';
 import { containerRegion, newOwner, scopedAddressSpace } from '../helpers/system/regions.js';
 
-const os = (): HostOs => container.resolve(HostOs);
+const os = (): HostOs => hostOs();
 const SIZE = 64 * 1024;
 
 function mapped(address: bigint): boolean {
@@ -184,8 +185,8 @@ test.serial('RAM from an fd: QEMU’s errors, and the region is unparented', (t)
       throw new OsError(12, 'mmap');
     }
   }
-  container.registerInstance(HostOs, new NoMemory());
-  try {
+  const ctx = new MachineContext().register(HOST_OS, new NoMemory());
+  ctx.run(() => {
     t.throws(
       () =>
         memoryRegionInitRamFromFd(memoryRegionNew(), owner, 'nomem', 4096, RAM_SHARED, small, 0),
@@ -196,9 +197,7 @@ test.serial('RAM from an fd: QEMU’s errors, and the region is unparented', (t)
     t.throws(() => memoryRegionInitRam(memoryRegionNew(), owner, 'anon', 4096), {
       message: "cannot set up guest memory 'anon': Cannot allocate memory",
     });
-  } finally {
-    container.registerInstance(HostOs, real);
-  }
+  });
   t.deepEqual([...owner.children()], []);
   owner.unref();
   real.close(small);

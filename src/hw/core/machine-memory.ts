@@ -12,7 +12,7 @@
  * share=on`), unless the caller asks for the check up front.
  * @module
  */
-import { QomError, objectResolvePathType } from '../../qom/index.js';
+import { QomError, objectResolvePathType, objectDynamicCast } from '../../qom/index.js';
 import {
   type MemoryRegion,
   getSystemMemory,
@@ -20,7 +20,7 @@ import {
   memoryRegionDelSubregion,
 } from '../../system/memory.js';
 import {
-  type HostMemoryBackend,
+  HostMemoryBackend,
   TYPE_MEMORY_BACKEND,
   hostMemoryBackendGetMemory,
   hostMemoryBackendIsMapped,
@@ -49,7 +49,8 @@ export function machineSetMemoryBackend(
   id: string,
   options: MachineMemoryBackendOptions = {},
 ): MemoryRegion {
-  const backend = objectResolvePathType(id, TYPE_MEMORY_BACKEND).obj as HostMemoryBackend | null;
+  const found = objectResolvePathType(id, TYPE_MEMORY_BACKEND).obj;
+  const backend = found ? objectDynamicCast(found, HostMemoryBackend) : null;
   if (!backend) throw new QomError(`Memory backend '${id}' not found`);
   const component = backend.canonicalPathComponent() ?? id;
   if (machineRam !== null || hostMemoryBackendIsMapped(backend)) {

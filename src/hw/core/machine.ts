@@ -15,7 +15,7 @@ import {
   objectPropertyAllowSetLink,
   type ObjectClass,
 } from '../../qom/index.js';
-import { TYPE_MEMORY_BACKEND, type HostMemoryBackend } from '../../backends/hostmem.js';
+import { HostMemoryBackend } from '../../backends/hostmem.js';
 import { machineGetContainer } from '../../system/memory.js';
 import { phaseCheck, MachineInitPhase } from './qdev.js';
 
@@ -61,15 +61,15 @@ export class MachineState extends QomObject {
 
   /** QEMU's machine_class_init, for the properties tsqom has. */
   static override classInit(oc: ObjectClass): void {
-    oc.propertyAddLink<MachineState>(
+    oc.propertyAddLink<MachineState, HostMemoryBackend>(
       'memory-backend',
-      TYPE_MEMORY_BACKEND,
+      HostMemoryBackend,
       (m) => m.memoryBackend,
       (m, v) => {
         if (phaseCheck(MachineInitPhase.MachineReady)) {
           throw new QomError("Property 'memory-backend' cannot be set after the machine is ready");
         }
-        m.memoryBackend = v as HostMemoryBackend | null;
+        m.memoryBackend = v;
       },
       { check: objectPropertyAllowSetLink, strong: true },
     );
@@ -118,7 +118,7 @@ export function machineCreate(type: string = TYPE_NONE_MACHINE): QomObject {
   const existing = root.resolvePathComponent('machine');
   if (existing) return existing;
   if (type !== TYPE_NONE_MACHINE) throw new QomError('unsupported machine type');
-  const m = objectNew<NoneMachine>(TYPE_NONE_MACHINE);
+  const m = objectNew(NoneMachine);
   root.propertyAddChild('machine', m);
   m.unref();
   for (const c of ['peripheral', 'peripheral-anon', 'unattached']) machineGetContainer(c);

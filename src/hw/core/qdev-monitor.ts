@@ -25,7 +25,7 @@ import {
 } from '../../qom/index.js';
 import { ID_HINT, QemuOptsList, idWellformed, type QemuOpts } from '../../util/qemu-option.js';
 import {
-  type DeviceClass,
+  DeviceClass,
   DeviceState,
   MachineInitPhase,
   TYPE_DEVICE,
@@ -56,13 +56,13 @@ export const qemuDeviceOpts = new QemuOptsList('device', 'driver');
  */
 export function qdevGetDeviceClass(driver: string): DeviceClass {
   const oc = objectClassByName(driver);
-  if (!oc || !oc.isA(TYPE_DEVICE)) {
+  const dc = oc?.isA(TYPE_DEVICE) ? oc.dynamicCast(DeviceClass) : null;
+  if (!dc) {
     throw new QomError(`'${driver}' is not a valid device model name`);
   }
-  if (oc.isAbstract) {
+  if (dc.isAbstract) {
     throw new QomError("Parameter 'driver' expects a non-abstract device type");
   }
-  const dc = oc as DeviceClass;
   if (!dc.userCreatable || (phaseCheck(MachineInitPhase.MachineReady) && !dc.hotpluggable)) {
     throw new QomError("Parameter 'driver' expects a pluggable device type");
   }
@@ -220,7 +220,7 @@ export async function qmpDeviceAdd(args: JsonObject): Promise<DeviceState> {
 export function findDeviceState(id: string): DeviceState {
   const obj = objectResolvePathAt(qdevGetPeripheral(), id);
   if (!obj) throw new QomError(`Device '${id}' not found`, 'DeviceNotFound');
-  const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+  const dev = obj.dynamicCast(DeviceState);
   if (!dev) throw new QomError(`${id} is not a hotpluggable device`);
   return dev;
 }

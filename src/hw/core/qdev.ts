@@ -18,6 +18,7 @@
  * error_report would.
  * @module
  */
+import { errorReport } from '../../util/error-report.js';
 import {
   type JsonObject,
   ObjectClass,
@@ -28,7 +29,10 @@ import {
   objectClassByName,
   objectGetRoot,
   objectNew,
-  typeRegister,
+  QomType,
+  objectCheck,
+  type InstanceConstructor,
+  objectGetClass,
 } from '../../qom/index.js';
 import { machineGetContainer } from '../../system/memory.js';
 
@@ -63,6 +67,8 @@ export class DeviceClass extends ObjectClass {
   desc: string | null = null;
   /** The bus type the device plugs into; always null in tsqom (no buses). */
   busType: string | null = null;
+  /** Device classes' own `realize()`, `unrealize()` and `reset()` methods fill these slots. */
+  static override readonly instanceMethods: readonly string[] = ['realize', 'unrealize', 'reset'];
 }
 
 /**
@@ -130,7 +136,7 @@ const deviceListeners: DeviceListener[] = [];
 export function deviceListenerRegister(listener: DeviceListener): void {
   deviceListeners.push(listener);
   qdevGetMachine().childForeachRecursive((obj) => {
-    const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+    const dev = obj.dynamicCast(DeviceState);
     if (dev?.realized) listener.realize?.(dev);
   });
 }
@@ -171,11 +177,6 @@ function emitEvent(event: string, data: JsonObject): void {
   if (e) e(event, data);
 }
 
-/** QEMU's error_report: one line on stderr. */
-function errorReport(msg: string): void {
-  process.stderr.write(`${msg}\n`);
-}
-
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return (
     typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function'
@@ -187,7 +188,11 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
  * read-only by convention; change them through the functions and
  * properties.
  */
+@QomType({ name: TYPE_DEVICE, parent: TYPE_OBJECT, abstract: true })
 export class DeviceState extends QomObject {
+  /** Devices' class struct. */
+  static override readonly classType = DeviceClass;
+
   /** The `id` given to `-device` / `device_add`, or null for anonymous devices. */
   id: string | null = null;
   /** Whether the device is realized. */
@@ -204,6 +209,28 @@ export class DeviceState extends QomObject {
   readonly unplugBlockers: QomError[] = [];
   /** @internal The realization in progress, if it is asynchronous. */
   realizing: Promise<void> | null = null;
+
+  /** QEMU's device_class_init: the properties every device has. */
+  static override classInit(dc: DeviceClass): void {
+    dc.unparent = (obj) => deviceUnparent(objectCheck(obj, DeviceState));
+    dc.hotpluggable = true;
+    dc.userCreatable = true;
+    dc.propertyAddBool<DeviceState>(
+      'realized',
+      (dev) => dev.realized,
+      (dev, value) => {
+        const r = deviceSetRealized(dev, value);
+        if (isThenable(r)) {
+          r.then(undefined, (e: unknown) =>
+            errorReport(e instanceof QomError ? e.pretty() : String(e)),
+          );
+        }
+      },
+    );
+    dc.propertyAddBool<DeviceState>('hotpluggable', (dev) => deviceGetClass(dev).hotpluggable);
+    dc.propertyAddBool<DeviceState>('hotplugged', (dev) => dev.hotplugged);
+    dc.propertyAddLink<DeviceState>('parent_bus', 'bus', () => null, null);
+  }
 
   /** QEMU's device_initfn: hot-plugged when created after the machine is ready. */
   override instanceInit(): void {
@@ -223,18 +250,18 @@ export class DeviceState extends QomObject {
 
   /** The device's class. */
   get deviceClass(): DeviceClass {
-    return this.klass as DeviceClass;
+    return objectGetClass(this, DeviceClass);
   }
 }
 
 /** The DeviceClass of a device (QEMU's DEVICE_GET_CLASS). */
 export function deviceGetClass(dev: DeviceState): DeviceClass {
-  return dev.klass as DeviceClass;
+  return objectGetClass(dev, DeviceClass);
 }
 
 /** QEMU's DEVICE(): `obj` as a device, or a QomError if it is not one. */
 export function deviceCast(obj: QomObject): DeviceState {
-  const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+  const dev = obj.dynamicCast(DeviceState);
   if (!dev) throw new QomError(`object of type '${obj.typeName}' is not a device`);
   return dev;
 }
@@ -355,7 +382,7 @@ export function deviceColdReset(dev: DeviceState): void {
 export function qemuDevicesReset(): void {
   const devs: DeviceState[] = [];
   qdevGetMachine().childForeachRecursive((obj) => {
-    const dev = obj.dynamicCast<DeviceState>(TYPE_DEVICE);
+    const dev = obj.dynamicCast(DeviceState);
     if (dev?.realized) devs.push(dev);
   });
   for (const d of devs) if (!d.finalized) deviceColdReset(d);
@@ -409,50 +436,26 @@ export function deviceClassSetParentReset(dc: DeviceClass, reset: DeviceReset): 
 }
 
 /**
- * QEMU's qdev_new: a new device of `typename` (reference count 1). Throws
- * `unknown type '%s'` (QEMU aborts) or if the type is not a device.
+ * QEMU's qdev_new: a new device (reference count 1). Given the device's
+ * instance class the result has its type; given a type name, it is a
+ * DeviceState. Throws `unknown type '%s'` (QEMU aborts) or if the type is
+ * not a device.
  */
-export function qdevNew<T extends DeviceState = DeviceState>(typename: string): T {
-  if (!objectClassByName(typename)) throw new QomError(`unknown type '${typename}'`);
-  const obj = objectNew(typename);
-  const dev = obj.dynamicCast<T>(TYPE_DEVICE);
+export function qdevNew<T extends DeviceState>(type: InstanceConstructor<T>): T;
+export function qdevNew(typename: string): DeviceState;
+export function qdevNew<T extends DeviceState>(type: string | InstanceConstructor<T>): DeviceState {
+  if (typeof type !== 'string') return objectNew(type);
+  if (!objectClassByName(type)) throw new QomError(`unknown type '${type}'`);
+  const obj = objectNew(type);
+  const dev = obj.dynamicCast(DeviceState);
   if (!dev) {
     obj.unref();
-    throw new QomError(`object type '${typename}' is not a device`);
+    throw new QomError(`object type '${type}' is not a device`);
   }
   return dev;
 }
 
 // device_unparent: unrealize on the way out of the tree.
-function deviceUnparent(obj: QomObject): void {
-  const dev = obj as DeviceState;
+function deviceUnparent(dev: DeviceState): void {
   if (dev.realized) qdevUnrealize(dev);
 }
-
-typeRegister<DeviceClass, DeviceState>({
-  name: TYPE_DEVICE,
-  parent: TYPE_OBJECT,
-  abstract: true,
-  classType: DeviceClass,
-  instanceType: DeviceState,
-  classInit(dc) {
-    dc.unparent = deviceUnparent;
-    dc.hotpluggable = true;
-    dc.userCreatable = true;
-    dc.propertyAddBool<DeviceState>(
-      'realized',
-      (dev) => dev.realized,
-      (dev, value) => {
-        const r = deviceSetRealized(dev, value);
-        if (isThenable(r)) {
-          r.then(undefined, (e: unknown) =>
-            errorReport(e instanceof QomError ? e.pretty() : String(e)),
-          );
-        }
-      },
-    );
-    dc.propertyAddBool<DeviceState>('hotpluggable', (dev) => deviceGetClass(dev).hotpluggable);
-    dc.propertyAddBool<DeviceState>('hotplugged', (dev) => dev.hotplugged);
-    dc.propertyAddLink<DeviceState>('parent_bus', 'bus', () => null, null);
-  },
-});

@@ -42,7 +42,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { QomError } from '../../util/error.js';
+import { QomError, TsqomError } from '../../util/error.js';
 import { qemuStrtosz, qemuStrtou64 } from '../../util/cutils.js';
 import { GUEST_SHM_PAGE_SIZE, bytesToPages } from './guest-shm.js';
 import {
@@ -144,7 +144,11 @@ function finalMode(mode: number | undefined, umask: number): number {
 // ---------------------------------------------------------------------------
 // shared value parsers; each throws a plain message, the caller adds context
 
-class ValueError extends Error {}
+class ValueError extends TsqomError {
+  constructor(message: string) {
+    super(message, 'ERR_VDEV_SHMEM_CONFIG');
+  }
+}
 
 function parseUnsigned(s: string, what: string, max: bigint): bigint {
   // C's strtoul(s, NULL, 0) without sign or white space: 0x hex, leading 0 octal, else decimal.

@@ -21,10 +21,10 @@
  * a killed process is removed by whoever reclaims its slots.
  * @module
  */
+import { hostOs } from '../../util/machine-context.js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { container } from 'tsyringe';
 import {
   AF_UNIX,
   EFD_CLOEXEC,
@@ -130,7 +130,7 @@ export class VdevShmemDoorbell {
     private readonly self: VdevShmemProcessId,
     private readonly handlers: VdevShmemDoorbellHandlers,
     dir: string = tmpdir(),
-    private readonly os: HostOs = container.resolve(HostOs),
+    private readonly os: HostOs = hostOs(),
   ) {
     this.path = vdevShmemDoorbellPath(self, dir);
   }

@@ -45,8 +45,10 @@
  * is released.
  * @module
  */
+import { errorReport } from '../../util/error-report.js';
+import { hostOs } from '../../util/machine-context.js';
+import { TsqomError } from '../../util/error.js';
 import { fchmodSync, fchownSync, readFileSync } from 'node:fs';
-import { container } from 'tsyringe';
 import {
   HostOs,
   MAP_SHARED,
@@ -152,7 +154,7 @@ export interface VdevShmemFailure {
 }
 
 /** A host-side error (for `create` options at realize). */
-export class VdevShmemHostError extends Error {
+export class VdevShmemHostError extends TsqomError {
   /**
    * @param status - the guest status the failure maps to.
    * @param message - what went wrong.
@@ -161,8 +163,7 @@ export class VdevShmemHostError extends Error {
     readonly status: GuestShmStatus,
     message: string,
   ) {
-    super(message);
-    this.name = 'VdevShmemHostError';
+    super(message, 'ERR_VDEV_SHMEM_HOST');
   }
 }
 
@@ -172,7 +173,7 @@ const anchorOff = (i: number): number => H.ANCHORS + i * H.ANCHOR_SIZE;
 const pathOff = (i: number): number => H.SLOT_PATHS + i * H.SLOT_PATH_SIZE;
 
 function os(): HostOs {
-  return container.resolve(HostOs);
+  return hostOs();
 }
 
 function sleepMs(ms: number): void {
@@ -477,7 +478,7 @@ function deliver(c: VdevShmemClient): void {
         deliveryQueue[k]!.poll();
       } catch (e) {
         // One guest's handler failing must not starve the others.
-        process.stderr.write(`vdev-shmem: event handler failed: ${describe(e)}\n`);
+        errorReport(`vdev-shmem: event handler failed: ${describe(e)}`);
       }
     }
   } finally {
@@ -518,7 +519,7 @@ function sweepAfterPeerGone(peer: VdevShmemPeer): void {
       }
     } catch (e) {
       // Runs from the event loop: report, the next attach or detach sweeps again.
-      process.stderr.write(`vdev-shmem: cannot sweep region '${r.hostName}': ${describe(e)}\n`);
+      errorReport(`vdev-shmem: cannot sweep region '${r.hostName}': ${describe(e)}`);
       continue;
     }
     if (cleared) signalMembers(r, -1);

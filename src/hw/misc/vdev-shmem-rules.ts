@@ -25,6 +25,7 @@
  *   exceed {@link GUEST_SHM_MAX_NAME}, otherwise the name is illegal.
  * @module
  */
+import { TsqomError } from '../../util/error.js';
 import { GUEST_SHM_MAX_NAME } from './guest-shm.js';
 
 /** A rule's verdict. */
@@ -65,7 +66,7 @@ export interface ShmemDecision {
 }
 
 /** An invalid fnmatch pattern. */
-export class FnmatchPatternError extends Error {
+export class FnmatchPatternError extends TsqomError {
   /**
    * @param pattern - the pattern.
    * @param reason - what is wrong with it.
@@ -74,8 +75,7 @@ export class FnmatchPatternError extends Error {
     readonly pattern: string,
     readonly reason: string,
   ) {
-    super(`invalid pattern '${pattern}': ${reason}`);
-    this.name = 'FnmatchPatternError';
+    super(`invalid pattern '${pattern}': ${reason}`, 'ERR_VDEV_SHMEM_PATTERN');
   }
 }
 

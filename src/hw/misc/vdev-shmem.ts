@@ -41,7 +41,7 @@ import {
   type Visitor,
   qemuStrtosz,
   qemuStrtou64,
-  typeRegister,
+  QomType,
 } from '../../qom/index.js';
 import {
   type MemoryRegion,
@@ -226,6 +226,7 @@ function parseSizeOpt(v: JsonValue | undefined, key: string): bigint | undefined
  * page, window, the regions its guest attached and the regions its
  * `create` options hold. Fields are read-only by convention.
  */
+@QomType({ name: TYPE_VDEV_SHMEM, parent: TYPE_DEVICE })
 export class VdevShmemState extends DeviceState {
   /** Option values as given (strings from the command line, JSON values from QMP), by property name. */
   readonly options = new Map<string, JsonValue>();
@@ -279,6 +280,35 @@ export class VdevShmemState extends DeviceState {
   /** Lets go of everything, in case the device is finalized while realized (the framework chains the parent's hook). */
   override instanceFinalize(): void {
     vdevShmemTeardown(this);
+  }
+
+  /** The device class: description and the option properties. */
+  static override classInit(dc: DeviceClass): void {
+    dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
+    for (const [name, type, desc] of CLASS_PROPS) {
+      dc.propertyAdd<VdevShmemState>(
+        name,
+        type,
+        (dev, v, n) => v.typeStr(n, printRaw(dev.options.get(n))),
+        (dev, v, n) => setOption(dev, v, n),
+      );
+      dc.propertySetDescription(name, desc);
+    }
+  }
+
+  /** Realize: resolves the options, maps the factory page and the window. */
+  realize(): void {
+    vdevShmemRealize(this);
+  }
+
+  /** Unrealize: detaches everything. */
+  unrealize(): void {
+    vdevShmemTeardown(this);
+  }
+
+  /** Reset: the guest's attachments go, the factory page starts afresh. */
+  reset(): void {
+    vdevShmemReset(this);
   }
 }
 
@@ -524,8 +554,7 @@ function vdevShmemTeardown(dev: VdevShmemState): void {
   dev.policy = null;
 }
 
-function vdevShmemRealize(d: DeviceState): void {
-  const dev = d as VdevShmemState;
+function vdevShmemRealize(dev: VdevShmemState): void {
   const props: VdevShmemProps = {};
   for (const [k, v] of dev.options) {
     if (!DEVICE_ONLY.has(k)) props[k] = toPropValue(v, k);
@@ -594,34 +623,8 @@ function vdevShmemRealize(d: DeviceState): void {
   }
 }
 
-function vdevShmemUnrealize(d: DeviceState): void {
-  vdevShmemTeardown(d as VdevShmemState);
-}
-
-function vdevShmemReset(d: DeviceState): void {
-  const dev = d as VdevShmemState;
+function vdevShmemReset(dev: VdevShmemState): void {
   if (!dev.factory) return;
   vdevShmemDetachAll(dev);
   dev.factory = newFactory(dev);
 }
-
-typeRegister<DeviceClass, VdevShmemState>({
-  name: TYPE_VDEV_SHMEM,
-  parent: TYPE_DEVICE,
-  instanceType: VdevShmemState,
-  classInit(dc) {
-    dc.realize = vdevShmemRealize;
-    dc.unrealize = vdevShmemUnrealize;
-    dc.reset = vdevShmemReset;
-    dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
-    for (const [name, type, desc] of CLASS_PROPS) {
-      dc.propertyAdd<VdevShmemState>(
-        name,
-        type,
-        (dev, v, n) => v.typeStr(n, printRaw(dev.options.get(n))),
-        (dev, v, n) => setOption(dev, v, n),
-      );
-      dc.propertySetDescription(name, desc);
-    }
-  },
-});

@@ -8,8 +8,8 @@
  * unmapped, so a stale access throws instead of crashing the process.
  * @module
  */
+import { hostOs } from '../../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { HostOs } from '../../native/host.js';
 import type { MappedMemory } from '../../native/mapping.js';
 import {
@@ -50,7 +50,7 @@ export interface GuestMemoryMmapRegion {
 
 /** Options of {@link GuestMemoryMmap.mapRegions}. */
 export interface GuestMemoryMapOptions {
-  /** The OS layer; default `container.resolve(HostOs)`. */
+  /** The OS layer; default: the machine context's (`hostOs()`). */
   os?: HostOs;
 }
 
@@ -67,7 +67,7 @@ export class GuestMemoryMmap implements GuestMemory, Disposable {
 
   /** Wraps regions that are already mapped; the object owns their mappings from now on. */
   constructor(regions: readonly GuestMemoryMmapRegion[], os?: HostOs) {
-    this.#os = os ?? container.resolve(HostOs);
+    this.#os = os ?? hostOs();
     this.#regions = [...regions].sort((a, b) => (a.gpa < b.gpa ? -1 : a.gpa > b.gpa ? 1 : 0));
     for (let i = 1; i < this.#regions.length; i++) {
       const p = this.#regions[i - 1];
@@ -90,7 +90,7 @@ export class GuestMemoryMmap implements GuestMemory, Disposable {
     fds: readonly number[],
     options: GuestMemoryMapOptions = {},
   ): GuestMemoryMmap {
-    const os = options.os ?? container.resolve(HostOs);
+    const os = options.os ?? hostOs();
     if (fds.length !== table.length) {
       throw new RangeError(`${table.length} regions but ${fds.length} fds`);
     }

@@ -28,13 +28,13 @@
  * refused at realize (QEMU aborts later).
  * @module
  */
+import { hostOs } from '../../util/machine-context.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import { HostOs } from '../../native/host.js';
 import type { NativeFdWatcher } from '../../native/index.js';
 import { UV_READABLE } from '../../native/constants.js';
-import { QomError, errorPrepend, typeRegister } from '../../qom/index.js';
+import { QomError, QomType, errorPrepend } from '../../qom/index.js';
 import type { QdevProperty } from '../core/qdev-properties.js';
 import {
   definePropUint16,
@@ -50,7 +50,6 @@ import { addressSpaceLduwLe } from '../../system/physmem.js';
 import { type Chardev, qemuChrFeDeinit, qemuChrFeInit, qemuChrFind } from '../../chardev/char.js';
 import '../../chardev/char-socket.js';
 import {
-  TYPE_VIRTIO_DEVICE,
   VIRTIO_QUEUE_MAX,
   VirtIODevice,
   VirtioDeviceClass,
@@ -80,10 +79,7 @@ import {
 } from './vhost-user/frontend/frontend.js';
 import { VhostMemoryListener } from './vhost-user/frontend/frontend-memory.js';
 import type { VhostUserBackendChannelHandler } from './vhost-user/frontend/frontend-channel.js';
-import {
-  type VhostUserReportSink,
-  vhostUserReportSink,
-} from './vhost-user/frontend/frontend-error.js';
+import { type ErrorReportSink, errorReportSinkOf } from '../../util/error-report.js';
 
 /** QEMU's TYPE_VHOST_USER_BASE (abstract). */
 export const TYPE_VHOST_USER_BASE = 'vhost-user-base';
@@ -133,7 +129,11 @@ export class VHostUserBaseClass extends VirtioDeviceClass {}
  * QEMU's VHostUserBase: the properties (`chardev`, `virtio-id`,
  * `num_vqs`, `vq_size`, `config_size`) and the connection state.
  */
+@QomType({ name: TYPE_VHOST_USER_BASE, abstract: true })
 export class VHostUserBase extends VirtIODevice {
+  /** The class struct of vhost-user devices. */
+  static override readonly classType = VHostUserBaseClass;
+
   /** The chardev (property `chardev`). */
   chardev: Chardev | null = null;
   /** Property `virtio-id`. */
@@ -157,9 +157,9 @@ export class VHostUserBase extends VirtIODevice {
   /** Notifications for embedders and tests. */
   readonly events = new EventEmitter<VHostUserBaseEvents>();
   /** Where reports go (default: the process-wide vhost-user sink). */
-  report: VhostUserReportSink = (m, l) => vhostUserReportSink()(m, l);
+  report: ErrorReportSink = errorReportSinkOf();
   /** The OS layer. */
-  os: HostOs = container.resolve(HostOs);
+  os: HostOs = hostOs();
   /** @internal The chardev `closed` handler installed at realize. */
   chrClosedHandler: (() => void) | null = null;
   /** Bumped by every reset, so a stop that finishes later does not undo it. */
@@ -446,6 +446,36 @@ export class VHostUserBase extends VirtIODevice {
       },
     };
   }
+
+  /** vub_device_realize (the VIRTIO device realize). */
+  vdevRealize(): Promise<void> {
+    return vubDeviceRealize(this);
+  }
+
+  /** vub_device_unrealize. */
+  vdevUnrealize(): void {
+    vubDeviceUnrealize(this);
+  }
+
+  /** vub_get_features. */
+  getFeatures(): bigint {
+    return vubGetFeatures(this);
+  }
+
+  /** vub_set_config. */
+  setConfig(config: Uint8Array): void {
+    vubSetConfig(this, config);
+  }
+
+  /** vub_set_status. */
+  setStatus(status: number): number {
+    return vubSetStatus(this, status);
+  }
+
+  /** The device's own reset. */
+  vdevReset(): void {
+    vubReset(this);
+  }
 }
 
 /** The chardev property (QEMU's DEFINE_PROP_CHR): resolved and claimed when set. */
@@ -474,8 +504,7 @@ function definePropChr(name: string): QdevProperty<VHostUserBase> {
 }
 
 /** vub_device_realize. */
-async function vubDeviceRealize(vdev: VirtIODevice): Promise<void> {
-  const vub = vdev as VHostUserBase;
+async function vubDeviceRealize(vub: VHostUserBase): Promise<void> {
   if (!vub.chardev) throw new QomError('vhost-user-base: missing chardev');
   if (!vub.virtioId) throw new QomError('vhost-user-base: need to define device id');
   if (!vub.numVqs) vub.numVqs = 1;
@@ -531,10 +560,13 @@ async function vubDeviceRealize(vdev: VirtIODevice): Promise<void> {
     }
     const ml = new VhostMemoryListener({
       report: (m, l) => vub.report(m, l),
-      onChange: (table) => {
-        fe.memTable = table;
-        // vhost_commit: a running device gets the new table at once.
+      onChange: (l) => {
+        // vhost_commit: a running device gets the new table at once. A
+        // stopped one reads it at start: building it at every change would
+        // cost O(n) per SHMEM_MAP with n mappings.
         if (vub.frontend === fe && fe.started) {
+          const table = l.table;
+          fe.memTable = table;
           fe.setMemTable(table).catch((e: unknown) => {
             const errno = e instanceof VhostUserFrontendError ? e.errno : 5;
             vub.report(
@@ -589,15 +621,13 @@ function vubCleanup(vub: VHostUserBase): void {
 }
 
 /** vub_get_features: everything the back-end offers but the protocol-features bit. */
-function vubGetFeatures(vdev: VirtIODevice): bigint {
-  const vub = vdev as VHostUserBase;
+function vubGetFeatures(vub: VHostUserBase): bigint {
   const f = vub.frontend?.features ?? 0n;
   return f & ~(1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES));
 }
 
 /** vub_set_status: starts or stops the vrings as DRIVER_OK comes and goes. */
-function vubSetStatus(vdev: VirtIODevice, status: number): number {
-  const vub = vdev as VHostUserBase;
+function vubSetStatus(vub: VHostUserBase, status: number): number {
   const shouldStart = virtioDeviceStarted(vub, status);
   if (vub.vhostStarted === shouldStart) return 0;
   vub.vhostStarted = shouldStart;
@@ -611,8 +641,7 @@ function vubSetStatus(vdev: VirtIODevice, status: number): number {
 }
 
 /** The device's own reset: the queues forget their rings (QEMU's __virtio_queue_reset). */
-function vubReset(vdev: VirtIODevice): void {
-  const vub = vdev as VHostUserBase;
+function vubReset(vub: VHostUserBase): void {
   vub.resetGeneration++;
   for (const q of vub.vqs) {
     q.desc = 0n;
@@ -624,8 +653,7 @@ function vubReset(vdev: VirtIODevice): void {
 }
 
 /** vub_set_config: fire and forget, reported on failure. */
-function vubSetConfig(vdev: VirtIODevice, config: Uint8Array): void {
-  const vub = vdev as VHostUserBase;
+function vubSetConfig(vub: VHostUserBase, config: Uint8Array): void {
   const fe = vub.frontend;
   if (!fe || !vub.configSize) return;
   fe.setConfig(config.slice(0, vub.configSize)).catch((e: unknown) => {
@@ -635,32 +663,16 @@ function vubSetConfig(vdev: VirtIODevice, config: Uint8Array): void {
 }
 
 /** vub_device_unrealize. */
-function vubDeviceUnrealize(vdev: VirtIODevice): void {
-  const vub = vdev as VHostUserBase;
+function vubDeviceUnrealize(vub: VHostUserBase): void {
   vub.teardown();
 }
 
-typeRegister<VHostUserBaseClass, VHostUserBase>({
-  name: TYPE_VHOST_USER_BASE,
-  parent: TYPE_VIRTIO_DEVICE,
-  abstract: true,
-  classType: VHostUserBaseClass,
-  instanceType: VHostUserBase,
-  classInit(vdc) {
-    vdc.vdevRealize = vubDeviceRealize;
-    vdc.vdevUnrealize = vubDeviceUnrealize;
-    vdc.getFeatures = vubGetFeatures;
-    vdc.setConfig = vubSetConfig;
-    vdc.setStatus = vubSetStatus;
-    vdc.vdevReset = vubReset;
-  },
-});
-
-typeRegister<VHostUserBaseClass, VHostUserBase>({
-  name: TYPE_VHOST_USER_DEVICE,
-  parent: TYPE_VHOST_USER_BASE,
-  classInit(dc) {
-    deviceClassSetProps<VHostUserBase>(dc, [
+/** QEMU's vhost-user-device: the generic vhost-user device, configured by its properties. */
+@QomType({ name: TYPE_VHOST_USER_DEVICE })
+export class VHostUserDevice extends VHostUserBase {
+  /** QEMU's vud_class_init: the properties. */
+  static override classInit(dc: VHostUserBaseClass): void {
+    deviceClassSetProps<VHostUserDevice>(dc, [
       definePropChr('chardev'),
       definePropUint16('virtio-id', 'virtioId', 0),
       definePropUint32('vq_size', 'vqSize', 64),
@@ -668,8 +680,8 @@ typeRegister<VHostUserBaseClass, VHostUserBase>({
       definePropUint32('config_size', 'configSize', 0),
     ]);
     dc.desc = 'generic vhost-user device';
-  },
-});
+  }
+}
 
 /**
  * Sets the device status the way a driver's status register write would

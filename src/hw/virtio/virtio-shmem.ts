@@ -23,18 +23,11 @@
  * vhost-user front-end turns them into its u64 reply).
  * @module
  */
+import { trace } from '../../util/trace.js';
+import { hostOs } from '../../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
-import { HostOs } from '../../native/host.js';
 import { isErrno } from '../../native/errors.js';
-import {
-  Owned,
-  QomError,
-  QomObject,
-  TYPE_OBJECT,
-  objectNew,
-  typeRegister,
-} from '../../qom/index.js';
+import { Owned, QomError, QomObject, TYPE_OBJECT, objectNew, QomType } from '../../qom/index.js';
 import {
   type Hwaddr,
   type MemoryRegion,
@@ -60,12 +53,10 @@ import {
 } from './vhost-user/protocol/protocol.js';
 import { OffsetIndex } from './virtio-shmem-index.js';
 
+const traceVirtio = trace('virtio');
+
 /** The QOM type of dynamic mappings (not user-creatable, no properties, never in the tree). */
 export const TYPE_VIRTIO_SHARED_MEMORY_MAPPING = 'virtio-shared-memory-mapping';
-
-function hostOs(): HostOs {
-  return container.resolve(HostOs);
-}
 
 function hex(v: bigint): string {
   return v.toString(16);
@@ -90,6 +81,7 @@ function checkShmid(shmid: number): void {
  * it was taken out of its region; reading or writing through it after that
  * throws (EFAULT), and views taken from it are detached (length 0).
  */
+@QomType({ name: TYPE_VIRTIO_SHARED_MEMORY_MAPPING, parent: TYPE_OBJECT })
 export class VirtioSharedMemoryMapping extends QomObject {
   /** The region ID it was made for. */
   shmid = 0;
@@ -173,12 +165,6 @@ export class VirtioSharedMemoryMapping extends QomObject {
     return Owned.from(this);
   }
 }
-
-typeRegister({
-  name: TYPE_VIRTIO_SHARED_MEMORY_MAPPING,
-  parent: TYPE_OBJECT,
-  instanceType: VirtioSharedMemoryMapping,
-});
 
 /**
  * One VIRTIO Shared Memory Region of a device (QEMU's VirtioSharedMemory):
@@ -321,7 +307,7 @@ export function virtioSharedMemoryMappingNew(
       `Failed to duplicate fd: ${isErrno(e) ? e.strerror : e instanceof Error ? e.message : String(e)}`,
     );
   }
-  const mapping = objectNew<VirtioSharedMemoryMapping>(TYPE_VIRTIO_SHARED_MEMORY_MAPPING);
+  const mapping = objectNew(VirtioSharedMemoryMapping);
   mapping.shmid = shmid;
   mapping.offset = off;
   mapping.len = l;
@@ -514,6 +500,17 @@ export function virtioShmemMap(
   const len = u64(req.len, 'length');
   const fdOffset = u64(req.fdOffset, 'fd offset');
   const flags = u64(req.flags ?? 0, 'flags');
+  if (traceVirtio.enabled) {
+    traceVirtio(
+      'virtio_shmem_map shmid %d fd %d fd_offset 0x%s offset 0x%s len 0x%s flags 0x%s',
+      req.shmid,
+      fd,
+      fdOffset.toString(16),
+      offset.toString(16),
+      len.toString(16),
+      flags.toString(16),
+    );
+  }
   let shmem: VirtioSharedMemory;
   try {
     if (fd < 0) throw new QomError('Bad fd for map');
@@ -571,6 +568,14 @@ export function virtioShmemUnmap(
 ): void {
   const offset = u64(req.shmOffset, 'offset');
   const len = u64(req.len, 'length');
+  if (traceVirtio.enabled) {
+    traceVirtio(
+      'virtio_shmem_unmap shmid %d offset 0x%s len 0x%s',
+      req.shmid,
+      offset.toString(16),
+      len.toString(16),
+    );
+  }
   let shmem: VirtioSharedMemory;
   let m: VirtioSharedMemoryMapping | null;
   try {

@@ -17,6 +17,7 @@
  * reuse the names.
  * @module
  */
+import { errorReport } from '../../util/error-report.js';
 import { DeviceClass, DeviceState, TYPE_DEVICE } from '../core/qdev.js';
 import {
   definePropBit64,
@@ -24,7 +25,7 @@ import {
   definePropUint64,
   deviceClassSetProps,
 } from '../core/qdev-properties.js';
-import { QomError, typeRegister } from '../../qom/index.js';
+import { QomError, QomType, objectGetClass } from '../../qom/index.js';
 import {
   type Hwaddr,
   type MemoryRegion,
@@ -91,13 +92,33 @@ export class VirtioDeviceClass extends DeviceClass {
   setStatus: ((vdev: VirtIODevice, val: number) => number) | null = null;
   /** Features only offered on the legacy interface. */
   legacyFeatures = 0n;
+  /**
+   * A VIRTIO device class's own methods of these names fill the slots
+   * (`vdevRealize()`, `getFeatures(requested)`, ...).
+   */
+  static override readonly instanceMethods: readonly string[] = [
+    'vdevRealize',
+    'vdevUnrealize',
+    'getFeatures',
+    'badFeatures',
+    'setFeatures',
+    'validateFeatures',
+    'getConfig',
+    'setConfig',
+    'vdevReset',
+    'setStatus',
+  ];
 }
 
 /**
  * QEMU's VirtIODevice. The fields mirror QEMU's and are read-only by
  * convention: change them through the functions below.
  */
+@QomType({ name: TYPE_VIRTIO_DEVICE, parent: TYPE_DEVICE, abstract: true })
 export class VirtIODevice extends DeviceState {
+  /** VIRTIO devices' class struct. */
+  static override readonly classType = VirtioDeviceClass;
+
   /** The device's name (`virtio-net`, ...), set by {@link virtioInit}. */
   name: string | null = null;
   /** The VIRTIO device ID. */
@@ -143,6 +164,43 @@ export class VirtIODevice extends DeviceState {
   /** The container holding the regions while they are mapped into system memory. */
   shmemBar: MemoryRegion | null = null;
 
+  /** QEMU's virtio_device_class_init: the properties every VIRTIO device has. */
+  static override classInit(vdc: VirtioDeviceClass): void {
+    deviceClassSetProps<VirtIODevice>(vdc, [
+      definePropBit64('indirect_desc', 'hostFeatures', VIRTIO_RING_F_INDIRECT_DESC, true),
+      definePropBit64('event_idx', 'hostFeatures', VIRTIO_RING_F_EVENT_IDX, true),
+      definePropBit64('notify_on_empty', 'hostFeatures', VIRTIO_F_NOTIFY_ON_EMPTY, true),
+      definePropBit64('any_layout', 'hostFeatures', VIRTIO_F_ANY_LAYOUT, true),
+      definePropBit64('iommu_platform', 'hostFeatures', VIRTIO_F_IOMMU_PLATFORM, false),
+      definePropBit64('packed', 'hostFeatures', VIRTIO_F_RING_PACKED, false),
+      definePropBit64('queue_reset', 'hostFeatures', VIRTIO_F_RING_RESET, true),
+      definePropBool('use-started', 'useStarted', true),
+      definePropBool('use-disabled-flag', 'useDisabledFlag', true),
+      definePropBool('x-disable-legacy-check', 'disableLegacyCheck', false),
+      definePropUint64('shmem-base', 'shmemBase', UINT64_MAX),
+    ]);
+    vdc.propertySetDescription(
+      'shmem-base',
+      'tsqom: guest physical address where realize maps the VIRTIO Shared Memory Regions ' +
+        '(standing in for a PCI BAR); 0xffffffffffffffff: not mapped',
+    );
+  }
+
+  /** QEMU's virtio_device_realize: the device's vdevRealize, then what plugging does. */
+  realize(): void | Promise<void> {
+    return virtioDeviceRealize(this);
+  }
+
+  /** QEMU's virtio_device_unrealize. */
+  unrealize(): void {
+    virtioDeviceUnrealize(this);
+  }
+
+  /** QEMU's virtio_device_reset. */
+  reset(): void {
+    virtioReset(this);
+  }
+
   /**
    * QEMU's virtio_device_instance_finalize: drops every mapping, then the
    * regions' containers.
@@ -159,7 +217,7 @@ export class VirtIODevice extends DeviceState {
 
 /** The class of a VIRTIO device (QEMU's VIRTIO_DEVICE_GET_CLASS). */
 export function virtioDeviceGetClass(vdev: VirtIODevice): VirtioDeviceClass {
-  return vdev.klass as VirtioDeviceClass;
+  return objectGetClass(vdev, VirtioDeviceClass);
 }
 
 const deviceNames: Record<number, string> = {
@@ -292,8 +350,8 @@ export function virtioSetStatus(vdev: VirtIODevice, val: number): number {
   if (k.setStatus) {
     ret = k.setStatus(vdev, val);
     if (ret) {
-      process.stderr.write(
-        `set ${vdev.name ?? vdev.typeName} status to ${val} failed, old status: ${vdev.status}\n`,
+      errorReport(
+        `set ${vdev.name ?? vdev.typeName} status to ${val} failed, old status: ${vdev.status}`,
       );
     }
   }
@@ -464,46 +522,13 @@ function virtioDevicePlugged(vdev: VirtIODevice): void {
   }
 }
 
-function virtioDeviceRealize(dev: DeviceState): void | Promise<void> {
-  const vdev = dev as VirtIODevice;
+function virtioDeviceRealize(vdev: VirtIODevice): void | Promise<void> {
   const r = virtioDeviceGetClass(vdev).vdevRealize?.(vdev);
   if (isThenable(r)) return Promise.resolve(r).then(() => virtioDevicePlugged(vdev));
   virtioDevicePlugged(vdev);
 }
 
-function virtioDeviceUnrealize(dev: DeviceState): void {
-  const vdev = dev as VirtIODevice;
+function virtioDeviceUnrealize(vdev: VirtIODevice): void {
   virtioShmemUnmapBar(vdev);
   virtioDeviceGetClass(vdev).vdevUnrealize?.(vdev);
 }
-
-typeRegister<VirtioDeviceClass, VirtIODevice>({
-  name: TYPE_VIRTIO_DEVICE,
-  parent: TYPE_DEVICE,
-  abstract: true,
-  classType: VirtioDeviceClass,
-  instanceType: VirtIODevice,
-  classInit(vdc) {
-    vdc.realize = virtioDeviceRealize;
-    vdc.unrealize = virtioDeviceUnrealize;
-    vdc.reset = (dev) => virtioReset(dev as VirtIODevice);
-    deviceClassSetProps<VirtIODevice>(vdc, [
-      definePropBit64('indirect_desc', 'hostFeatures', VIRTIO_RING_F_INDIRECT_DESC, true),
-      definePropBit64('event_idx', 'hostFeatures', VIRTIO_RING_F_EVENT_IDX, true),
-      definePropBit64('notify_on_empty', 'hostFeatures', VIRTIO_F_NOTIFY_ON_EMPTY, true),
-      definePropBit64('any_layout', 'hostFeatures', VIRTIO_F_ANY_LAYOUT, true),
-      definePropBit64('iommu_platform', 'hostFeatures', VIRTIO_F_IOMMU_PLATFORM, false),
-      definePropBit64('packed', 'hostFeatures', VIRTIO_F_RING_PACKED, false),
-      definePropBit64('queue_reset', 'hostFeatures', VIRTIO_F_RING_RESET, true),
-      definePropBool('use-started', 'useStarted', true),
-      definePropBool('use-disabled-flag', 'useDisabledFlag', true),
-      definePropBool('x-disable-legacy-check', 'disableLegacyCheck', false),
-      definePropUint64('shmem-base', 'shmemBase', UINT64_MAX),
-    ]);
-    vdc.propertySetDescription(
-      'shmem-base',
-      'tsqom: guest physical address where realize maps the VIRTIO Shared Memory Regions ' +
-        '(standing in for a PCI BAR); 0xffffffffffffffff: not mapped',
-    );
-  },
-});

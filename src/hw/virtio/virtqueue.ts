@@ -18,6 +18,7 @@
  * used ring {flags u16, idx u16, ring[num] {id u32, len u32}, avail_event u16}.
  * @module
  */
+import { TsqomError } from '../../util/error.js';
 import { type GuestMemory, type Gpa, GuestMemoryError, gpaToBigInt } from './guest-memory.js';
 import {
   VIRTIO_F_NOTIFY_ON_EMPTY,
@@ -156,7 +157,11 @@ function writeDesc(mem: GuestMemory, table: bigint, i: number, d: Desc): void {
 }
 
 /** Thrown inside pop() to stop at the first ring error; never escapes. */
-class RingError extends Error {}
+class RingError extends TsqomError {
+  constructor(message: string) {
+    super(message, 'ERR_VIRTQUEUE_RING');
+  }
+}
 
 /** Options of a device-side {@link VirtQueue}. */
 export interface VirtQueueOptions {

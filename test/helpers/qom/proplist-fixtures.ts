@@ -96,8 +96,8 @@ export function registerProplistTypes(): void {
     parent: TYPE_OBJECT,
     instanceType: DummyDev,
     instanceInit(dev) {
-      const bus = objectNew<DummyBus>(TYPE_DUMMY_BUS);
-      const backend = objectNew<DummyBackend>(TYPE_DUMMY_BACKEND);
+      const bus = objectNew(DummyBus);
+      const backend = objectNew(DummyBackend);
       dev.propertyAddChild('bus', bus);
       dev.bus = bus;
       bus.propertyAddChild('backend', backend);

@@ -69,7 +69,12 @@ async function command(line: string): Promise<string> {
       mem.view(0, len).fill(fill);
       const ok =
         backend !== null &&
-        (await backend.shmemMap(0, fd, 0, off, len, mode === 'rw' ? VHOST_USER_FLAG_MAP_RW : 0));
+        (await backend
+          .shmemMap(0, fd, 0, off, len, mode === 'rw' ? VHOST_USER_FLAG_MAP_RW : 0)
+          .then(
+            () => true,
+            () => false,
+          ));
       if (ok) maps.set(String(off), { fd, mem });
       else {
         mem.unmap();
@@ -78,7 +83,12 @@ async function command(line: string): Promise<string> {
       return ok ? 'ok' : 'fail';
     }
     case 'unmap': {
-      const ok = backend !== null && (await backend.shmemUnmap(0, BigInt(a[0]), BigInt(a[1])));
+      const ok =
+        backend !== null &&
+        (await backend.shmemUnmap(0, BigInt(a[0]), BigInt(a[1])).then(
+          () => true,
+          () => false,
+        ));
       const m = maps.get(String(BigInt(a[0])));
       if (ok && m) {
         m.mem.unmap();

@@ -18,10 +18,7 @@ import { qdevDeviceAdd, qdevUnplug, qemuDeviceOpts } from '../../../src/hw/core/
 import '../../../src/hw/virtio/vhost-user-base.js';
 import type { VHostUserBase } from '../../../src/hw/virtio/vhost-user-base.js';
 import { UnixListener } from '../../../src/io/unix-stream.js';
-import {
-  CapturingReportSink,
-  vhostUserSetReportSink,
-} from '../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
+import { CapturingErrorReportSink, setErrorReportSink } from '../../../src/util/error-report.js';
 import {
   machineClearMemoryBackend,
   machineSetMemoryBackend,
@@ -76,7 +73,7 @@ export interface FakeSetup {
   /** The fake back-end. */
   be: FakeBackend;
   /** The captured reports. */
-  reports: CapturingReportSink;
+  reports: CapturingErrorReportSink;
   /** The chardev id. */
   chr: string;
   /** The device id. */
@@ -140,7 +137,7 @@ export async function setupFakeDevice(opts: FakeSetupOptions = {}): Promise<Fake
   const ram = ramSize ? await setupRam(ramSize, opts.memdev, opts.ramProps) : null;
   const chr = uniqueId('chr');
   const id = uniqueId('vu');
-  const reports = new CapturingReportSink();
+  const reports = new CapturingErrorReportSink();
   let be: FakeBackend | null = null;
   const close = async (): Promise<void> => {
     const d = qemuChrFind(chr);
@@ -167,7 +164,7 @@ export async function setupFakeDevice(opts: FakeSetupOptions = {}): Promise<Fake
     await qemuChrNewFromString(`socket,id=${chr},path=${path}`);
     be = await beP;
     // Reports made while realizing go to the capture too.
-    const prev = vhostUserSetReportSink(reports.sink);
+    const prev = setErrorReportSink(reports.sink);
     let dev: VHostUserBase;
     try {
       dev = (await qdevDeviceAdd(
@@ -176,7 +173,7 @@ export async function setupFakeDevice(opts: FakeSetupOptions = {}): Promise<Fake
         ),
       )) as VHostUserBase;
     } finally {
-      vhostUserSetReportSink(prev);
+      setErrorReportSink(prev);
     }
     dev.report = reports.sink;
     return { dev, be, reports, chr, id, ram, close };

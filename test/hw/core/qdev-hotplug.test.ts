@@ -22,6 +22,7 @@ import {
   QomError,
   objectResolvePath,
   typeRegister,
+  objectCheck,
 } from '../../../src/qom/index.js';
 import { QmpCommandRegistry, qmpCommands, qmpDispatch } from '../../../src/monitor/qmp-dispatch.js';
 import { startQemu, startTsqom } from '../../helpers/qemu/qemu.js';
@@ -79,7 +80,7 @@ async function qmp(execute: string, args?: JsonObject): Promise<JsonObject | nul
 
 test.serial('cold-plugged before the machine is ready, hot-plugged after', async (t) => {
   t.is(phaseGet(), MachineInitPhase.NoMachine);
-  const cold = qdevNew<HotDev>('hot-dev-cold');
+  const cold = objectCheck(qdevNew('hot-dev-cold'), HotDev);
   t.false(cold.hotplugged);
   await qdevRealize(cold);
   t.is(cold.resets, 0); // cold-plugged devices are reset by the machine, not at realize
@@ -90,7 +91,7 @@ test.serial('cold-plugged before the machine is ready, hot-plugged after', async
   t.true(phaseCheck(MachineInitPhase.MachineInitialized));
   t.throws(() => phaseAdvance(MachineInitPhase.MachineCreated));
 
-  const hot = qdevNew<HotDev>('hot-dev');
+  const hot = objectCheck(qdevNew('hot-dev'), HotDev);
   t.true(hot.hotplugged);
   t.true(hot.propertyGetBool('hotplugged'));
   await qdevRealize(hot);
@@ -100,7 +101,7 @@ test.serial('cold-plugged before the machine is ready, hot-plugged after', async
   hot.unref();
 
   // A non-hotpluggable device made now cannot be realized at all.
-  const late = qdevNew<HotDev>('hot-dev-cold');
+  const late = objectCheck(qdevNew('hot-dev-cold'), HotDev);
   t.true(late.hotplugged);
   t.false(late.propertyGetBool('hotpluggable'));
   t.throws(() => late.propertySetBool('realized', true), {

@@ -36,6 +36,7 @@ import {
   objectNew,
   objectResolvePath,
   typeRegister,
+  objectCheck,
 } from '../../../src/qom/index.js';
 
 const log: string[] = [];
@@ -125,7 +126,7 @@ function unattachedChildren(): string[] {
 
 test.serial('device is abstract and has the qdev properties', (t) => {
   t.throws(() => objectNew(TYPE_DEVICE), { message: "object type 'device' is abstract" });
-  const dev = qdevNew<TestDev>('qdev-test-dev');
+  const dev = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   const names = [...dev.properties()].map((p) => `${p.name}:${p.type}`);
   for (const p of [
     'type:string',
@@ -154,7 +155,7 @@ test.serial('device is abstract and has the qdev properties', (t) => {
 });
 
 test.serial('qdev property defaults, descriptions and parsing', (t) => {
-  const dev = qdevNew<TestDev>('qdev-test-dev');
+  const dev = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   t.is(dev.num, 7);
   t.is(dev.u8, 1);
   t.is(dev.i32, -2);
@@ -184,7 +185,7 @@ test.serial('qdev property defaults, descriptions and parsing', (t) => {
 test.serial('realize without a parent: /machine/unattached/device[N], then unrealize', (t) => {
   log.length = 0;
   const before = unattachedChildren();
-  const dev = qdevNew<TestDev>('qdev-test-dev');
+  const dev = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   dev.propertySetBool('realized', true);
   t.true(dev.realized);
   const added = unattachedChildren().filter((n) => !before.includes(n));
@@ -212,7 +213,7 @@ test.serial('realize without a parent: /machine/unattached/device[N], then unrea
 test.serial('a failing realize leaves the device out of the tree, unrealized', async (t) => {
   log.length = 0;
   const before = unattachedChildren();
-  const dev = qdevNew<TestDev>('qdev-test-dev');
+  const dev = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   dev.propertySetStr('fail', 'no backend for you');
   t.throws(() => dev.propertySetBool('realized', true), { message: 'no backend for you' });
   t.false(dev.realized);
@@ -227,7 +228,7 @@ test.serial('a failing realize leaves the device out of the tree, unrealized', a
 
 test.serial('a device already in the tree is realized where it is', async (t) => {
   log.length = 0;
-  const dev = qdevNew<TestDev>('qdev-test-dev');
+  const dev = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   qdevSetId(dev, 'inplace');
   await qdevRealize(dev);
   t.deepEqual(log, ['realize /machine/peripheral/inplace']);
@@ -240,7 +241,7 @@ test.serial('a device already in the tree is realized where it is', async (t) =>
 });
 
 test.serial('setting a qdev property after realize fails with QEMU text', async (t) => {
-  const anon = qdevNew<TestDev>('qdev-test-dev');
+  const anon = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   await qdevRealize(anon);
   t.throws(() => anon.propertySet('num', 1), {
     message:
@@ -248,7 +249,7 @@ test.serial('setting a qdev property after realize fails with QEMU text', async 
   });
   anon.unparent();
   anon.unref();
-  const named = qdevNew<TestDev>('qdev-test-dev');
+  const named = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   qdevSetId(named, 'named0');
   await qdevRealize(named);
   t.throws(() => named.propertyParse('flag', 'off'), {
@@ -261,7 +262,7 @@ test.serial('setting a qdev property after realize fails with QEMU text', async 
 });
 
 test.serial('asynchronous realize: qdevRealize awaits, the property does not', async (t) => {
-  const a = qdevNew<AsyncDev>('qdev-test-async');
+  const a = objectCheck(qdevNew('qdev-test-async'), AsyncDev);
   const p = qdevRealize(a);
   t.false(a.realized);
   t.throws(() => deviceSetRealized(a, true), {
@@ -273,7 +274,7 @@ test.serial('asynchronous realize: qdevRealize awaits, the property does not', a
   a.unparent();
   a.unref();
 
-  const b = qdevNew<AsyncDev>('qdev-test-async');
+  const b = objectCheck(qdevNew('qdev-test-async'), AsyncDev);
   b.propertySetBool('realized', true);
   t.false(b.propertyGetBool('realized'));
   b.release!();
@@ -282,7 +283,7 @@ test.serial('asynchronous realize: qdevRealize awaits, the property does not', a
   b.unparent();
   b.unref();
 
-  const c = qdevNew<AsyncDev>('qdev-test-async');
+  const c = objectCheck(qdevNew('qdev-test-async'), AsyncDev);
   const before = unattachedChildren();
   const pc = qdevRealize(c);
   t.is(unattachedChildren().length, before.length + 1);
@@ -297,7 +298,7 @@ test.serial('asynchronous realize: qdevRealize awaits, the property does not', a
 
 test.serial('a subclass chains to its parent realize', async (t) => {
   log.length = 0;
-  const dev = qdevNew<TestDev>('qdev-test-child');
+  const dev = objectCheck(qdevNew('qdev-test-child'), TestDev);
   await qdevRealize(dev);
   t.is(log[0], 'child realize');
   t.true(log[1].startsWith('realize /machine/unattached/device['));
@@ -308,8 +309,8 @@ test.serial('a subclass chains to its parent realize', async (t) => {
 test.serial(
   'cold reset runs the class reset hook; qemuDevicesReset resets realized devices',
   async (t) => {
-    const a = qdevNew<TestDev>('qdev-test-dev');
-    const b = qdevNew<TestDev>('qdev-test-dev');
+    const a = objectCheck(qdevNew('qdev-test-dev'), TestDev);
+    const b = objectCheck(qdevNew('qdev-test-dev'), TestDev);
     deviceColdReset(a);
     t.is(a.resets, 1);
     await qdevRealize(a);
@@ -323,7 +324,7 @@ test.serial(
 );
 
 test.serial('device listeners see realize and unrealize, and replay at registration', async (t) => {
-  const a = qdevNew<TestDev>('qdev-test-dev');
+  const a = objectCheck(qdevNew('qdev-test-dev'), TestDev);
   qdevSetId(a, 'listened');
   await qdevRealize(a);
   const seen: string[] = [];

@@ -6,7 +6,6 @@ import test from 'ava';
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { HostOs, MFD_CLOEXEC } from '../../../src/native/index.js';
-import { objectNew, objectResolvePath, typeRegister } from '../../../src/qom/index.js';
 import { deviceColdReset, qdevNew, qdevRealize } from '../../../src/hw/core/qdev.js';
 import { qdevDeviceAdd, qemuDeviceOpts, qmpDeviceDel } from '../../../src/hw/core/qdev-monitor.js';
 import {
@@ -52,6 +51,7 @@ import {
   memoryRegionNew,
   mtreeInfo,
 } from '../../../src/system/index.js';
+import { objectCheck, objectNew, objectResolvePath, typeRegister } from '../../../src/qom/index.js';
 
 const os = container.resolve(HostOs);
 const log: string[] = [];
@@ -105,7 +105,7 @@ test.serial('virtio-device is abstract, with QEMU 7.2 virtio properties and defa
   t.throws(() => objectNew(TYPE_VIRTIO_DEVICE), {
     message: "object type 'virtio-device' is abstract",
   });
-  const dev = qdevNew<GpuDev>('test-virtio-gpu');
+  const dev = objectCheck(qdevNew('test-virtio-gpu'), GpuDev);
   const props = Object.fromEntries(
     [...dev.properties()].map((p) => [p.name, [p.type, p.defval === undefined ? null : p.defval]]),
   );
@@ -130,7 +130,7 @@ test.serial('virtio-device is abstract, with QEMU 7.2 virtio properties and defa
 
 test.serial('realize: virtio_init, regions, then the features of the plugged device', async (t) => {
   log.length = 0;
-  const dev = qdevNew<GpuDev>('test-virtio-gpu');
+  const dev = objectCheck(qdevNew('test-virtio-gpu'), GpuDev);
   await qdevRealize(dev);
   t.deepEqual(log, ['realize']);
   t.is(dev.name, 'virtio-gpu');
@@ -160,7 +160,7 @@ test.serial('realize: virtio_init, regions, then the features of the plugged dev
 
 test.serial('features and status, as virtio.c does them', async (t) => {
   log.length = 0;
-  const dev = qdevNew<GpuDev>('test-virtio-gpu');
+  const dev = objectCheck(qdevNew('test-virtio-gpu'), GpuDev);
   await qdevRealize(dev);
   // Bits the device does not offer are dropped and reported.
   t.is(virtioSetFeatures(dev, 1n | (1n << 50n)), -1);
@@ -203,7 +203,7 @@ test.serial('features and status, as virtio.c does them', async (t) => {
 });
 
 test.serial('configuration space accessors go through get/set_config', async (t) => {
-  const dev = qdevNew<GpuDev>('test-virtio-gpu');
+  const dev = objectCheck(qdevNew('test-virtio-gpu'), GpuDev);
   await qdevRealize(dev);
   dev.cfg.set([1, 2, 3, 4, 5, 6, 7, 8]);
   t.is(virtioConfigReadb(dev, 0), 1);
@@ -224,7 +224,7 @@ test.serial('virtioInit refuses IDs QEMU has no name for', (t) => {
   t.is(virtioIdToName(1), 'virtio-net');
   t.is(virtioIdToName(26), 'virtio-user-fs');
   t.is(virtioIdToName(14), null);
-  const dev = qdevNew<GpuDev>('test-virtio-gpu');
+  const dev = objectCheck(qdevNew('test-virtio-gpu'), GpuDev);
   t.throws(() => virtioInit(dev, 14, 0), { message: 'VIRTIO device ID 14 has no device name' });
   dev.unref();
 });
@@ -254,7 +254,7 @@ test.serial('shmem-base maps the regions into system memory, as info mtree shows
       / virtio-shmem-0 owner:\{dev id=gpu0\}\n.*virtio-shmem-0-20000 owner:\{obj type=virtio-shared-memory-mapping\}/s,
     );
     t.is(objectResolvePath('/machine/peripheral/gpu0/virtio-shmem-bar[0]').obj, dev.shmemBar);
-    t.throws(() => dev.propertySetUint('shmem-base', 0), {
+    t.throws(() => dev.propertySetUint('shmem-base', 0n), {
       message:
         "Attempt to set property 'shmem-base' on device 'gpu0' (type 'test-virtio-gpu') after it was realized",
     });

@@ -9,7 +9,6 @@ import 'reflect-metadata';
 import { readlinkSync } from 'node:fs';
 import { container } from 'tsyringe';
 import { HostOs, MFD_CLOEXEC, isErrno } from '../../../src/native/index.js';
-import { typeRegister } from '../../../src/qom/index.js';
 import { deviceColdReset, qdevNew, qdevRealize } from '../../../src/hw/core/qdev.js';
 import { qdevDeviceAdd, qemuDeviceOpts, qmpDeviceDel } from '../../../src/hw/core/qdev-monitor.js';
 import {
@@ -34,6 +33,7 @@ import {
   addressSpaceWrite,
 } from '../../../src/system/index.js';
 import { fdCount, mapsLineAt, procMaps, runChild } from '../../helpers/native/util.js';
+import { objectCheck, typeRegister } from '../../../src/qom/index.js';
 
 const os = container.resolve(HostOs);
 const PAGE = 4096;
@@ -59,7 +59,7 @@ typeRegister<VirtioDeviceClass, LifeDev>({
 });
 
 async function device(): Promise<LifeDev> {
-  const d = qdevNew<LifeDev>('life-virtio');
+  const d = objectCheck(qdevNew('life-virtio'), LifeDev);
   await qdevRealize(d);
   return d;
 }

@@ -8,7 +8,6 @@ import test from 'ava';
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { HostOs, MFD_CLOEXEC } from '../../../src/native/index.js';
-import { typeRegister } from '../../../src/qom/index.js';
 import { deviceColdReset, qdevNew, qdevRealize } from '../../../src/hw/core/qdev.js';
 import {
   TYPE_VIRTIO_DEVICE,
@@ -31,6 +30,7 @@ import {
   memoryRegionTransactionCommit,
   memoryRegionTransactionDepth,
 } from '../../../src/system/index.js';
+import { objectCheck, typeRegister } from '../../../src/qom/index.js';
 
 const os = container.resolve(HostOs);
 const PAGE = 4096;
@@ -71,7 +71,7 @@ function listen(): { c: Counter; l: MemoryListener } {
 }
 
 async function setup(): Promise<{ dev: TxDev; fd: number; c: Counter; done: () => void }> {
-  const dev = qdevNew<TxDev>('tx-virtio');
+  const dev = objectCheck(qdevNew('tx-virtio'), TxDev);
   dev.propertySetUint('shmem-base', BASE);
   await qdevRealize(dev);
   const fd = os.memfdCreate('tx', MFD_CLOEXEC);

@@ -6,7 +6,6 @@ import test from 'ava';
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { HostOs, MFD_CLOEXEC, O_CLOEXEC, O_RDONLY } from '../../../src/native/index.js';
-import { QomError, typeRegister } from '../../../src/qom/index.js';
 import { qdevNew, qdevRealize } from '../../../src/hw/core/qdev.js';
 import {
   TYPE_VIRTIO_DEVICE,
@@ -24,6 +23,7 @@ import {
   virtioShmemUnmap,
 } from '../../../src/hw/virtio/virtio-shmem.js';
 import { fdCount, procMaps } from '../../helpers/native/util.js';
+import { objectCheck, QomError, typeRegister } from '../../../src/qom/index.js';
 
 const os = container.resolve(HostOs);
 const PAGE = 4096n;
@@ -48,7 +48,7 @@ typeRegister<VirtioDeviceClass, ValDev>({
 });
 
 async function device(withRegions = true): Promise<ValDev> {
-  const d = qdevNew<ValDev>('val-virtio');
+  const d = objectCheck(qdevNew('val-virtio'), ValDev);
   d.withRegions = withRegions;
   await qdevRealize(d);
   return d;

@@ -6,8 +6,8 @@
  * on the call eventfds, the way a VIRTIO driver behind a transport would.
  * @module
  */
+import { hostOs } from '../../../util/machine-context.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { HostOs } from '../../../native/host.js';
 import type { MappedMemory } from '../../../native/mapping.js';
 import {
@@ -71,7 +71,7 @@ export class AddressSpaceGuestMemory implements GuestMemory {
   /** Guest memory over `as` (default: system memory). */
   constructor(as: AddressSpace = addressSpaceMemory(), os?: HostOs) {
     this.as = as;
-    this.#os = os ?? container.resolve(HostOs);
+    this.#os = os ?? hostOs();
   }
 
   #direct(gpa: bigint, len: number): DirectRange | null {
@@ -277,7 +277,7 @@ export class VhostUserDeviceDriver<T = unknown> {
   /** A driver for `dev`, reaching guest memory through `mem` (default: system memory). */
   constructor(dev: VHostUserBase, mem?: GuestMemory, os?: HostOs) {
     this.dev = dev;
-    this.os = os ?? dev.os ?? container.resolve(HostOs);
+    this.os = os ?? dev.os ?? hostOs();
     this.mem = mem ?? new AddressSpaceGuestMemory(addressSpaceMemory(), this.os);
   }
 

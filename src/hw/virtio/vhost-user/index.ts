@@ -14,7 +14,6 @@ export * from './backend/backend.js';
 export * from './backend/backend-server.js';
 export * from './frontend/frontend.js';
 export * from './frontend/frontend-channel.js';
-export * from './frontend/frontend-error.js';
 export * from './protocol/stream-framer.js';
 export * from './frontend/frontend-memory.js';
 export * from '../../core/machine-memory.js';

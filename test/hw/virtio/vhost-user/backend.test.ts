@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { VhostUserBackendServer } from '../../../../src/hw/virtio/vhost-user/backend/backend-server.js';
 import {
   VhostUserBackend,
+  VhostUserBackendRequestError,
   type VhostUserBackendDevice,
   type VhostUserBackendQueue,
   VHOST_USER_BACKEND_FEATURES,
@@ -481,7 +482,7 @@ test.serial('SHMEM_MAP carries the fd and NEED_REPLY, and waits for the ack', as
   t.false(settled, 'the map waits for the ack');
   const ack = encodeVhostUserAck(req.hdr, 0);
   chan.sendRaw(ack.data);
-  t.true(await mapped);
+  await t.notThrowsAsync(mapped);
 
   const unmapped = be.shmemUnmap(2, 0x2000n, 0x3000n);
   const req2 = (await chan.next())!;
@@ -495,23 +496,29 @@ test.serial('SHMEM_MAP carries the fd and NEED_REPLY, and waits for the ack', as
     flags: 0n,
   });
   chan.sendRaw(encodeVhostUserAck(req2.hdr, 1).data);
-  t.false(await unmapped, 'a non-zero ack is a failure');
+  await t.throwsAsync(unmapped, {
+    instanceOf: VhostUserBackendRequestError,
+    code: 'ERR_VHOST_USER_REQUEST_REFUSED',
+    message: 'the front-end refused request 10 (reply 1)',
+  });
 
   // A reply for another request fails the request, as in libvhost-user.
   const third = be.shmemUnmap(0, 0n, 0x1000n);
   const req3 = (await chan.next())!;
   chan.sendRaw(encodeVhostUserAck({ ...req3.hdr, request: 9 }, 0).data);
-  t.false(await third);
+  await t.throwsAsync(third, { code: 'ERR_VHOST_USER_BAD_REPLY' });
 
   // The front-end closing the channel fails what is pending.
   const fourth = be.shmemMap(0, memfd, 0n, 0n, 0x1000n);
   const req4 = (await chan.next())!;
   os.close(req4.fds[0]);
   chan.close();
-  t.false(await fourth);
+  await t.throwsAsync(fourth, { code: 'ERR_VHOST_USER_CHANNEL_CLOSED' });
   await sleep(10);
   t.false(be.hasBackendChannel);
-  t.false(await be.shmemMap(0, memfd, 0n, 0n, 0x1000n), 'no channel: nothing sent');
+  await t.throwsAsync(be.shmemMap(0, memfd, 0n, 0n, 0x1000n), {
+    code: 'ERR_VHOST_USER_NO_CHANNEL',
+  });
   fe.close();
   await be.whenClosed;
   os.close(memfd);
@@ -530,7 +537,7 @@ test.serial(
     await fe.request({ request: R.VHOST_USER_GET_QUEUE_NUM });
     const chan = new ScriptedFrontend(new UnixStream(mine), 'backend');
     const memfd = os.memfdCreate('tsqom-test-shmem', 0);
-    t.true(await be.shmemMap(0, memfd, 0n, 0n, 0x1000n, 0n));
+    await t.notThrowsAsync(be.shmemMap(0, memfd, 0n, 0n, 0x1000n, 0n));
     const req = (await chan.next())!;
     t.is(req.hdr.flags, VHOST_USER_VERSION);
     os.close(req.fds[0]);
@@ -540,8 +547,12 @@ test.serial(
 
     const r2 = rig();
     await handshake(r2.fe, PROTO_ALL & ~bit(PF.VHOST_USER_PROTOCOL_F_SHMEM));
-    t.false(await r2.be.shmemMap(0, memfd, 0n, 0n, 0x1000n));
-    t.false(await r2.be.shmemUnmap(0, 0n, 0x1000n));
+    await t.throwsAsync(r2.be.shmemMap(0, memfd, 0n, 0n, 0x1000n), {
+      code: 'ERR_VHOST_USER_NOT_NEGOTIATED',
+    });
+    await t.throwsAsync(r2.be.shmemUnmap(0, 0n, 0x1000n), {
+      code: 'ERR_VHOST_USER_NOT_NEGOTIATED',
+    });
     r2.fe.close();
     await r2.be.whenClosed;
     os.close(memfd);

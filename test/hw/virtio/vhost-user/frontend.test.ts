@@ -24,7 +24,7 @@ import {
   VHOST_USER_FRONTEND_PROTOCOL_FEATURES,
   VhostUserFrontend,
 } from '../../../../src/hw/virtio/vhost-user/frontend/frontend.js';
-import { CapturingReportSink } from '../../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
+import { CapturingErrorReportSink } from '../../../../src/util/error-report.js';
 import { machineSetMemoryBackend } from '../../../../src/hw/core/machine-memory.js';
 import {
   GuestRamAllocator,
@@ -480,7 +480,7 @@ test.serial('rings outside shared RAM cannot start (ENOMEM, as QEMU)', async (t)
 
 test('the front-end rejects a reply with a wrong request id or flags with QEMU texts', async (t) => {
   const [a, b] = UnixStream.pair();
-  const cap = new CapturingReportSink();
+  const cap = new CapturingErrorReportSink();
   const fe = new VhostUserFrontend(a, { nvqs: 1, report: cap.sink });
   b.on('data', () => {
     // Answer GET_FEATURES with a GET_PROTOCOL_FEATURES reply.
@@ -500,7 +500,7 @@ test('the front-end rejects a reply with a wrong request id or flags with QEMU t
 test.serial('a back-end that hangs up during the handshake fails init cleanly', async (t) => {
   const before = fdCount();
   const [a, b] = UnixStream.pair();
-  const cap = new CapturingReportSink();
+  const cap = new CapturingErrorReportSink();
   const fe = new VhostUserFrontend(a, { nvqs: 1, report: cap.sink });
   b.on('data', () => b.close());
   b.resume();

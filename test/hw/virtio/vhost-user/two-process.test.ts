@@ -17,7 +17,7 @@ import {
   AddressSpaceGuestMemory,
   VhostUserDeviceDriver,
 } from '../../../../src/hw/virtio/driver/vhost-user-driver.js';
-import { CapturingReportSink } from '../../../../src/hw/virtio/vhost-user/frontend/frontend-error.js';
+import { CapturingErrorReportSink } from '../../../../src/util/error-report.js';
 import { procMaps } from '../../../helpers/native/util.js';
 import {
   removeRam,
@@ -77,7 +77,7 @@ test.serial(
     const baseline = vhostFds(stdio);
     const chr = uniqueId('chr');
     const id = uniqueId('vu');
-    const reports = new CapturingReportSink();
+    const reports = new CapturingErrorReportSink();
     let dev: VHostUserBase | null = null;
     try {
       await qemuChrNewFromString(`socket,id=${chr},path=${sock}`);

@@ -18,8 +18,11 @@
  * back-end channel, the mapped memory and any fd still in flight.
  * @module
  */
+import { trace } from '../../../../util/trace.js';
+import { errorReportSinkOf } from '../../../../util/error-report.js';
+import { hostOs } from '../../../../util/machine-context.js';
+import { TsqomError } from '../../../../util/error.js';
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import { HostOs } from '../../../../native/host.js';
 import { OsError } from '../../../../native/errors.js';
 import type { NativeFdWatcher } from '../../../../native/index.js';
@@ -61,6 +64,8 @@ import {
   VhostUserRequest as R,
 } from '../protocol/protocol.js';
 import { UnixStream, VHOST_USER_STREAM_FRAMING } from '../../../../io/unix-stream.js';
+
+const traceVhostUser = trace('vhost-user');
 
 /** Where a back-end's replies go: a {@link UnixStream}, or a test's recorder. */
 export interface VhostUserTransport {
@@ -121,7 +126,7 @@ export type VhostUserBackendDeviceSource = VhostUserBackendDevice | (() => Vhost
 
 /** Options of a {@link VhostUserBackend}. */
 export interface VhostUserBackendOptions {
-  /** The OS layer; default `container.resolve(HostOs)`. */
+  /** The OS layer; default: the machine context's (`hostOs()`). */
   os?: HostOs;
   /**
    * Where errors go: libvhost-user's panic texts, ring errors, device
@@ -153,11 +158,56 @@ export const VHOST_USER_BACKEND_MAX_QUEUES = 256;
 
 interface PendingReply {
   request: number;
-  resolve: (ok: boolean) => void;
+  resolve: (error: VhostUserBackendRequestError | null) => void;
 }
 
 /** Thrown inside the dispatcher when the connection must be dropped. */
-class Panic extends Error {}
+/** Why a request on the back-end channel failed ({@link VhostUserBackendRequestError.code}). */
+export type VhostUserBackendRequestErrorCode =
+  /** The protocol feature the request needs was not negotiated. */
+  | 'ERR_VHOST_USER_NOT_NEGOTIATED'
+  /** No back-end channel (the front-end never sent SET_BACKEND_REQ_FD) or the back-end is closed. */
+  | 'ERR_VHOST_USER_NO_CHANNEL'
+  /** The request could not be written to the channel. */
+  | 'ERR_VHOST_USER_SEND_FAILED'
+  /** The channel closed before the reply came. */
+  | 'ERR_VHOST_USER_CHANNEL_CLOSED'
+  /** The front-end answered with a non-zero status. */
+  | 'ERR_VHOST_USER_REQUEST_REFUSED'
+  /** The reply could not be decoded. */
+  | 'ERR_VHOST_USER_BAD_REPLY';
+
+/**
+ * A failed request on the back-end channel (SHMEM_MAP, SHMEM_UNMAP,
+ * CONFIG_CHANGE_MSG). Where libvhost-user returns `false` for every cause,
+ * the `code` says which one it was.
+ */
+export class VhostUserBackendRequestError extends TsqomError {
+  /** The request (a VhostUserBackendRequest value). */
+  readonly request: number;
+
+  /**
+   * @param code - the cause.
+   * @param message - a sentence naming the request and the cause.
+   * @param request - the request id.
+   * @param cause - the underlying error, if any.
+   */
+  constructor(
+    code: VhostUserBackendRequestErrorCode,
+    message: string,
+    request: number,
+    cause?: unknown,
+  ) {
+    super(message, code, { cause });
+    this.request = request;
+  }
+}
+
+class Panic extends TsqomError {
+  constructor(message: string) {
+    super(message, 'ERR_VHOST_USER_BACKEND');
+  }
+}
 
 /** The body as the layout the codec chose for this request (it validated it). */
 function bodyAs<K extends VhostUserBody['kind']>(
@@ -550,15 +600,12 @@ export class VhostUserBackend {
     device: VhostUserBackendDeviceSource,
     options: VhostUserBackendOptions = {},
   ) {
-    this.os = options.os ?? container.resolve(HostOs);
+    this.os = options.os ?? hostOs();
     this.device = typeof device === 'function' ? device() : device;
     this.name = options.name ?? 'vhost-user-backend';
     this.#transport = transport;
-    this.#onError =
-      options.onError ??
-      ((m) => {
-        process.stderr.write(`${this.name}: ${m}\n`);
-      });
+    const report = errorReportSinkOf();
+    this.#onError = options.onError ?? ((m) => report(`${this.name}: ${m}`, 'error'));
     const n = this.device.numQueues;
     if (!Number.isInteger(n) || n < 1 || n > VHOST_USER_BACKEND_MAX_QUEUES) {
       throw new RangeError(`numQueues ${n} is not between 1 and ${VHOST_USER_BACKEND_MAX_QUEUES}`);
@@ -744,6 +791,16 @@ export class VhostUserBackend {
         throw e;
       }
       if (decoded.reply) throw new Panic(`Unexpected reply to request ${msg.hdr.request}`);
+      if (traceVhostUser.enabled) {
+        traceVhostUser(
+          '%s: vhost_user_read request %d flags 0x%s size %d fds %d',
+          this.name,
+          msg.hdr.request,
+          msg.hdr.flags.toString(16),
+          msg.hdr.size,
+          fds.length,
+        );
+      }
       const replied = this.#dispatch(decoded, fds);
       if (!replied && decoded.needReply && !this.#closed) {
         this.#transport.send(encodeVhostUserAck(decoded.hdr, 0).data);
@@ -1044,10 +1101,27 @@ export class VhostUserBackend {
     }
     try {
       const r = decodeVhostUserReply(msg, p.request, 'backend');
-      p.resolve(r.body.kind === 'u64' && r.body.u64 === 0n);
+      if (r.body.kind === 'u64' && r.body.u64 === 0n) p.resolve(null);
+      else {
+        const v = r.body.kind === 'u64' ? r.body.u64 : 'no value';
+        p.resolve(
+          new VhostUserBackendRequestError(
+            'ERR_VHOST_USER_REQUEST_REFUSED',
+            `the front-end refused request ${p.request} (reply ${v})`,
+            p.request,
+          ),
+        );
+      }
     } catch (e) {
       this.report(`back-end channel: ${(e as Error).message}`);
-      p.resolve(false);
+      p.resolve(
+        new VhostUserBackendRequestError(
+          'ERR_VHOST_USER_BAD_REPLY',
+          `malformed reply to request ${p.request}: ${(e as Error).message}`,
+          p.request,
+          e,
+        ),
+      );
     }
   }
 
@@ -1060,18 +1134,37 @@ export class VhostUserBackend {
     }
     const pending = this.#pending;
     this.#pending = [];
-    for (const p of pending) p.resolve(false);
+    for (const p of pending) {
+      p.resolve(
+        new VhostUserBackendRequestError(
+          'ERR_VHOST_USER_CHANNEL_CLOSED',
+          `the back-end channel closed before the reply to request ${p.request}`,
+          p.request,
+        ),
+      );
+    }
     s?.close();
   }
 
   /**
    * Sends a request on the back-end channel; with REPLY_ACK negotiated it
-   * asks for an ack and resolves with whether it was 0 (libvhost-user's
-   * vu_process_message_reply); without, it resolves true once sent.
+   * asks for an ack and resolves once it is 0 (libvhost-user's
+   * vu_process_message_reply); without, it resolves once sent. Every
+   * failure rejects with a {@link VhostUserBackendRequestError} naming it.
    */
-  #channelRequest(request: number, body: VhostUserBody, fds: readonly number[]): Promise<boolean> {
+  #channelRequest(request: number, body: VhostUserBody, fds: readonly number[]): Promise<void> {
     const s = this.#channel;
-    if (s === null || this.#closed) return Promise.resolve(false);
+    if (s === null || this.#closed) {
+      return Promise.reject(
+        new VhostUserBackendRequestError(
+          'ERR_VHOST_USER_NO_CHANNEL',
+          this.#closed
+            ? `request ${request}: the back-end is closed`
+            : `request ${request}: the front-end has not set up a back-end channel`,
+          request,
+        ),
+      );
+    }
     const needReply = this.hasProtocolFeature(PF.VHOST_USER_PROTOCOL_F_REPLY_ACK);
     const wire = encodeVhostUserMsg({
       request,
@@ -1079,25 +1172,49 @@ export class VhostUserBackend {
       body,
       fds,
     });
-    if (!needReply) return Promise.resolve(s.send(wire.data, wire.fds));
-    return new Promise<boolean>((resolve) => {
-      this.#pending.push({ request, resolve });
+    const sendFailed = (): VhostUserBackendRequestError =>
+      new VhostUserBackendRequestError(
+        'ERR_VHOST_USER_SEND_FAILED',
+        `request ${request}: the back-end channel could not be written`,
+        request,
+      );
+    if (!needReply) {
+      return s.send(wire.data, wire.fds) ? Promise.resolve() : Promise.reject(sendFailed());
+    }
+    return new Promise<void>((resolve, reject) => {
+      const settle = (error: VhostUserBackendRequestError | null): void => {
+        if (error === null) resolve();
+        else reject(error);
+      };
+      this.#pending.push({ request, resolve: settle });
       if (!s.send(wire.data, wire.fds)) {
-        const i = this.#pending.findIndex((p) => p.resolve === resolve);
+        const i = this.#pending.findIndex((p) => p.resolve === settle);
         if (i >= 0) this.#pending.splice(i, 1);
-        resolve(false);
+        reject(sendFailed());
       }
     });
+  }
+
+  #needFeature(request: number, feature: number, name: string): Promise<void> | null {
+    if (this.hasProtocolFeature(feature)) return null;
+    return Promise.reject(
+      new VhostUserBackendRequestError(
+        'ERR_VHOST_USER_NOT_NEGOTIATED',
+        `request ${request} needs protocol feature ${name}, which the front-end did not negotiate`,
+        request,
+      ),
+    );
   }
 
   /**
    * Asks the front-end to map `len` bytes of `fd` from `fdOffset` at
    * `shmOffset` in VIRTIO Shared Memory Region `shmid`
    * (VHOST_USER_BACKEND_SHMEM_MAP, as vu_shmem_map). `flags` is
-   * VHOST_USER_FLAG_MAP_RW or 0 (read-only). Resolves false without
-   * sending anything unless SHMEM was negotiated and the back-end channel
-   * is open; otherwise as {@link VhostUserBackend} requests on the channel
-   * do. The fd stays the caller's.
+   * VHOST_USER_FLAG_MAP_RW or 0 (read-only). Resolves when the front-end
+   * acknowledged it (or once sent, without REPLY_ACK); rejects with a
+   * {@link VhostUserBackendRequestError} whose `code` names the cause:
+   * SHMEM not negotiated, no channel, the channel failed or closed, or
+   * the front-end refused. The fd stays the caller's.
    */
   shmemMap(
     shmid: number,
@@ -1106,8 +1223,13 @@ export class VhostUserBackend {
     shmOffset: bigint | number,
     len: bigint | number,
     flags: bigint | number = 0n,
-  ): Promise<boolean> {
-    if (!this.hasProtocolFeature(PF.VHOST_USER_PROTOCOL_F_SHMEM)) return Promise.resolve(false);
+  ): Promise<void> {
+    const unsupported = this.#needFeature(
+      VhostUserBackendRequest.VHOST_USER_BACKEND_SHMEM_MAP,
+      PF.VHOST_USER_PROTOCOL_F_SHMEM,
+      'SHMEM',
+    );
+    if (unsupported) return unsupported;
     return this.#channelRequest(
       VhostUserBackendRequest.VHOST_USER_BACKEND_SHMEM_MAP,
       {
@@ -1128,8 +1250,13 @@ export class VhostUserBackend {
    * Asks the front-end to unmap the mapping at `shmOffset` of `len` bytes
    * in region `shmid` (VHOST_USER_BACKEND_SHMEM_UNMAP, as vu_shmem_unmap).
    */
-  shmemUnmap(shmid: number, shmOffset: bigint | number, len: bigint | number): Promise<boolean> {
-    if (!this.hasProtocolFeature(PF.VHOST_USER_PROTOCOL_F_SHMEM)) return Promise.resolve(false);
+  shmemUnmap(shmid: number, shmOffset: bigint | number, len: bigint | number): Promise<void> {
+    const unsupported = this.#needFeature(
+      VhostUserBackendRequest.VHOST_USER_BACKEND_SHMEM_UNMAP,
+      PF.VHOST_USER_PROTOCOL_F_SHMEM,
+      'SHMEM',
+    );
+    if (unsupported) return unsupported;
     return this.#channelRequest(
       VhostUserBackendRequest.VHOST_USER_BACKEND_SHMEM_UNMAP,
       {
@@ -1144,8 +1271,13 @@ export class VhostUserBackend {
    * Tells the front-end the config space changed
    * (VHOST_USER_BACKEND_CONFIG_CHANGE_MSG); needs CONFIG and the channel.
    */
-  configChanged(): Promise<boolean> {
-    if (!this.hasProtocolFeature(PF.VHOST_USER_PROTOCOL_F_CONFIG)) return Promise.resolve(false);
+  configChanged(): Promise<void> {
+    const unsupported = this.#needFeature(
+      VhostUserBackendRequest.VHOST_USER_BACKEND_CONFIG_CHANGE_MSG,
+      PF.VHOST_USER_PROTOCOL_F_CONFIG,
+      'CONFIG',
+    );
+    if (unsupported) return unsupported;
     return this.#channelRequest(
       VhostUserBackendRequest.VHOST_USER_BACKEND_CONFIG_CHANGE_MSG,
       { kind: 'none' },

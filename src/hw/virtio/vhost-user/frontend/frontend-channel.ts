@@ -37,7 +37,7 @@ import {
 import { VhostUserStreamFramer } from '../protocol/stream-framer.js';
 import type { VhostUserMMap } from '../protocol/payloads.js';
 import { VHOST_USER_NEED_REPLY_MASK, VhostUserBackendRequest as B } from '../protocol/protocol.js';
-import type { VhostUserReportSink } from './frontend-error.js';
+import type { ErrorReportSink } from '../../../../util/error-report.js';
 import type { UnixStream } from '../../../../io/unix-stream.js';
 
 /**
@@ -65,7 +65,7 @@ export interface VhostUserBackendChannelOptions {
   /** The device's handlers. */
   handler?: VhostUserBackendChannelHandler;
   /** Where reports go. */
-  report: VhostUserReportSink;
+  report: ErrorReportSink;
 }
 
 /** Events of a {@link VhostUserBackendChannel}. */
@@ -95,7 +95,7 @@ export class VhostUserBackendChannel extends EventEmitter<VhostUserBackendChanne
   handled = 0;
   readonly #framer = new VhostUserStreamFramer();
   readonly #handler: VhostUserBackendChannelHandler | undefined;
-  readonly #report: VhostUserReportSink;
+  readonly #report: ErrorReportSink;
   #closed = false;
 
   /** Takes over `stream` and starts reading. */

@@ -17,9 +17,11 @@
  * happen here.
  * @module
  */
+import { trace } from '../../../../util/trace.js';
+import { hostOs } from '../../../../util/machine-context.js';
+import { TsqomError } from '../../../../util/error.js';
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { container } from 'tsyringe';
 import { HostOs } from '../../../../native/host.js';
 import { strerror } from '../../../../native/errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from '../../../../native/constants.js';
@@ -47,12 +49,14 @@ import {
   VhostUserProtocolFeature as PF,
   VhostUserRequest as R,
 } from '../protocol/protocol.js';
-import { type VhostUserReportSink, vhostUserReportSink } from './frontend-error.js';
+import { type ErrorReportSink, errorReportSinkOf } from '../../../../util/error-report.js';
 import { UnixStream } from '../../../../io/unix-stream.js';
 import {
   VhostUserBackendChannel,
   type VhostUserBackendChannelHandler,
 } from './frontend-channel.js';
+
+const traceVhostUser = trace('vhost-user');
 
 const EPROTO = 71;
 const EIO = 5;
@@ -79,14 +83,13 @@ export const VHOST_USER_FRONTEND_PROTOCOL_FEATURES =
   (1n << BigInt(PF.VHOST_USER_PROTOCOL_F_SHMEM));
 
 /** An error of a front-end operation: QEMU's text, with the errno QEMU would return. */
-export class VhostUserFrontendError extends Error {
+export class VhostUserFrontendError extends TsqomError {
   /** The (positive) errno QEMU's function returns negated. */
   readonly errno: number;
 
-  /** Builds the error; `errno` as QEMU's function would return it, made positive. */
+  /** Builds the error (code `ERR_VHOST_USER_FRONTEND`); `errno` as QEMU's function would return it, made positive. */
   constructor(message: string, errno: number) {
-    super(message);
-    this.name = 'VhostUserFrontendError';
+    super(message, 'ERR_VHOST_USER_FRONTEND');
     this.errno = errno;
   }
 }
@@ -131,8 +134,8 @@ export interface VhostUserFrontendOptions {
   /** Bytes and fds that arrived on the stream before the front-end took it (processed first). */
   pending?: readonly [Buffer, number[]][];
   /** Where problems without a caller go; default the process-wide sink. */
-  report?: VhostUserReportSink;
-  /** The OS layer; default `container.resolve(HostOs)`. */
+  report?: ErrorReportSink;
+  /** The OS layer; default: the machine context's (`hostOs()`). */
   os?: HostOs;
 }
 
@@ -182,7 +185,7 @@ export class VhostUserFrontend extends EventEmitter<VhostUserFrontendEvents> {
   memTable: VhostUserMemTableEntry[] = [];
   /** The back-end channel, when BACKEND_REQ was negotiated. */
   backendChannel: VhostUserBackendChannel | null = null;
-  readonly #report: VhostUserReportSink;
+  readonly #report: ErrorReportSink;
   readonly #supportsConfig: boolean;
   readonly #numQueues: number;
   readonly #protocolMask: bigint;
@@ -202,10 +205,10 @@ export class VhostUserFrontend extends EventEmitter<VhostUserFrontendEvents> {
     if (!Number.isInteger(options.nvqs) || options.nvqs < 0 || options.nvqs > 1024) {
       throw new RangeError(`bad virtqueue count ${options.nvqs}`);
     }
-    this.os = options.os ?? stream.os ?? container.resolve(HostOs);
+    this.os = options.os ?? stream.os ?? hostOs();
     this.stream = stream;
     this.nvqs = options.nvqs;
-    this.#report = options.report ?? ((m, l) => vhostUserReportSink()(m, l));
+    this.#report = options.report ?? errorReportSinkOf();
     this.#supportsConfig = options.supportsConfig === true;
     this.#numQueues = options.numQueues ?? 0;
     this.#protocolMask = options.protocolFeatureMask ?? VHOST_USER_FRONTEND_PROTOCOL_FEATURES;
@@ -290,6 +293,15 @@ export class VhostUserFrontend extends EventEmitter<VhostUserFrontendEvents> {
   /** vhost_user_write: sends one message; throws QEMU's text if the socket is gone. */
   #write(request: number, flags: number, body: VhostUserBody, fds: readonly number[] = []): void {
     const wire = encodeVhostUserMsg({ request, flags, body, fds });
+    if (traceVhostUser.enabled) {
+      traceVhostUser(
+        'vhost_user_write request %d flags 0x%s size %d fds %d',
+        request,
+        flags.toString(16),
+        wire.data.byteLength - 12,
+        fds.length,
+      );
+    }
     if (this.#closed || !this.stream.send(wire.data, wire.fds)) {
       const text = `Failed to write msg. Wrote -1 instead of ${wire.data.byteLength}.`;
       this.#reportError(text);

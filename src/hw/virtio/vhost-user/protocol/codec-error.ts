@@ -2,6 +2,7 @@
  * The one error type of the vhost-user codec.
  * @module
  */
+import { TsqomError } from '../../../../util/error.js';
 
 /**
  * Why a vhost-user message was rejected.
@@ -45,7 +46,7 @@ export interface CodecErrorOptions {
 }
 
 /** A malformed vhost-user message (or a value that can't be encoded). */
-export class CodecError extends Error {
+export class CodecError extends TsqomError {
   /** What was wrong, as a stable code. */
   readonly reason: CodecErrorReason;
   /** The request id of the offending message, when the header was read. */
@@ -55,8 +56,7 @@ export class CodecError extends Error {
 
   /** Builds an error; `message` is the human text (QEMU's where QEMU has one). */
   constructor(reason: CodecErrorReason, message: string, options: CodecErrorOptions = {}) {
-    super(message);
-    this.name = 'CodecError';
+    super(message, 'ERR_VHOST_USER_CODEC');
     this.reason = reason;
     this.request = options.request;
     this.framing = options.framing ?? false;
