@@ -10,7 +10,9 @@
         "native/prealloc.cc",
         "native/atomics.cc",
         "native/net.cc",
-        "native/fdwatcher.cc"
+        "native/fdwatcher.cc",
+        "native/guarded.cc",
+        "native/fs-at.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -16,7 +16,7 @@ namespace tsqom {
 namespace {
 
 // Bumped whenever the surface seen by src/native/index.ts changes.
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 4;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kAbiVersion); }
 
@@ -70,6 +70,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAtomics(env, exports);
   InitNet(env, exports);
   InitFdWatcher(env, exports);
+  InitGuarded(env, exports);
+  InitFsAt(env, exports);
   return exports;
 }
 

@@ -65,6 +65,8 @@ void InitPrealloc(Napi::Env env, Napi::Object exports);
 void InitAtomics(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
+void InitGuarded(Napi::Env env, Napi::Object exports);
+void InitFsAt(Napi::Env env, Napi::Object exports);
 
 // Adds a constant to an object.
 inline void SetConst(Napi::Object o, const char* name, double value) {

@@ -195,6 +195,8 @@ Napi::Value Mapping::GetViewCount(const Napi::CallbackInfo& info) {
 
 namespace {
 
+Napi::Value WrapRegion(Napi::Env env, void* p, uint64_t length, int prot, int flags, int fd, uint64_t offset);
+
 Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t length = ArgU64(info, 0, "length");
@@ -207,6 +209,50 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) ThrowRange(env, "MAP_FIXED mappings are not supported");
   void* p = mmap(nullptr, length, prot, flags, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap");
+  return WrapRegion(env, p, length, prot, flags, fd, offset);
+}
+
+// mmapAligned(length, prot, flags, fd, offset, align): as mmap, at an
+// address that is a multiple of `align` (a power of two, at least the page
+// size). The kernel picks a range of length + align bytes, the mapping is
+// placed inside it (MAP_FIXED over our own reservation only) and the rest
+// is given back.
+Napi::Value MmapAligned(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t length = ArgU64(info, 0, "length");
+  int prot = ArgInt32(info, 1, "prot");
+  int flags = ArgInt32(info, 2, "flags");
+  int fd = ArgInt32Or(info, 3, "fd", -1);
+  uint64_t offset = ArgU64Or(info, 4, "offset", 0);
+  uint64_t align = ArgU64(info, 5, "align");
+  if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) ThrowRange(env, "MAP_FIXED mappings are not supported");
+  uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (align < page || (align & (align - 1)) != 0) {
+    ThrowRange(env, "align must be a power of two no smaller than the page size");
+  }
+  if (length > UINT64_MAX - align) ThrowErrno(env, ENOMEM, "mmap");
+  uint64_t total = length + align;
+  void* g = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (g == MAP_FAILED) ThrowErrno(env, errno, "mmap");
+  uintptr_t base = reinterpret_cast<uintptr_t>(g);
+  uintptr_t at = (base + align - 1) & ~static_cast<uintptr_t>(align - 1);
+  void* p = mmap(reinterpret_cast<void*>(at), length, prot, flags | MAP_FIXED, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) {
+    int err = errno;
+    munmap(g, total);
+    ThrowErrno(env, err, "mmap");
+  }
+  if (at > base) munmap(g, at - base);
+  uintptr_t end = at + length;
+  uintptr_t rend = base + total;
+  // The mapping's length may not be a multiple of the page size; what the
+  // kernel rounded it up to stays part of it.
+  uintptr_t mapped = (end + page - 1) & ~static_cast<uintptr_t>(page - 1);
+  if (rend > mapped) munmap(reinterpret_cast<void*>(mapped), rend - mapped);
+  return WrapRegion(env, p, length, prot, flags, fd, offset);
+}
+
+Napi::Value WrapRegion(Napi::Env env, void* p, uint64_t length, int prot, int flags, int fd, uint64_t offset) {
   Region* r = new Region();
   r->addr = static_cast<uint8_t*>(p);
   r->length = length;
@@ -350,6 +396,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
     exports.Set(name, Napi::Function::New(env, cb, name));
   };
   fn("mmap", Mmap);
+  fn("mmapAligned", MmapAligned);
   fn("madvise", Madvise);
   fn("madvisePopulateWriteSync", MadvisePopulateWriteSync);
   fn("msync", Msync);

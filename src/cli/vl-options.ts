@@ -9,7 +9,7 @@
 import { QomError } from '../util/error.js';
 import { qemuStrtoszMiB } from '../util/cutils.js';
 import { QemuOptsError, QemuOptsList, qemuOptGet, type QemuOpts } from '../util/qemu-option.js';
-import { RUNSTATE_ACTION_VALUES, qemuUuidParse, type RunstateActions } from '../system/runstate.js';
+import { RUNSTATE_ACTION_VALUES, qemuUuidParse, type RunActions } from '../system/runstate.js';
 
 /** Refuses keys outside `allowed` with QEMU's `Invalid parameter` text. */
 function checkKeys(opts: QemuOpts, allowed: readonly string[]): void {
@@ -143,10 +143,10 @@ export function parseSmpOption(arg: string): string | undefined {
 }
 
 /** `-action reboot=..,shutdown=..,panic=..,watchdog=..`. */
-export function parseActionOption(arg: string): Partial<RunstateActions> {
+export function parseActionOption(arg: string): Partial<RunActions> {
   const opts = parse('action', undefined, arg);
   checkKeys(opts, Object.keys(RUNSTATE_ACTION_VALUES));
-  const out: Partial<RunstateActions> = {};
+  const out: Partial<RunActions> = {};
   const reboot = optEnum(opts, 'reboot', RUNSTATE_ACTION_VALUES.reboot);
   if (reboot) out.reboot = reboot;
   const shutdown = optEnum(opts, 'shutdown', RUNSTATE_ACTION_VALUES.shutdown);

@@ -49,6 +49,13 @@ import {
   type QmpListener,
 } from '../monitor/qmp-server.js';
 import { hmpCommandOutput } from '../monitor/hmp.js';
+import {
+  machineHelpText,
+  qdevDeviceHelpText,
+  qdevDeviceListText,
+} from '../monitor/machine-info-cmds.js';
+import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
+import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
 import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
@@ -64,7 +71,7 @@ import {
 import { objectClassByName, objectNew } from '../qom/object.js';
 import { SocketChardev } from '../chardev/char-socket.js';
 import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
-import { vmSettings } from '../system/runstate.js';
+import { vmSettings, vmState } from '../system/runstate.js';
 import {
   parseAccelOption,
   parseActionOption,
@@ -109,6 +116,22 @@ import {
 import type { QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
+import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
+
+/** How long shutdown waits for shared memory regions locked by another process. */
+const SHUTDOWN_SETTLE_MS = 1000;
+/** How long shutdown waits for one server to close its connections. */
+const SHUTDOWN_CLOSE_MS = 1000;
+
+/** Waits for `p` (ignoring its failure), at most SHUTDOWN_CLOSE_MS. */
+async function bounded(p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    p.catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_CLOSE_MS))),
+  ]);
+  clearTimeout(timer);
+}
 
 /** Where the program writes; tests capture it. */
 export interface VlIo {
@@ -248,21 +271,28 @@ export class TsqomInstance {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.resolveExit('stop');
-      // Monitors first: each client gets its pending replies, then EOF.
-      await this.qmp.close().catch(() => {});
-      for (const l of this.listeners) await l.close().catch(() => {});
-      for (const q of this.qtest) await q.close().catch(() => {});
+      // Monitors first: a listener's close waits for its connections to end,
+      // and a connected client (a reader, a hostile one) must not hold
+      // shutdown up.
+      await bounded(this.qmp.close());
+      for (const l of this.listeners) await bounded(l.close());
+      for (const q of this.qtest) await bounded(q.close());
       hmpMonitorsClose();
-      await this.qmp.close().catch(() => {});
-      cleanupDevicesAndObjects();
-      for (const c of this.extraClose) {
-        try {
-          c();
-        } catch {
-          // Already released.
+      try {
+        cleanupDevicesAndObjects();
+      } finally {
+        for (const c of this.extraClose) {
+          try {
+            c();
+          } catch {
+            // Already released.
+          }
         }
+        // A detach that found a region locked by another process is retried
+        // for a while; a holder that never lets go sweeps our slot later.
+        await vdevShmemSettle(SHUTDOWN_SETTLE_MS);
+        for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
       }
-      for (const d of this.cleanupDirs) rmSync(d, { recursive: true, force: true });
     })();
     return this.stopped;
   }
@@ -279,6 +309,27 @@ function parseJsonOption(arg: string, where: string): JsonObject {
     throw new VlError("Invalid parameter type for 'null', expected: object", where);
   }
   return first.value as JsonObject;
+}
+
+/**
+ * `-device help` and `-device TYPE,help` (QEMU's qdev_device_help): prints
+ * the text and returns true; an unknown type is reported and still exits 0,
+ * as QEMU does.
+ */
+function deviceHelp(opts: QemuOpts, io: VlIo, where: string): boolean {
+  const driver = qemuOptGet(opts, 'driver');
+  if (driver !== undefined && isHelpOption(driver)) {
+    qemuDeviceOpts.del(opts.id ?? '');
+    io.out(qdevDeviceListText());
+    return true;
+  }
+  if (!opts.helpWanted || driver === undefined) return false;
+  try {
+    io.out(qdevDeviceHelpText(driver));
+  } catch (e) {
+    reportError(io, located(where, e));
+  }
+  return true;
 }
 
 /** Reads `-object` as QEMU 7.2's `object_option_parse` does. */
@@ -367,6 +418,11 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         case 'machine': {
           // QEMU 7.2 reads -machine with keyval and merges repeated options.
           const r = keyvalParse(o.arg!, 'type');
+          if (r.help && r.dict.type !== undefined && !isHelpOption(String(r.dict.type))) {
+            if (r.dict.type !== 'none') throw new VlError('unsupported machine type', undefined);
+            io.out(machineHelpText());
+            return 'exit';
+          }
           if (r.help) {
             io.out('Supported machines are:\nnone                 empty machine\n');
             return 'exit';
@@ -390,13 +446,12 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         }
         case 'name': {
           const r = parseNameOption(o.arg!);
-          if (r.name !== undefined) vmSettings.name = r.name;
+          if (r.name !== undefined) vmState.name = r.name;
           if (r.process !== undefined) process.title = r.process;
           break;
         }
         case 'uuid':
-          vmSettings.uuid = parseUuidOption(o.arg!);
-          vmSettings.uuidSet = true;
+          vmState.setUuid(parseUuidOption(o.arg!));
           break;
         case 'accel':
           plan.accels.push({ where, name: parseAccelOption(o.arg!) });
@@ -413,13 +468,13 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           break;
         }
         case 'no-shutdown':
-          vmSettings.actions.shutdown = 'pause';
+          vmState.actions.shutdown = 'pause';
           break;
         case 'no-reboot':
-          vmSettings.actions.reboot = 'shutdown';
+          vmState.actions.reboot = 'shutdown';
           break;
         case 'action':
-          Object.assign(vmSettings.actions, parseActionOption(o.arg!));
+          Object.assign(vmState.actions, parseActionOption(o.arg!));
           break;
         case 'global':
           plan.globals.push(parseGlobalOption(o.arg!));
@@ -482,11 +537,17 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           } else {
             const opts = qemuDeviceOpts.parse(o.arg!);
             for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+            const help = deviceHelp(opts, io, where);
+            if (help) return 'exit';
             plan.devices.push({ where, opts });
           }
           break;
         }
         case 'chardev': {
+          if (isHelpOption(o.arg!)) {
+            io.out(chardevBackendsHelpText());
+            return 'exit';
+          }
           const opts = qemuChrParse(o.arg!);
           for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
           plan.chardevs.push({ where, opts });
@@ -1002,6 +1063,7 @@ function cleanupDevicesAndObjects(): void {
     if (chr) chr.frontend = null;
   });
   qemuChrCleanup();
+  monitorFdsetsCleanupAll();
 }
 
 function reportError(io: VlIo, e: unknown): void {

@@ -11,6 +11,19 @@
  *   (orderly EOF), `'error'` and, exactly once, `'close'`.
  * - {@link UnixListener}: a listening socket that emits `'connection'`.
  *
+ * Backpressure: a stream stops reading while more than
+ * {@link UnixStreamOptions.maxPendingBytes} (or
+ * {@link UnixStreamOptions.maxPendingFds}) wait to be sent, and reads
+ * again once the peer has taken most of it. A peer that sends requests
+ * but never reads the replies therefore makes the stream hold a bounded
+ * amount, never an ever-growing queue; the rest of the process is not
+ * affected.
+ *
+ * A peer that vanishes (the connection is reset, or a write finds it gone)
+ * is a hang-up like an orderly close: `'end'`, then `'close'`, and no
+ * `'error'`. libuv reports a socket error condition as `EBADF`; the stream
+ * asks the socket for the real error instead of passing that on.
+ *
  * Ownership of descriptors: fds passed to `send` stay the caller's (if a
  * message has to wait for the socket to drain, the stream sends duplicates
  * and closes them itself); fds delivered by `'data'` become the listener's,
@@ -74,7 +87,28 @@ export interface UnixStreamOptions {
    * message), so that none is lost before the protocol layer judges them.
    */
   maxFds?: number;
+  /**
+   * Reading stops while more than this many bytes wait to be sent (each
+   * queued message counting 256 bytes more than its length, for its
+   * bookkeeping), and resumes once no more than a quarter of it is left; default
+   * {@link UNIX_STREAM_MAX_PENDING_BYTES}.
+   */
+  maxPendingBytes?: number;
+  /** As {@link maxPendingBytes}, for duplicated fds waiting to be sent; default {@link UNIX_STREAM_MAX_PENDING_FDS}. */
+  maxPendingFds?: number;
+  /**
+   * On EOF, stop reading and emit `'end'` but keep the socket open for
+   * writing until {@link UnixStream.end} or {@link UnixStream.close}
+   * (a request/reply protocol answers what arrived before the EOF).
+   * Default false: EOF closes the stream.
+   */
+  allowHalfOpen?: boolean;
 }
+
+/** Default {@link UnixStreamOptions.maxPendingBytes}: 1 MiB. */
+export const UNIX_STREAM_MAX_PENDING_BYTES = 1024 * 1024;
+/** Default {@link UnixStreamOptions.maxPendingFds}. */
+export const UNIX_STREAM_MAX_PENDING_FDS = 64;
 
 /** Events of a {@link UnixStream}. */
 export interface UnixStreamEvents {
@@ -93,8 +127,18 @@ interface Pending {
   fds: number[];
 }
 
+/** What one queued message costs beyond its bytes (objects, buffer headers), for the limit. */
+const PENDING_OVERHEAD = 256;
+
 const EAGAIN = 11;
+const EPIPE = 32;
+const ECONNRESET = 104;
 const EINPROGRESS = 115;
+
+/** Errors that only say the peer is gone. */
+function isHangUp(errno: number | undefined): boolean {
+  return errno === EPIPE || errno === ECONNRESET;
+}
 
 function errnoOf(e: unknown): number | undefined {
   return e instanceof OsError ? e.errno : undefined;
@@ -110,6 +154,16 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   readonly os: HostOs;
   readonly #readSize: number;
   readonly #maxFds: number;
+  readonly #maxPendingBytes: number;
+  readonly #maxPendingFds: number;
+  #pendingBytes = 0;
+  /** What the queue costs: its bytes plus a per-message overhead (many tiny replies cost more than their bytes). */
+  #pendingCost = 0;
+  #pendingFds = 0;
+  /** Reading is held back until the peer drains what is queued. */
+  #throttled = false;
+  readonly #allowHalfOpen: boolean;
+  #eof = false;
   #framing: UnixStreamFraming | undefined;
   /** With framing: the header bytes read so far, and the payload bytes still due. */
   #hdr: Buffer;
@@ -133,6 +187,9 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
     this.os = options.os ?? hostOs();
     this.#readSize = options.readSize ?? 65536;
     this.#maxFds = options.maxFds ?? 253;
+    this.#maxPendingBytes = options.maxPendingBytes ?? UNIX_STREAM_MAX_PENDING_BYTES;
+    this.#maxPendingFds = options.maxPendingFds ?? UNIX_STREAM_MAX_PENDING_FDS;
+    this.#allowHalfOpen = options.allowHalfOpen ?? false;
     this.#framing = options.framing;
     this.#hdr = Buffer.alloc(options.framing?.headerSize ?? 0);
     this.#fd = fd;
@@ -202,7 +259,22 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   /** Bytes waiting to be sent. */
   get pendingBytes(): number {
-    return this.#queue.reduce((n, p) => n + p.data.byteLength, 0);
+    return this.#pendingBytes;
+  }
+
+  /** True while reading is held back because too much waits to be sent (see the module notes). */
+  get throttled(): boolean {
+    return this.#throttled;
+  }
+
+  #enqueue(p: Pending): void {
+    this.#queue.push(p);
+    this.#pendingBytes += p.data.byteLength;
+    this.#pendingCost += p.data.byteLength + PENDING_OVERHEAD;
+    this.#pendingFds += p.fds.length;
+    if (this.#pendingCost > this.#maxPendingBytes || this.#pendingFds > this.#maxPendingFds) {
+      this.#throttled = true;
+    }
   }
 
   /**
@@ -228,12 +300,12 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       if (sent === buf.byteLength) return true;
       if (sent >= 0) {
         // The fds went with the first byte; the rest follows without them.
-        this.#queue.push({ data: Buffer.from(buf.subarray(sent)), fds: [] });
+        this.#enqueue({ data: Buffer.from(buf.subarray(sent)), fds: [] });
       } else {
-        this.#queue.push({ data: Buffer.from(buf), fds: this.#dupAll(fds) });
+        this.#enqueue({ data: Buffer.from(buf), fds: this.#dupAll(fds) });
       }
     } else {
-      this.#queue.push({ data: Buffer.from(buf), fds: this.#dupAll(fds) });
+      this.#enqueue({ data: Buffer.from(buf), fds: this.#dupAll(fds) });
     }
     this.#updateWatch();
     return true;
@@ -252,7 +324,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   /** Starts (or restarts) reading. */
   resume(): void {
-    if (this.#closed || this.#reading) return;
+    if (this.#closed || this.#reading || this.#eof) return;
     this.#reading = true;
     this.#updateWatch();
   }
@@ -293,6 +365,9 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
     }
     for (const p of this.#queue) for (const fd of p.fds) this.os.close(fd);
     this.#queue = [];
+    this.#pendingBytes = 0;
+    this.#pendingCost = 0;
+    this.#pendingFds = 0;
     const fd = this.#fd;
     this.#fd = -1;
     try {
@@ -311,13 +386,34 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   #fail(error: Error): void {
     if (this.#closed) return;
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (isHangUp(errnoOf(error))) {
+      this.emit('end');
+    } else if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+    }
     this.close();
+  }
+
+  /**
+   * libuv turns any error condition on the socket into EBADF: ask the
+   * socket what it really is (a reset peer, most of the time).
+   */
+  #pollError(err: OsError): Error {
+    let so = 0;
+    try {
+      so = this.os.getsockoptInt(this.#fd, SOL_SOCKET, SO_ERROR);
+    } catch {
+      return err;
+    }
+    // No pending error left: the condition was the peer's hang-up.
+    return new OsError(so === 0 ? ECONNRESET : so, so === 0 ? 'recvmsg' : 'socket');
   }
 
   #updateWatch(): void {
     if (this.#closed) return;
-    const events = (this.#reading ? UV_READABLE : 0) | (this.#queue.length > 0 ? UV_WRITABLE : 0);
+    const events =
+      (this.#reading && !this.#throttled ? UV_READABLE : 0) |
+      (this.#queue.length > 0 ? UV_WRITABLE : 0);
     // Restarting a libuv poll handle costs an epoll_ctl: only when the set changes.
     if (events === this.#watchEvents) return;
     this.#watchEvents = events;
@@ -332,13 +428,13 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   #onPoll(err: OsError | null, events: number): void {
     if (this.#closed || this.#inCallback) return;
     if (err !== null) {
-      this.#fail(err);
+      this.#fail(this.#pollError(err));
       return;
     }
     this.#inCallback = true;
     try {
       if (events & UV_WRITABLE) this.#flush();
-      if (!this.#closed && this.#reading && events & UV_READABLE) this.#read();
+      if (!this.#closed && this.#reading && !this.#throttled && events & UV_READABLE) this.#read();
     } finally {
       this.#inCallback = false;
     }
@@ -352,17 +448,28 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       try {
         sent = this.os.sendmsg(this.#fd, p.data, p.fds);
       } catch (e) {
-        if (errnoOf(e) === EAGAIN) return;
+        if (errnoOf(e) === EAGAIN) break;
         this.#fail(e as Error);
         return;
       }
       for (const fd of p.fds) this.os.close(fd);
+      this.#pendingFds -= p.fds.length;
       p.fds = [];
+      this.#pendingBytes -= sent;
+      this.#pendingCost -= sent;
       if (sent < p.data.byteLength) {
         p.data = p.data.subarray(sent);
-        return;
+        break;
       }
+      this.#pendingCost -= PENDING_OVERHEAD;
       this.#queue.shift();
+    }
+    if (
+      this.#throttled &&
+      this.#pendingCost <= this.#maxPendingBytes / 4 &&
+      this.#pendingFds <= this.#maxPendingFds / 4
+    ) {
+      this.#throttled = false;
     }
     if (this.#queue.length === 0 && this.#endAfterFlush) this.close();
   }
@@ -384,7 +491,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
 
   #read(): void {
     // A bounded number of reads per wake-up keeps other descriptors served.
-    for (let i = 0; i < 64 && this.#reading && !this.#closed; i++) {
+    for (let i = 0; i < 64 && this.#reading && !this.#throttled && !this.#closed; i++) {
       let want = this.#readSize;
       const framing = this.#framing;
       if (framing !== undefined) {
@@ -403,6 +510,13 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       if (r === null) return;
       if (r.data.byteLength === 0) {
         for (const fd of r.fds) this.os.close(fd);
+        if (this.#allowHalfOpen) {
+          this.#eof = true;
+          this.#reading = false;
+          this.#updateWatch();
+          this.emit('end');
+          return;
+        }
         this.emit('end');
         this.close();
         return;

@@ -5,6 +5,7 @@
  * @module
  */
 import { QomError } from '../util/error.js';
+import type { QmpHost } from './qmp-dispatch.js';
 
 /** Parsed HMP arguments: strings, flags (`-j`) as booleans. */
 export type HmpArgs = Record<string, string | boolean | undefined>;
@@ -34,6 +35,12 @@ export class HmpOutput {
   }
 }
 
+/** What an HMP command may use besides its output: the monitor's host, when it has one. */
+export interface HmpContext {
+  /** Server-wide services (events, shutdown, version); absent for a detached HMP. */
+  readonly host?: QmpHost;
+}
+
 /** An HMP command (QEMU's `HMPCommand`). */
 export interface HmpCommand {
   /** The name; `a|b` gives aliases. */
@@ -45,7 +52,7 @@ export interface HmpCommand {
   /** One-line help. */
   help: string;
   /** Runs the command. Errors thrown are printed as `Error: ...`. */
-  handler?(args: HmpArgs, out: HmpOutput): void | Promise<void>;
+  handler?(args: HmpArgs, out: HmpOutput, ctx?: HmpContext): void | Promise<void>;
   /** Sub-commands (as `info` has). */
   subTable?: HmpCommandTable;
 }
@@ -230,6 +237,7 @@ export async function handleHmpCommand(
   line: string,
   out: HmpOutput,
   table: HmpCommandTable = hmpCommands,
+  ctx: HmpContext = {},
 ): Promise<void> {
   let p = 0;
   let cmd: HmpCommand | undefined;
@@ -266,7 +274,7 @@ export async function handleHmpCommand(
     return;
   }
   try {
-    await cmd.handler(args, out);
+    await cmd.handler(args, out, ctx);
   } catch (e) {
     out.error(e);
   }
@@ -276,16 +284,21 @@ export async function handleHmpCommand(
 export async function hmpCommandOutput(
   line: string,
   table: HmpCommandTable = hmpCommands,
+  ctx: HmpContext = {},
 ): Promise<string> {
   const out = new HmpOutput();
-  await handleHmpCommand(line, out, table);
+  await handleHmpCommand(line, out, table, ctx);
   return out.collect();
 }
 
 /** `help_cmd_dump()`: help lines for a table, or for one named command. */
 function helpDump(out: HmpOutput, table: HmpCommandTable, words: string[], i: number): void {
   if (i >= words.length) {
-    for (const c of table.list()) {
+    // QEMU sorts its tables by name (strcmp) once at start-up.
+    const sorted = [...table.list()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    for (const c of sorted) {
       out.print(
         words
           .slice(0, i)

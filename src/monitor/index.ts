@@ -17,3 +17,8 @@ export * from './qom-hmp-cmds.js';
 export * from './qmp-server.js';
 export * from './machine-qmp-cmds.js';
 export * from './qtest.js';
+export * from './qmp-cmds-misc.js';
+export * from './char-cmds.js';
+export * from './machine-info-cmds.js';
+export * from './qmp-introspect.js';
+export * from './fds.js';

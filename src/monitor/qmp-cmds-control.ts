@@ -6,6 +6,7 @@
  */
 import type { JsonObject } from '../qobject/qobject.js';
 import { QomError } from '../util/error.js';
+import { vmState } from '../system/runstate.js';
 import { hmpCommandOutput } from './hmp.js';
 import { type QmpCommandRegistry, qmpCommands } from './qmp-dispatch.js';
 
@@ -61,6 +62,8 @@ export function registerControlCommands(registry: QmpCommandRegistry): void {
     name: 'quit',
     allowPreconfig: true,
     handler(_args, { monitor }) {
+      // QEMU's qmp_quit: quit always exits, whatever the shutdown action.
+      vmState.actions.shutdown = 'poweroff';
       monitor.host.requestShutdown('host-qmp-quit');
       return {};
     },
@@ -69,11 +72,11 @@ export function registerControlCommands(registry: QmpCommandRegistry): void {
   registry.register({
     name: 'human-monitor-command',
     args: { 'command-line': 'str', '*cpu-index': 'int' },
-    async handler(args) {
+    async handler(args, { monitor }) {
       // tsqom has no CPUs, so no CPU index is valid.
       if (args['cpu-index'] !== undefined)
         throw new QomError("Parameter 'cpu-index' expects a CPU number");
-      return hmpCommandOutput(args['command-line'] as string);
+      return hmpCommandOutput(args['command-line'] as string, undefined, { host: monitor.host });
     },
   });
 }

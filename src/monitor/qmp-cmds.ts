@@ -14,6 +14,11 @@ import { registerHmpInfoCommand } from './hmp.js';
 import { mtreeInfo } from '../system/memory.js';
 import { registerQdevQmpCommands } from '../hw/core/qdev-monitor.js';
 import { qmpCommands } from './qmp-dispatch.js';
+import { registerMiscCommands } from './qmp-cmds-misc.js';
+import { registerIntrospectCommands } from './qmp-introspect.js';
+import { registerFdCommands } from './fds.js';
+import { registerCharCommands } from './char-cmds.js';
+import { registerMachineInfoCommands } from './machine-info-cmds.js';
 
 for (const [qomType, members] of Object.entries(BACKEND_OBJECT_OPTIONS))
   registerObjectOptions(qomType, members);
@@ -34,3 +39,9 @@ registerHmpInfoCommand({
       mtreeInfo({ flatview: !!args.flatview, owner: !!args.owner, disabled: !!args.disabled }),
     ),
 });
+
+registerMiscCommands();
+registerCharCommands();
+registerMachineInfoCommands();
+registerFdCommands();
+registerIntrospectCommands();

@@ -4,9 +4,19 @@
  * own parser, capability negotiation and request queue.
  *
  * Unlike QEMU, commands run asynchronously: a slow command on one monitor
- * never holds up the others, and a listening socket serves any number of
- * clients at once (QEMU serves one per `-qmp`). Within a monitor, replies
- * keep request order. Everything on the wire is as QEMU 7.2 sends it.
+ * never holds up the others. As in QEMU, a listening socket serves one
+ * client at a time: a second client connects but gets its greeting only
+ * once the first one has left (at most {@link QMP_MAX_WAITING_CLIENTS}
+ * wait; more are hung up on). Within a monitor, replies keep request
+ * order. Everything on the wire is as QEMU 7.2 sends it.
+ *
+ * Backpressure: a monitor stops reading while
+ * {@link QMP_OUTPUT_LIMIT} bytes of replies wait for its client to read
+ * them (or {@link QMP_REQ_QUEUE_LEN_MAX} requests wait to run), and reads
+ * again when they have gone out. QEMU 7.2 keeps reading and buffers every
+ * reply for as long as the client does not read. Events are sent to every
+ * monitor regardless; a client that lets more than
+ * {@link QMP_OUTPUT_HARD_LIMIT} pile up is disconnected.
  * @module
  */
 import { CLOCK, type Clock } from '../util/clock.js';
@@ -19,6 +29,10 @@ import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import { QomError } from '../util/error.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { JsonMessageParser } from '../qobject/json-parser.js';
+import { isErrno } from '../native/errors.js';
+import { UnixListener } from '../io/unix-stream.js';
+import { UnixStreamDuplex } from '../io/unix-stream-duplex.js';
+import { type QmpFdSource, monitorCloseNamedFds } from './fds.js';
 import { qobjectToJson } from '../qobject/qjson.js';
 import {
   type QmpCommandLookup,
@@ -40,6 +54,22 @@ const traceQmp = trace('qmp');
 
 /** QEMU's `QMP_REQ_QUEUE_LEN_MAX`: a monitor stops reading beyond this many queued requests. */
 export const QMP_REQ_QUEUE_LEN_MAX = 8;
+
+/** Unsent reply bytes beyond which a monitor stops reading its client's requests. */
+export const QMP_OUTPUT_LIMIT = 1024 * 1024;
+
+/** Unsent bytes beyond which a client is considered gone and disconnected (events keep coming). */
+export const QMP_OUTPUT_HARD_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Milliseconds a monitor may spend on one client's input before it lets
+ * the event loop serve others (a flood of cheap requests is parsed in
+ * slices, not in one go).
+ */
+export const QMP_INPUT_SLICE_MS = 5;
+
+/** Clients that may wait for their turn on one listening socket. */
+export const QMP_MAX_WAITING_CLIENTS = 16;
 
 /** The version tsqom reports: the QMP dialect it speaks (QEMU 7.2) and its own package name. */
 export const TSQOM_QMP_VERSION: QmpVersionInfo = {
@@ -108,6 +138,16 @@ export function parseQmpAddress(spec: string): QmpAddress {
   throw new QomError(`invalid QMP address '${spec}'`);
 }
 
+/** A listening socket as the server keeps it. */
+interface ListenerEntry {
+  address: QmpAddress;
+  /** The monitor served now; QEMU serves one client per socket. */
+  active: QmpMonitor | null;
+  /** Clients waiting for their turn, not read meanwhile. */
+  waiting: Duplex[];
+  close(): Promise<void>;
+}
+
 /** A listening socket of a {@link QmpServer}. */
 export interface QmpListener {
   /** Where it listens (for TCP, the actual port). */
@@ -128,12 +168,21 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 /** One QMP monitor: a client connection and its protocol state. */
-export class QmpMonitor implements QmpMonitorHandle {
+export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
+  /** The descriptors named with `getfd` on this monitor; closed with it. */
+  readonly namedFds = new Map<string, number>();
   private readonly parser: JsonMessageParser;
   private readonly queue: QueuedRequest[] = [];
   private running = false;
   private closed = false;
   private paused = false;
+  /** Received bytes not parsed yet (held while the client does not read its replies). */
+  private held: Buffer | null = null;
+  private outText: string[] = [];
+  private outLength = 0;
+  private flushScheduled = false;
+  private feeding = false;
+  private sliceScheduled = false;
   private inputEnded = false;
   private negotiationOver = false;
   private readonly enabledCaps = new Set<string>();
@@ -153,20 +202,20 @@ export class QmpMonitor implements QmpMonitorHandle {
     this.parser = new JsonMessageParser((value, err) => this.handleMessage(value, err));
     stream.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      // Replies to everything in this chunk go out in one write.
-      stream.cork();
-      try {
-        this.parser.feed(chunk);
-      } finally {
-        process.nextTick(() => stream.uncork());
-      }
+      this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+      this.feedHeld();
+    });
+    stream.on('drain', () => {
+      if (this.closed) return;
+      if (!this.running && this.queue.length > 0) this.pump();
+      this.feedHeld();
     });
     stream.on('error', () => this.teardown());
     stream.on('close', () => this.teardown());
     stream.on('end', () => {
       // The client is done sending: answer what it sent, then hang up.
       this.inputEnded = true;
-      if (!this.running) this.close();
+      if (!this.running && this.held === null) this.close();
     });
     this.send({
       QMP: { version: versionJson(server.version), capabilities: [...this.capabilitiesOffered] },
@@ -212,12 +261,80 @@ export class QmpMonitor implements QmpMonitorHandle {
     if (traceQmp.enabled) traceQmp('monitor_qmp_respond %s', text.trimEnd());
     if (this.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
+    // Replies produced in one go leave in one write (fewer, larger buffers).
+    this.outText.push(text);
+    this.outLength += text.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flushOutput());
+    }
+    if (this.unsentBytes > QMP_OUTPUT_HARD_LIMIT) {
+      this.teardown();
+      this.stream.destroy();
+    }
+  }
+
+  private flushOutput(): void {
+    this.flushScheduled = false;
+    if (this.outText.length === 0 || this.closed) return;
+    const text = this.outText.length === 1 ? this.outText[0] : this.outText.join('');
+    this.outText = [];
+    this.outLength = 0;
     this.stream.write(text);
+  }
+
+  /** Bytes sent but not yet taken by the client (or the kernel). */
+  private get unsentBytes(): number {
+    return this.stream.writableLength + this.outLength;
+  }
+
+  /** Too much is waiting (requests to run or replies to be read) to take more input. */
+  private get blocked(): boolean {
+    return (
+      this.closed ||
+      this.queue.length >= QMP_REQ_QUEUE_LEN_MAX ||
+      this.unsentBytes >= QMP_OUTPUT_LIMIT
+    );
+  }
+
+  /** Parses held input until it is used up or the monitor is blocked. */
+  private feedHeld(): void {
+    if (this.feeding) return;
+    this.feeding = true;
+    const deadline = performance.now() + QMP_INPUT_SLICE_MS;
+    const stop = (): boolean => this.blocked || performance.now() > deadline;
+    try {
+      while (this.held !== null && !stop()) {
+        const buf = this.held;
+        const used = this.parser.feed(buf, stop);
+        this.held = used < buf.length ? buf.subarray(used) : null;
+      }
+    } finally {
+      this.feeding = false;
+    }
+    if (this.closed) return;
+    if (this.held !== null && !this.blocked && !this.sliceScheduled) {
+      // Time is up: the rest after other clients had their turn.
+      this.sliceScheduled = true;
+      setImmediate(() => {
+        this.sliceScheduled = false;
+        this.feedHeld();
+      });
+    }
+    if (this.held !== null && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    } else if (this.held === null && this.paused) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    if (this.held === null && this.inputEnded && !this.running) this.close();
   }
 
   /** Closes the connection after pending output. */
   close(): void {
     if (this.closed) return;
+    this.flushOutput();
     this.teardown();
     this.stream.end();
   }
@@ -245,10 +362,20 @@ export class QmpMonitor implements QmpMonitorHandle {
     });
   }
 
+  /** Takes the oldest descriptor the client passed and no command used (none on a non-unix stream). */
+  takeReceivedFd(): number | undefined {
+    const s = this.stream as Duplex & { takeReceivedFd?: () => number | undefined };
+    return typeof s.takeReceivedFd === 'function' ? s.takeReceivedFd() : undefined;
+  }
+
   private teardown(): void {
     if (this.closed) return;
     this.closed = true;
+    monitorCloseNamedFds(this);
     this.queue.length = 0;
+    this.held = null;
+    this.outText = [];
+    this.outLength = 0;
     this.parser.reset();
     this.server.monitorClosed(this);
   }
@@ -269,10 +396,6 @@ export class QmpMonitor implements QmpMonitorHandle {
       return;
     }
     this.queue.push(err ? { err } : { req: value });
-    if (this.queue.length >= QMP_REQ_QUEUE_LEN_MAX && !this.paused) {
-      this.paused = true;
-      this.stream.pause();
-    }
     if (!this.running) this.pump();
   }
 
@@ -299,21 +422,24 @@ export class QmpMonitor implements QmpMonitorHandle {
   private pump(): void {
     this.running = true;
     while (this.queue.length > 0 && !this.closed) {
-      const item = this.queue.shift()!;
-      if (this.paused && this.queue.length < QMP_REQ_QUEUE_LEN_MAX) {
-        this.paused = false;
-        this.stream.resume();
+      if (this.unsentBytes >= QMP_OUTPUT_LIMIT) {
+        // The client is not reading: carry on at 'drain'.
+        this.running = false;
+        return;
       }
+      const item = this.queue.shift()!;
       const rsp = item.err ? qmpErrorResponse(item.err) : this.dispatch(item.req!);
       if (isThenable(rsp)) {
         rsp.then(
           (r) => {
             this.respond(r);
             this.pump();
+            this.feedHeld();
           },
           (e: unknown) => {
             this.respond(qmpErrorResponse(e));
             this.pump();
+            this.feedHeld();
           },
         );
         return;
@@ -321,9 +447,11 @@ export class QmpMonitor implements QmpMonitorHandle {
       this.respond(rsp);
     }
     this.running = false;
-    if (this.inputEnded) this.close();
+    if (this.inputEnded && this.held === null) this.close();
   }
 }
+
+/** A listening socket: the client being served and those waiting for their turn. */
 
 function versionJson(v: QmpVersionInfo): JsonObject {
   return {
@@ -343,7 +471,7 @@ export class QmpServer implements QmpHost {
   private readonly monitorSet = new Set<QmpMonitor>();
   // Event timestamps come from the clock of the context the server was made in.
   private readonly clock: Clock = MachineContext.current().resolve(CLOCK);
-  private readonly listeners = new Set<{ server: net.Server; address: QmpAddress }>();
+  private readonly listeners = new Set<ListenerEntry>();
   private readonly onShutdown?: (reason: string) => void;
   private shutdownReason: string | undefined;
   private shutdownScheduled = false;
@@ -370,42 +498,108 @@ export class QmpServer implements QmpHost {
    * does; the file is removed again when the listener closes. `pretty`
    * overrides the server's layout for the monitors it accepts.
    */
-  async listen(address: string | QmpAddress, pretty?: boolean): Promise<QmpListener> {
+  async listen(address: string | QmpAddress, _pretty?: boolean): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
-    const server = net.createServer((sock) => this.attach(sock, pretty));
-    if (addr.type === 'unix' && existsSync(addr.path) && lstatSync(addr.path).isSocket())
-      unlinkSync(addr.path);
+    if (addr.type === 'unix') return this.listenUnix(addr);
+    const server = net.createServer((sock) => this.accept(entry, sock));
+    const entry: ListenerEntry = {
+      address: addr,
+      active: null,
+      waiting: [],
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      if (addr.type === 'unix') server.listen(addr.path, resolve);
-      else server.listen(addr.port, addr.host, resolve);
+      server.listen(addr.port, addr.host, resolve);
     });
-    let actual: QmpAddress = addr;
-    if (addr.type === 'tcp') {
-      const a = server.address() as net.AddressInfo;
-      actual = { type: 'tcp', host: addr.host, port: a.port };
-    }
-    const entry = { server, address: actual };
+    const a = server.address() as net.AddressInfo;
+    entry.address = { type: 'tcp', host: addr.host, port: a.port };
     this.listeners.add(entry);
-    return {
-      address: actual,
-      close: () => this.closeListener(entry),
-    };
+    return { address: entry.address, close: () => this.closeListener(entry) };
   }
 
-  private async closeListener(entry: { server: net.Server; address: QmpAddress }): Promise<void> {
-    if (!this.listeners.delete(entry)) return;
-    // Stop accepting now; net.Server's close callback would also wait for
-    // every accepted connection to end, which is the monitors' business.
-    entry.server.close();
-    await Promise.resolve();
-    if (entry.address.type === 'unix') {
-      try {
-        unlinkSync(entry.address.path);
-      } catch {
-        // Already gone.
-      }
+  /**
+   * A unix socket listener whose clients can pass descriptors with
+   * SCM_RIGHTS (`getfd`, `add-fd`); Node's own sockets cannot receive them.
+   * Throws an Error whose message is the system's text, as QEMU appends it.
+   */
+  private listenUnix(addr: QmpUnixAddress): QmpListener {
+    if (existsSync(addr.path) && lstatSync(addr.path).isSocket()) unlinkSync(addr.path);
+    let l: UnixListener;
+    try {
+      l = UnixListener.listen(addr.path, { allowHalfOpen: true });
+    } catch (e) {
+      throw isErrno(e) ? new Error(e.strerror) : e;
     }
+    l.on('error', () => {
+      // accept() failures leave the listener as it is; QEMU logs nothing either.
+    });
+    const entry: ListenerEntry = {
+      address: addr,
+      active: null,
+      waiting: [],
+      close: () => {
+        l.close();
+        return Promise.resolve();
+      },
+    };
+    l.on('connection', (stream) => this.accept(entry, new UnixStreamDuplex(stream)));
+    this.listeners.add(entry);
+    return { address: addr, close: () => this.closeListener(entry) };
+  }
+
+  /** One client at a time per listening socket, as QEMU's chardev: the others wait. */
+  private accept(entry: ListenerEntry, sock: Duplex): void {
+    if (!this.listeners.has(entry)) {
+      sock.destroy();
+      return;
+    }
+    if (entry.active === null) {
+      this.serve(entry, sock);
+      return;
+    }
+    if (entry.waiting.length >= QMP_MAX_WAITING_CLIENTS) {
+      sock.destroy();
+      return;
+    }
+    // Not read until its turn: what it sends stays in the socket, as with QEMU.
+    sock.pause();
+    sock.on('error', () => undefined);
+    sock.once('close', () => {
+      const i = entry.waiting.indexOf(sock);
+      if (i >= 0) entry.waiting.splice(i, 1);
+    });
+    entry.waiting.push(sock);
+  }
+
+  private serve(entry: ListenerEntry, sock: Duplex): void {
+    const mon = this.attach(sock);
+    // Held until the command line is processed: greeted by releaseGreetings.
+    if (!mon) return;
+    // A client that waited was paused.
+    sock.resume();
+    if (mon.isClosed) return;
+    entry.active = mon;
+    sock.once('close', () => {
+      if (entry.active !== mon) return;
+      entry.active = null;
+      let next: Duplex | undefined;
+      while ((next = entry.waiting.shift()) !== undefined) {
+        if (next.destroyed) continue;
+        if (!this.listeners.has(entry)) {
+          next.destroy();
+          continue;
+        }
+        this.serve(entry, next);
+        return;
+      }
+    });
+  }
+
+  private async closeListener(entry: ListenerEntry): Promise<void> {
+    if (!this.listeners.delete(entry)) return;
+    for (const w of entry.waiting.splice(0)) w.destroy();
+    await entry.close();
   }
 
   /**

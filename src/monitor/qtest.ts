@@ -21,7 +21,17 @@
  * - `clock_step`/`clock_set` exist only when the target has a clock
  *   ({@link QtestClock}); otherwise they are unknown commands, as in QEMU
  *   builds without the qtest accelerator.
- * - Transfers are bounded by {@link QtestServerOptions.maxTransferSize}.
+ * - Transfers are bounded by {@link QtestServerOptions.maxTransferSize},
+ *   a `write`/`b64write` line by what the largest transfer needs, and any
+ *   other line by {@link QTEST_MAX_COMMAND_LINE}; a longer one (complete
+ *   or not) disconnects the client. QEMU buffers any line whole.
+ * - Backpressure: the server stops reading a client while
+ *   {@link QTEST_OUTPUT_LIMIT} bytes of replies wait to be read, and
+ *   replies to `read`/`b64read` larger than that are produced piece by
+ *   piece as the client reads them (the bytes are read from the target
+ *   piece by piece too). QEMU reads on and buffers every reply whole.
+ * - Lines are found in linear time, however they are split across reads
+ *   (QEMU, and tsqom before, rescanned the buffered input at every read).
  *
  * The server drives an abstract {@link QtestTarget}, so any address space
  * can be plugged in; the target reports interrupts with
@@ -187,6 +197,36 @@ class QtestProtocolError extends TsqomError {
 
 const DEFAULT_MAX_TRANSFER = 64 * 1024 * 1024;
 
+/** Unread reply bytes beyond which the qtest server stops reading its client. */
+export const QTEST_OUTPUT_LIMIT = 1024 * 1024;
+
+/** Longest line other than a `write`/`b64write` (whose data may be up to twice the largest transfer). */
+export const QTEST_MAX_COMMAND_LINE = 64 * 1024;
+
+/** Milliseconds spent on one client's input before the event loop serves others. */
+const QTEST_SLICE_MS = 5;
+
+/** Whether a line (its first bytes) is a `write` or `b64write`. */
+function isWriteLine(head: Buffer): boolean {
+  const s = head.toString('latin1', 0, 9);
+  return s.startsWith('write ') || s.startsWith('b64write ');
+}
+
+/** The first bytes of a line held in pieces (enough for {@link isWriteLine}). */
+function lineHead(parts: readonly Buffer[]): Buffer {
+  const head: Buffer[] = [];
+  let n = 0;
+  for (const p of parts) {
+    head.push(p);
+    n += p.length;
+    if (n >= 9) break;
+  }
+  return Buffer.concat(head);
+}
+
+/** Bytes of the target read per piece of a large `read`/`b64read` reply (a multiple of 3, for base64). */
+const READ_PIECE = 384 * 1024;
+
 function hex2nib(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
@@ -232,8 +272,20 @@ export function glibBase64Decode(text: string): Uint8Array {
 
 interface Conn {
   socket: net.Socket;
-  inbuf: string;
+  /** Pieces of the current, unfinished line (already searched for a newline). */
+  parts: Buffer[];
+  partsLen: number;
+  /** Received bytes not looked at yet (held while the client does not read). */
+  held: Buffer[];
+  /** A reply being produced piece by piece. */
+  streaming: Iterator<string> | undefined;
+  /** Asynchronous lines (IRQ) that came while a reply was being streamed. */
+  deferred: string[];
+  paused: boolean;
 }
+
+/** A reply: text, text sent without the log prefix, or text produced piece by piece. */
+type CommandReply = string | { text: string } | { pieces: () => Iterator<string> };
 
 /**
  * The qtest server. Create it on a target, then either `listen()` on a
@@ -405,6 +457,15 @@ export class QtestServer extends EventEmitter {
    * the connected client, if any, before this reply is sent.
    */
   processLine(line: string): string {
+    const r = this.run(line);
+    if (typeof r === 'string') return r;
+    let out = '';
+    for (let it = r.next(); !it.done; it = r.next()) out += it.value;
+    return out;
+  }
+
+  /** Runs one line: the whole reply, or (for a large read) its pieces, logged as they are produced. */
+  private run(line: string): string | Iterator<string> {
     if (traceQtest.enabled)
       traceQtest('qtest %s', line.length > 200 ? `${line.slice(0, 200)}...` : line);
     const words = line.split(' ');
@@ -414,17 +475,40 @@ export class QtestServer extends EventEmitter {
     try {
       const r = this.command(words);
       if (typeof r === 'string') reply = r;
-      else {
+      else if ('text' in r) {
         reply = r.text;
         prefixed = false;
+      } else {
+        return this.loggedPieces(r.pieces());
       }
     } catch (e) {
-      const msg =
-        e instanceof QtestProtocolError ? e.message : e instanceof Error ? e.message : String(e);
-      reply = `FAIL ${msg.replace(/\n+/g, ' ')}\n`;
+      reply = failText(e);
     }
     this.logReply(reply, prefixed);
     return reply;
+  }
+
+  private *loggedPieces(pieces: Iterator<string>): Generator<string> {
+    let first = true;
+    for (;;) {
+      let r: IteratorResult<string>;
+      try {
+        r = pieces.next();
+      } catch (e) {
+        // The target failed: a FAIL reply, or after a first piece, the end
+        // of the line the client has started.
+        const tail = first ? failText(e) : ` ${failText(e)}`;
+        if (first) this.logReply(tail, true);
+        else this.logRawReply(tail);
+        yield tail;
+        return;
+      }
+      if (r.done) return;
+      if (first) this.logReply(r.value, true);
+      else this.logRawReply(r.value);
+      first = false;
+      yield r.value;
+    }
   }
 
   // ---- socket plumbing
@@ -450,12 +534,24 @@ export class QtestServer extends EventEmitter {
   }
 
   private activate(sock: net.Socket): void {
-    const conn: Conn = { socket: sock, inbuf: '' };
+    const conn: Conn = {
+      socket: sock,
+      parts: [],
+      partsLen: 0,
+      held: [],
+      streaming: undefined,
+      deferred: [],
+      paused: false,
+    };
     this.active = conn;
     this.irqLevels.clear();
     this.openedAt = process.hrtime.bigint();
     this.logRaw(`[I ${this.elapsed()}] OPENED\n`);
-    sock.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    sock.on('data', (chunk: Buffer) => {
+      conn.held.push(chunk);
+      this.pump(conn);
+    });
+    sock.on('drain', () => this.pump(conn));
     sock.resume();
     this.emit('opened');
   }
@@ -470,24 +566,89 @@ export class QtestServer extends EventEmitter {
     if (next) this.activate(next);
   }
 
-  private onData(conn: Conn, chunk: Buffer): void {
-    conn.inbuf += chunk.toString('latin1');
-    let nl: number;
-    while (this.active === conn && (nl = conn.inbuf.indexOf('\n')) >= 0) {
-      const line = conn.inbuf.slice(0, nl);
-      conn.inbuf = conn.inbuf.slice(nl + 1);
-      const reply = this.processLine(line);
-      this.send(reply, false);
+  /** The client has not read what it was sent. */
+  private blocked(conn: Conn): boolean {
+    return conn.socket.writableLength >= QTEST_OUTPUT_LIMIT;
+  }
+
+  /** Sends what is due and runs the lines received, as far as the client keeps up. */
+  private pump(conn: Conn): void {
+    const sock = conn.socket;
+    const deadline = performance.now() + QTEST_SLICE_MS;
+    while (this.active === conn && !sock.destroyed && !this.blocked(conn)) {
+      if (performance.now() > deadline) {
+        // Time is up: carry on after the rest of the process had its turn.
+        setImmediate(() => this.pump(conn));
+        break;
+      }
+      if (conn.streaming !== undefined) {
+        const r = conn.streaming.next();
+        if (!r.done) {
+          sock.write(Buffer.from(r.value, 'latin1'));
+          continue;
+        }
+        conn.streaming = undefined;
+        for (const text of conn.deferred.splice(0)) sock.write(Buffer.from(text, 'latin1'));
+        continue;
+      }
+      const chunk = conn.held.shift();
+      if (chunk === undefined) break;
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        conn.parts.push(chunk);
+        conn.partsLen += chunk.length;
+        // A line can hold a write of maxTransfer bytes in hex; anything
+        // longer is a runaway client, and so is any other command longer
+        // than QTEST_MAX_COMMAND_LINE.
+        if (
+          conn.partsLen > this.maxLine ||
+          (conn.partsLen > QTEST_MAX_COMMAND_LINE && !isWriteLine(lineHead(conn.parts)))
+        ) {
+          sock.destroy();
+          return;
+        }
+        continue;
+      }
+      if (nl + 1 < chunk.length) conn.held.unshift(chunk.subarray(nl + 1));
+      const head = chunk.subarray(0, nl);
+      const bytes =
+        conn.parts.length === 0 ? head : Buffer.concat([...conn.parts, head], conn.partsLen + nl);
+      conn.parts = [];
+      conn.partsLen = 0;
+      if (
+        bytes.length > this.maxLine ||
+        (bytes.length > QTEST_MAX_COMMAND_LINE && !isWriteLine(bytes))
+      ) {
+        sock.destroy();
+        return;
+      }
+      const reply = this.run(bytes.toString('latin1'));
+      if (typeof reply === 'string') sock.write(Buffer.from(reply, 'latin1'));
+      else conn.streaming = reply;
     }
-    // A line can hold a write of maxTransfer bytes in hex; anything far
-    // longer is a runaway client.
-    if (conn.inbuf.length > 2 * this.maxTransfer + 4096) conn.socket.destroy();
+    if (this.active !== conn || sock.destroyed) return;
+    const waiting = conn.held.length > 0 || conn.streaming !== undefined;
+    if (waiting && !conn.paused) {
+      conn.paused = true;
+      sock.pause();
+    } else if (!waiting && conn.paused) {
+      conn.paused = false;
+      sock.resume();
+    }
+  }
+
+  /** The longest line accepted: a `write` of the largest transfer, in hex, and its arguments. */
+  private get maxLine(): number {
+    return 2 * this.maxTransfer + 4096;
   }
 
   private send(text: string, log: boolean): void {
     if (log) this.logReply(text, true);
-    const sock = this.active?.socket;
-    if (sock && !sock.destroyed) sock.write(Buffer.from(text, 'latin1'));
+    const conn = this.active;
+    if (conn === undefined || conn.socket.destroyed) return;
+    // Never in the middle of a reply that is still being produced.
+    if (conn.streaming !== undefined) conn.deferred.push(text);
+    else conn.socket.write(Buffer.from(text, 'latin1'));
   }
 
   // ---- logging
@@ -503,6 +664,10 @@ export class QtestServer extends EventEmitter {
     if (this.logFn && this.openedAt !== undefined) this.logFn(text);
   }
 
+  private logRawReply(text: string): void {
+    if (this.logFn && this.openedAt !== undefined) this.logFn(text);
+  }
+
   private logReply(text: string, prefixed: boolean): void {
     if (!this.logFn || this.openedAt === undefined) return;
     this.logFn(prefixed ? `[S +${this.elapsed()}] ${text}` : text);
@@ -510,7 +675,7 @@ export class QtestServer extends EventEmitter {
 
   // ---- commands
 
-  private command(words: string[]): string | { text: string } {
+  private command(words: string[]): CommandReply {
     const cmd = words[0]!;
     const need = (n: number): void => {
       for (let i = 1; i <= n; i++)
@@ -610,12 +775,14 @@ export class QtestServer extends EventEmitter {
         const addr = u64(words[1]!);
         const len = length(words[2]!);
         if (len === 0) throw new QtestProtocolError('zero length');
+        if (len > READ_PIECE) return { pieces: () => this.readPieces(addr, len, 'OK 0x', 'hex') };
         return `OK 0x${this.readExact(addr, len).toString('hex')}\n`;
       }
       case 'b64read': {
         need(2);
         const addr = u64(words[1]!);
         const len = length(words[2]!);
+        if (len > READ_PIECE) return { pieces: () => this.readPieces(addr, len, 'OK ', 'base64') };
         return `OK ${this.readExact(addr, len).toString('base64')}\n`;
       }
       case 'write': {
@@ -683,6 +850,23 @@ export class QtestServer extends EventEmitter {
     return `FAIL Unknown command '${cmd}'\n`;
   }
 
+  /** A large read's reply, produced as the client takes it: `prefix`, the bytes encoded piece by piece, newline. */
+  private *readPieces(
+    addr: bigint,
+    len: number,
+    prefix: string,
+    encoding: 'hex' | 'base64',
+  ): Generator<string> {
+    let first = true;
+    for (let off = 0; off < len; off += READ_PIECE) {
+      const n = Math.min(READ_PIECE, len - off);
+      const text = this.readExact(addr + BigInt(off), n).toString(encoding);
+      yield first ? prefix + text : text;
+      first = false;
+    }
+    yield '\n';
+  }
+
   // The target's bytes, zero-padded or cut to exactly `len`.
   private readExact(addr: bigint, len: number): Buffer {
     const out = Buffer.alloc(len);
@@ -707,6 +891,12 @@ export class QtestServer extends EventEmitter {
     }
     return v;
   }
+}
+
+function failText(e: unknown): string {
+  const msg =
+    e instanceof QtestProtocolError ? e.message : e instanceof Error ? e.message : String(e);
+  return `FAIL ${msg.replace(/\n+/g, ' ')}\n`;
 }
 
 function pioSize(c: string): 1 | 2 | 4 {

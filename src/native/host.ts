@@ -281,6 +281,21 @@ export class HostOs {
     return new MappedMemory(this.mmap(length, prot, flags, fd, offset));
   }
 
+  /**
+   * {@link HostOs.mapMemory} at an address aligned to `align` (a power of
+   * two, at least the page size), as QEMU aligns guest RAM.
+   */
+  mapMemoryAligned(
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number | bigint,
+    align: number | bigint,
+  ): MappedMemory {
+    return new MappedMemory(this.addon.mmapAligned(length, prot, flags, fd, offset, align));
+  }
+
   /** `madvise(2)`; unsupported advice surfaces as EINVAL, for the caller to handle. */
   madvise(mapping: MappingLike, offset: number, length: number, advice: number): void {
     this.addon.madvise(raw(mapping), offset, length, advice);
@@ -355,6 +370,11 @@ export class HostOs {
   /** Sequentially consistent 32-bit store. */
   atomicStore32(mapping: MappingLike, offset: number, value: number): void {
     this.addon.atomicStore32(raw(mapping), offset, value);
+  }
+
+  /** A full memory barrier that touches no memory. */
+  fence(): void {
+    this.addon.fence();
   }
 
   /** Atomic add; returns the previous value. */

@@ -254,6 +254,20 @@ export interface NativeAddon {
     fd: number,
     offset: number | bigint,
   ): NativeMapping;
+  /**
+   * As {@link NativeAddon.mmap}, at an address that is a multiple of
+   * `align` (a power of two, at least the page size; RangeError
+   * otherwise), as QEMU's qemu_ram_mmap places guest RAM. ENOMEM when
+   * `length + align` bytes of address space are not available.
+   */
+  mmapAligned(
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number | bigint,
+    align: number | bigint,
+  ): NativeMapping;
   /** `madvise(2)` on `[offset, offset+length)` of a mapping. */
   madvise(mapping: NativeMapping, offset: number, length: number, advice: number): void;
   /** One synchronous `madvise(MADV_POPULATE_WRITE)` (default: the whole mapping) on the calling thread. */
@@ -302,6 +316,19 @@ export interface NativeAddon {
   atomicStore32(mapping: NativeMapping, offset: number, value: number): void;
   /** Atomic add; returns the previous value. */
   atomicAdd32(mapping: NativeMapping, offset: number, value: number): number;
+
+  /**
+   * Copies `target.byteLength` bytes at `offset` of the mapping into
+   * `target`, surviving a fault: returns 0, or the errno (EFAULT when the
+   * memory faulted, e.g. SIGBUS because another process shrank the file,
+   * or was unmapped; EACCES without PROT_READ). A range outside the
+   * mapping is a RangeError.
+   */
+  guardedRead(mapping: NativeMapping, offset: number, target: ArrayBufferView): number;
+  /** Copies `source` into the mapping at `offset`, as {@link NativeAddon.guardedRead} (EACCES without PROT_WRITE). */
+  guardedWrite(mapping: NativeMapping, offset: number, source: ArrayBufferView): number;
+  /** A full memory barrier that touches no memory. */
+  fence(): void;
   /** Atomic or; returns the previous value. */
   atomicOr32(mapping: NativeMapping, offset: number, value: number): number;
   /** Atomic and; returns the previous value. */
@@ -385,7 +412,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 function findPackageRoot(from: string): string {
   let dir = from;

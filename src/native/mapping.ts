@@ -4,9 +4,15 @@
  * the only long-lived raw views ({@link MappedMemory.view}) are detached
  * when the memory is unmapped, so touching them afterwards throws or reads
  * nothing; it never crashes the process.
+ *
+ * Memory that another process can shrink (a peer's descriptor, a named
+ * shared memory object) is switched to *guarded* access
+ * ({@link MappedMemory.guard}): every access is a copy in the native layer
+ * that turns a fault (SIGBUS past the end of a truncated file) into an
+ * EFAULT {@link OsError} instead of killing the process.
  * @module
  */
-import type { NativeMapping } from './index.js';
+import { type NativeAddon, type NativeMapping, native } from './index.js';
 import { OsError } from './errors.js';
 import { PROT_READ, PROT_WRITE } from './constants.js';
 
@@ -22,7 +28,11 @@ export class MappedMemory implements Disposable {
   /** The raw mapping (for HostOs calls such as madvise or prealloc). */
   readonly native: NativeMapping;
   private readonly windows: (DataView | undefined)[] = [];
-  private readonly direct: boolean;
+  private direct: boolean;
+  #addon: NativeAddon | null = null;
+  /** Scratch space for guarded scalar accesses. */
+  #scratch: Uint8Array | null = null;
+  #scratchView: DataView | null = null;
 
   /** Wraps a mapping made by `HostOs.mmap` (or the raw addon). */
   constructor(mapping: NativeMapping) {
@@ -38,6 +48,39 @@ export class MappedMemory implements Disposable {
   /** Start address in this process (for /proc/self/maps). */
   get address(): bigint {
     return this.native.address;
+  }
+
+  /**
+   * Whether every access is a fault-guarded copy ({@link MappedMemory.guard}).
+   */
+  get guarded(): boolean {
+    return this.#addon !== null;
+  }
+
+  /**
+   * Switches to guarded access, for memory another process may shrink:
+   * reads and writes become copies that fail with EFAULT instead of
+   * crashing the process when the pages went away (SIGBUS), and
+   * {@link MappedMemory.view} is refused (EPERM), since a raw view cannot
+   * be guarded. Returns `this`.
+   */
+  guard(): this {
+    this.#addon ??= native();
+    this.direct = false;
+    this.windows.length = 0;
+    this.#scratch ??= new Uint8Array(8);
+    this.#scratchView ??= new DataView(this.#scratch.buffer);
+    return this;
+  }
+
+  #guardedRead(offset: number, target: Uint8Array): void {
+    const err = this.#addon!.guardedRead(this.native, offset, target);
+    if (err !== 0) throw new OsError(err, 'read');
+  }
+
+  #guardedWrite(offset: number, source: Uint8Array): void {
+    const err = this.#addon!.guardedWrite(this.native, offset, source);
+    if (err !== 0) throw new OsError(err, 'write');
   }
 
   /** False once unmapped. */
@@ -78,6 +121,11 @@ export class MappedMemory implements Disposable {
   read(offset: number, length: number): Uint8Array {
     this.check(offset, length, 'read');
     if (length === 0) return new Uint8Array(0);
+    if (this.#addon !== null) {
+      const out = new Uint8Array(length);
+      this.#guardedRead(offset, out);
+      return out;
+    }
     const dv = this.window(offset, length);
     if (dv === undefined) return new Uint8Array(this.native.read(offset, length));
     const base = offset % WINDOW;
@@ -89,6 +137,10 @@ export class MappedMemory implements Disposable {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.check(offset, bytes.length, 'write');
     if (bytes.length === 0) return;
+    if (this.#addon !== null) {
+      this.#guardedWrite(offset, bytes);
+      return;
+    }
     const dv = this.window(offset, bytes.length);
     if (dv === undefined) {
       this.native.write(offset, bytes);
@@ -104,6 +156,11 @@ export class MappedMemory implements Disposable {
   }
 
   private slow(offset: number, size: number): DataView {
+    if (this.#addon !== null) {
+      const b = this.#scratch!.subarray(0, size);
+      this.#guardedRead(offset, b);
+      return this.#scratchView!;
+    }
     const b = this.native.read(offset, size);
     return new DataView(b.buffer, b.byteOffset, size);
   }
@@ -138,6 +195,11 @@ export class MappedMemory implements Disposable {
       set(s[0], s[1]);
       return;
     }
+    if (this.#addon !== null) {
+      set(this.#scratchView!, 0);
+      this.#guardedWrite(offset, this.#scratch!.subarray(0, size));
+      return;
+    }
     const b = new Uint8Array(size);
     set(new DataView(b.buffer), 0);
     this.native.write(offset, b);
@@ -166,10 +228,12 @@ export class MappedMemory implements Disposable {
   /**
    * A live view of `[offset, offset+length)`. It is detached when the
    * memory is unmapped (its length becomes 0), so keep it only as long as
-   * you can tolerate that. Needs a read-write mapping (EACCES otherwise).
+   * you can tolerate that. Needs a read-write mapping (EACCES otherwise)
+   * that is not guarded (EPERM otherwise).
    */
   view(offset: number, length: number): Uint8Array {
     this.check(offset, length, 'view');
+    if (this.#addon !== null) throw new OsError(1 /* EPERM */, 'view');
     return new Uint8Array(this.native.buffer(offset, length));
   }
 

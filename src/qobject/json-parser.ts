@@ -177,9 +177,16 @@ export class JsonMessageParser {
   private ends = new Int32Array(64);
   private text = Buffer.allocUnsafe(1024);
   private textLen = 0;
+  /** Messages handed out so far (so {@link feed} can stop after one). */
+  private emitted = 0;
 
-  /** @param emit - called once per message, with a value or an error. */
-  constructor(private readonly emit: JsonMessageCallback) {}
+  /** @param emitMessage - called once per message, with a value or an error. */
+  constructor(private readonly emitMessage: JsonMessageCallback) {}
+
+  private emit(value: JsonValue | undefined, error: QomError | undefined, isFloat: boolean): void {
+    this.emitted++;
+    this.emitMessage(value, error, isFloat);
+  }
 
   /** Forgets any partial message (QEMU does this when a client disconnects). */
   reset(): void {
@@ -190,13 +197,20 @@ export class JsonMessageParser {
     this.resetMessage();
   }
 
-  /** Feeds bytes; may call the callback any number of times. */
-  feed(chunk: Uint8Array): void {
+  /**
+   * Feeds bytes; may call the callback any number of times. With `stop`,
+   * feeding pauses after the first message for which `stop()` returns
+   * true: the return value says how many bytes were consumed, and the
+   * caller feeds the rest later (a monitor whose replies are not being
+   * read stops there). Without it, all of `chunk` is consumed.
+   */
+  feed(chunk: Uint8Array, stop?: () => boolean): number {
     const buf = Buffer.isBuffer(chunk)
       ? chunk
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const n = buf.length;
+    let n = buf.length;
     let state = this.state;
+    let emitted = this.emitted;
     // tokLen counts consumed bytes of the current token; those in this
     // chunk are the last (tokLen - carryLen) bytes before position i.
     for (let i = 0; i < n; i++) {
@@ -248,6 +262,13 @@ export class JsonMessageParser {
         this.tokenTooBig(buf, i);
         state = this.state;
       }
+      if (stop !== undefined && this.emitted !== emitted) {
+        emitted = this.emitted;
+        if (stop()) {
+          n = i + 1;
+          break;
+        }
+      }
     }
     this.state = state;
     // Keep the unfinished token's bytes for the next chunk.
@@ -256,6 +277,7 @@ export class JsonMessageParser {
       this.carry.push(Buffer.from(buf.subarray(n - inChunk, n)));
       this.carryLen += inChunk;
     }
+    return n;
   }
 
   /**

@@ -10,3 +10,4 @@ export * from './physmem.js';
 export * from './ioport.js';
 export * from './irq.js';
 export * from './subregion-list.js';
+export * from './runstate.js';

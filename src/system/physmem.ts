@@ -150,12 +150,37 @@ export class RamBlock implements RamBackend {
 
   /** Copies bytes out of the block. */
   read(offset: number, length: number): Uint8Array {
-    return this.host.read(this.hostOffset + offset, length);
+    try {
+      return this.host.read(this.hostOffset + offset, length);
+    } catch (e) {
+      this.#reportFault(e, offset, length);
+      throw e;
+    }
   }
 
   /** Copies bytes into the block. */
   write(offset: number, data: Uint8Array): void {
-    this.host.write(this.hostOffset + offset, data);
+    try {
+      this.host.write(this.hostOffset + offset, data);
+    } catch (e) {
+      this.#reportFault(e, offset, data.length);
+      throw e;
+    }
+  }
+
+  #faultReported = false;
+
+  // Guarded (foreign) memory that faulted: its owner shrank the file under
+  // the mapping. Said once per block; every such access fails.
+  #reportFault(e: unknown, offset: number, length: number): void {
+    if (this.#faultReported || !this.host.guarded || !isErrno(e, 'EFAULT') || !this.host.isMapped) {
+      return;
+    }
+    this.#faultReported = true;
+    errorReport(
+      `memory region '${memoryRegionName(this.mr)}': access to [0x${hex(offset)}, +0x${hex(length)}) ` +
+        `failed: ${e.strerror} (the memory's owner shrank it); such accesses fail from now on`,
+    );
   }
 
   /** A live view, detached when an owned mapping is unmapped. */
@@ -220,8 +245,18 @@ function mapNoreserveEffective(fd: number, readonly: boolean, shared: boolean): 
   return false;
 }
 
-/** QEMU's qemu_ram_mmap (without the guard page): maps `size` bytes of `fd` at `offset`. */
-function qemuRamMmap(fd: number, size: bigint, flags: number, offset: bigint): MappedMemory {
+/**
+ * QEMU's qemu_ram_mmap (without the guard page): maps `size` bytes of `fd`
+ * at `offset`, at an address aligned to `align` when that is more than a
+ * page (QEMU's `mr->align`, e.g. memory-backend-file's `align`).
+ */
+function qemuRamMmap(
+  fd: number,
+  size: bigint,
+  flags: number,
+  offset: bigint,
+  align = 0n,
+): MappedMemory {
   const os = hostOs();
   const readonly =
     (flags & RAM_READONLY) !== 0 || ((flags & RAM_READONLY_FD) !== 0 && (flags & RAM_SHARED) !== 0);
@@ -263,6 +298,9 @@ function qemuRamMmap(fd: number, size: bigint, flags: number, offset: bigint): M
       }
     }
   }
+  if (align > BigInt(os.pageSize())) {
+    return os.mapMemoryAligned(len, prot, mflags, fd, offset, align);
+  }
   return os.mapMemory(len, prot, mflags, fd, offset);
 }
 
@@ -278,6 +316,13 @@ export interface RamFromFdOptions {
   align?: Hwaddr;
   /** Grow the file when it is smaller than offset + size (QEMU's `grow`). */
   grow?: boolean;
+  /**
+   * The descriptor belongs to another process (a vhost-user back-end's
+   * SHMEM_MAP): it is never grown, `offset + size` must lie inside the
+   * file (even an empty one), and every access tsqom makes goes through
+   * fault-guarded copies, since the owner can still shrink the file.
+   */
+  foreign?: boolean;
 }
 
 /**
@@ -285,7 +330,9 @@ export interface RamFromFdOptions {
  * up to pages) of `fd` at `offset`; MAP_SHARED with RAM_SHARED, PROT_READ
  * with RAM_READONLY, or with RAM_READONLY_FD on a shared mapping;
  * MAP_NORESERVE with RAM_NORESERVE. An empty file is grown to offset +
- * size. Throws QEMU's error texts.
+ * size, except a foreign one (`opts.foreign`), which must already hold
+ * the range. The mapping is aligned to `opts.align` (QEMU's `mr->align`).
+ * Throws QEMU's error texts.
  *
  * A private mapping of a read-only descriptor stays writable, as QEMU's
  * (VM templating: `readonly=on,rom=off`; writes stay private). A shared
@@ -314,6 +361,15 @@ export function qemuRamAllocFromFd(
   if (opts.align !== undefined) mr.align = toBig(opts.align);
 
   const fileSize = getFileSize(fd);
+  if (opts.foreign && fileSize < off + toBig(size)) {
+    // QEMU grows an empty file here; someone else's descriptor is refused
+    // instead (growing it would change their file, and a read-only one
+    // cannot be grown, leaving a mapping past the end of the file).
+    throw new QomError(
+      `${memoryRegionName(mr)} backing store size 0x${hex(fileSize < 0n ? 0n : fileSize)} is too small for ` +
+        `'size' option 0x${hex(toBig(size))} plus 'offset' option 0x${hex(off)}`,
+    );
+  }
   if (fileSize !== 0n && fileSize < off + maxSize && !opts.grow) {
     throw new QomError(
       `${memoryRegionName(mr)} backing store size 0x${hex(fileSize)} is too small for 'size' option ` +
@@ -338,7 +394,7 @@ export function qemuRamAllocFromFd(
     );
   }
   sz = alignUp(sz, ps);
-  if (fileSize < off + maxSize) {
+  if (fileSize < off + maxSize && !opts.foreign) {
     try {
       os.ftruncate(fd, BigInt.asUintN(64, off + sz));
     } catch (e) {
@@ -348,12 +404,13 @@ export function qemuRamAllocFromFd(
   }
   let host: MappedMemory;
   try {
-    host = qemuRamMmap(fd, sz, ramFlags, off);
+    host = qemuRamMmap(fd, sz, ramFlags, off, mr.align);
   } catch (e) {
     throw new QomError(
       `unable to map backing store for guest RAM: ${isErrno(e) ? e.strerror : (e as Error).message}`,
     );
   }
+  if (opts.foreign) host.guard();
   return new RamBlock({
     mr,
     usedLength: sz,

@@ -1,56 +1,165 @@
 /**
- * The machine-wide settings QEMU keeps as globals in system/vl.c and
- * system/runstate.c: the guest name (`-name`), the UUID (`-uuid`), the
- * `-action` table (with `-no-shutdown` and `-no-reboot` as its shorthands)
- * and the `-msg` format. The command line writes them; the QMP and HMP
- * commands (`query-name`, `query-uuid`, `set-action`, ...) read and
- * change them here.
+ * The VM's run state and the process-wide settings the monitor reports
+ * (QEMU's system/runstate.c and the globals of system/vl.c): the run
+ * state (`query-status`), the actions `set-action` selects, the name
+ * (`-name`), the UUID (`-uuid`) and the accelerator (`-accel`).
+ *
+ * The defaults are what QEMU 7.2 reports for `-M none -S` with none of
+ * those options: run state `prelaunch`, no name, the nil UUID, TCG with
+ * KVM present but not enabled. The command line sets the rest with the
+ * setters here; the monitor only reads them and changes the run state.
  * @module
  */
 
-/** QAPI `ShutdownAction`. */
-export type ShutdownAction = 'poweroff' | 'pause';
+/** QAPI `RunState`, in QEMU's order. */
+export const RUN_STATES = [
+  'debug',
+  'inmigrate',
+  'internal-error',
+  'io-error',
+  'paused',
+  'postmigrate',
+  'prelaunch',
+  'finish-migrate',
+  'restore-vm',
+  'running',
+  'save-vm',
+  'shutdown',
+  'suspended',
+  'watchdog',
+  'guest-panicked',
+  'colo',
+] as const;
+
+/** QAPI `RunState`. */
+export type RunState = (typeof RUN_STATES)[number];
+
 /** QAPI `RebootAction`. */
-export type RebootAction = 'reset' | 'shutdown';
-/** QAPI `PanicAction` (QEMU 7.2). */
-export type PanicAction = 'pause' | 'shutdown' | 'exit-failure' | 'none';
+export const REBOOT_ACTIONS = ['reset', 'shutdown'] as const;
+/** QAPI `ShutdownAction`. */
+export const SHUTDOWN_ACTIONS = ['poweroff', 'pause'] as const;
+/** QAPI `PanicAction`. */
+export const PANIC_ACTIONS = ['pause', 'shutdown', 'exit-failure', 'none'] as const;
 /** QAPI `WatchdogAction`. */
-export type WatchdogAction =
-  'reset' | 'shutdown' | 'poweroff' | 'pause' | 'debug' | 'none' | 'inject-nmi';
+export const WATCHDOG_ACTIONS = [
+  'reset',
+  'shutdown',
+  'poweroff',
+  'pause',
+  'debug',
+  'none',
+  'inject-nmi',
+] as const;
+
+/** The actions `set-action` (and `-action`) select. */
+export interface RunActions {
+  /** What a guest reboot does. */
+  reboot: (typeof REBOOT_ACTIONS)[number];
+  /** What a guest shutdown does. */
+  shutdown: (typeof SHUTDOWN_ACTIONS)[number];
+  /** What a guest panic does. */
+  panic: (typeof PANIC_ACTIONS)[number];
+  /** What a watchdog expiry does. */
+  watchdog: (typeof WATCHDOG_ACTIONS)[number];
+}
+
+/** Called when the run state changes (QEMU's vm-change-state handlers). */
+export type RunStateListener = (running: boolean, state: RunState) => void;
+
+/** The nil UUID QEMU reports without `-uuid`. */
+export const UUID_NIL = '00000000-0000-0000-0000-000000000000';
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** The process-wide VM state. One instance exists: {@link vmState}. */
+export class VmState {
+  private state: RunState = 'prelaunch';
+  private readonly listeners = new Set<RunStateListener>();
+  /** `-name`: the guest name, if given. */
+  name: string | undefined = undefined;
+  /** `-uuid`, lower-case, as QEMU prints it. */
+  private uuidValue = UUID_NIL;
+  /** `-m`: the machine's RAM size in bytes when no `memory-backend` gives it. */
+  ramSize = 0n;
+  /** Whether KVM is in use (`-accel kvm`); tsqom never enables it. */
+  kvmEnabled = false;
+  /** Whether the host offers KVM (`/dev/kvm` exists). */
+  kvmPresent = true;
+  /** The current `set-action` choices. */
+  readonly actions: RunActions = {
+    reboot: 'reset',
+    shutdown: 'poweroff',
+    panic: 'shutdown',
+    watchdog: 'reset',
+  };
+
+  /** The current run state. */
+  get runState(): RunState {
+    return this.state;
+  }
+
+  /** QEMU's runstate_is_running(). */
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** The UUID, as `query-uuid` reports it. */
+  get uuid(): string {
+    return this.uuidValue;
+  }
+
+  /**
+   * Sets the UUID (`-uuid`); throws QEMU's text for a malformed one.
+   * QEMU parses with qemu_uuid_parse and prints lower-case hex.
+   */
+  setUuid(text: string): void {
+    if (!UUID_RE.test(text)) throw new Error('Fail to parse UUID string. Wrong format.');
+    this.uuidValue = text.toLowerCase();
+  }
+
+  /** QEMU's runstate_set(): changes the state and tells the listeners. */
+  setRunState(state: RunState): void {
+    if (state === this.state) return;
+    this.state = state;
+    for (const l of [...this.listeners]) l(this.running, state);
+  }
+
+  /** Registers a listener; returns the function that removes it. */
+  onChange(listener: RunStateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Puts everything back to the defaults (tests, a fresh start). */
+  reset(): void {
+    this.state = 'prelaunch';
+    this.name = undefined;
+    this.uuidValue = UUID_NIL;
+    this.ramSize = 0n;
+    this.kvmEnabled = false;
+    this.kvmPresent = true;
+    Object.assign(this.actions, {
+      reboot: 'reset',
+      shutdown: 'poweroff',
+      panic: 'shutdown',
+      watchdog: 'reset',
+    });
+  }
+}
+
+/** The process's VM state. */
+export const vmState = new VmState();
 
 /** The values each `-action` / `set-action` key accepts, in QAPI order. */
 export const RUNSTATE_ACTION_VALUES = {
-  reboot: ['reset', 'shutdown'],
-  shutdown: ['poweroff', 'pause'],
-  panic: ['pause', 'shutdown', 'exit-failure', 'none'],
-  watchdog: ['reset', 'shutdown', 'poweroff', 'pause', 'debug', 'none', 'inject-nmi'],
+  reboot: REBOOT_ACTIONS,
+  shutdown: SHUTDOWN_ACTIONS,
+  panic: PANIC_ACTIONS,
+  watchdog: WATCHDOG_ACTIONS,
 } as const;
 
-/** The `-action` table, with QEMU's defaults. */
-export interface RunstateActions {
-  /** What a guest reboot does. */
-  reboot: RebootAction;
-  /** What a guest shutdown does. */
-  shutdown: ShutdownAction;
-  /** What a guest panic does. */
-  panic: PanicAction;
-  /** What a watchdog expiry does. */
-  watchdog: WatchdogAction;
-}
-
-/** QEMU's all-zero UUID, reported when `-uuid` was not given. */
-export const UUID_NONE = '00000000-0000-0000-0000-000000000000';
-
-/** The settings; see the module description. */
+/** Command-line settings beyond {@link vmState}: `-msg` and the accelerator's name. */
 export interface VmSettings {
-  /** `-name`: the guest name (QEMU's `qemu_name`), or undefined. */
-  name: string | undefined;
-  /** `-uuid`: the machine UUID, lower case (QEMU's `qemu_uuid`). */
-  uuid: string;
-  /** Whether `-uuid` was given (QEMU's `qemu_uuid_set`). */
-  uuidSet: boolean;
-  /** The actions. */
-  actions: RunstateActions;
   /** `-msg timestamp=on`. */
   msgTimestamp: boolean;
   /** `-msg guest-name=on`. */
@@ -59,29 +168,10 @@ export interface VmSettings {
   accel: string;
 }
 
-function defaults(): VmSettings {
-  return {
-    name: undefined,
-    uuid: UUID_NONE,
-    uuidSet: false,
-    actions: { reboot: 'reset', shutdown: 'poweroff', panic: 'shutdown', watchdog: 'reset' },
-    msgTimestamp: false,
-    msgGuestName: false,
-    accel: 'tcg',
-  };
-}
+/** The process's {@link VmSettings}. */
+export const vmSettings: VmSettings = { msgTimestamp: false, msgGuestName: false, accel: 'tcg' };
 
-/** The process's settings (one machine per process, as in QEMU). */
-export const vmSettings: VmSettings = defaults();
-
-/** Puts every setting back to QEMU's default (for tests and re-initialisation). */
-export function vmSettingsReset(): void {
-  Object.assign(vmSettings, defaults());
-}
-
-/** `qemu_uuid_parse`: a UUID in the 8-4-4-4-12 hex form, or undefined. */
+/** `qemu_uuid_parse`: a UUID in the 8-4-4-4-12 hex form, lower-cased, or undefined. */
 export function qemuUuidParse(text: string): string | undefined {
-  return /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(text)
-    ? text.toLowerCase()
-    : undefined;
+  return UUID_RE.test(text) ? text.toLowerCase() : undefined;
 }

@@ -1,11 +1,13 @@
 /**
  * tsqom's QMP server beyond what QEMU does: async commands that never
- * block other monitors, ordering within a monitor, several clients per
- * socket, TCP, streams, half-close, shutdown and clean-up.
+ * block other monitors, ordering within a monitor, one client at a time
+ * per socket (the others wait), TCP, streams, half-close, shutdown and
+ * clean-up.
  */
 import test from 'ava';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Duplex } from 'node:stream';
 import { QmpServer, parseQmpAddress, QMP_REQ_QUEUE_LEN_MAX } from '../../src/monitor/qmp-server.js';
@@ -80,14 +82,21 @@ async function withServer(
   return { server, path, gates, started };
 }
 
+/** One more listening socket next to `path` (each socket serves one client at a time). */
+async function listenNext(server: QmpServer, path: string, n: number): Promise<string> {
+  const p = `${path}.${n}`;
+  await server.listen(`unix:${p},server=on,wait=off`);
+  return p;
+}
+
 async function waitUntil(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 1));
 }
 
 test('a pending command on one monitor does not hold up another', async (t) => {
-  const { path, gates, started } = await withServer(t);
+  const { server, path, gates, started } = await withServer(t);
   const a = await QmpClient.connect(path);
-  const b = await QmpClient.connect(path);
+  const b = await QmpClient.connect(await listenNext(server, path, 1));
   await a.negotiate();
   await b.negotiate();
   a.sendRaw('{"execute":"x-wait","arguments":{"tag":"A"},"id":1}');
@@ -187,19 +196,40 @@ test('internal errors become GenericError replies, the server lives on', async (
   await a.close();
 });
 
-test('several clients on one socket, TCP, and plain streams', async (t) => {
+test('one client at a time per socket, the others wait their turn; TCP and plain streams', async (t) => {
   const { server } = await withServer(t);
   const l = await server.listen('tcp:127.0.0.1:0,server=on,wait=off');
   t.is(l.address.type, 'tcp');
   const port = (l.address as { port: number }).port;
   t.true(port > 0);
-  const clients = await Promise.all(
-    [1, 2, 3].map(() => QmpClient.connect({ host: '127.0.0.1', port })),
+  const first = await QmpClient.connect({ host: '127.0.0.1', port });
+  await first.negotiate();
+  // The next two connect, send their requests, and hear nothing yet.
+  const waiting = await Promise.all(
+    [1, 2].map(async () => {
+      const sock = net.createConnection(port, '127.0.0.1');
+      const got: Buffer[] = [];
+      sock.on('data', (d: Buffer) => got.push(d));
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      sock.write('{"execute":"qmp_capabilities"}{"execute":"query-version","id":"w"}');
+      return { sock, got };
+    }),
   );
-  for (const c of clients) await c.negotiate();
-  t.is(server.monitors.length, 3);
-  for (const c of clients) t.truthy((await c.execute('query-version')).return);
-  await Promise.all(clients.map((c) => c.close()));
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(server.monitors.length, 1);
+  for (const w of waiting) t.is(Buffer.concat(w.got).length, 0);
+  t.truthy((await first.execute('query-version')).return);
+  await first.close();
+  // Each gets its greeting and its replies once the one before has left.
+  for (const w of waiting) {
+    await waitUntil(() => Buffer.concat(w.got).toString().split('\r\n').length >= 4);
+    const lines = Buffer.concat(w.got).toString().split('\r\n');
+    t.regex(lines[0], /^\{"QMP": /);
+    t.is(lines[1], '{"return": {}}');
+    t.regex(lines[2], /"id": "w"\}$/);
+    t.is(server.monitors.length, 1);
+    w.sock.destroy();
+  }
   await waitUntil(() => server.monitors.length === 0);
 
   // Any duplex stream can carry a monitor.
@@ -227,10 +257,10 @@ test('a client that half-closes still gets its replies', async (t) => {
 
 test('quit: event to negotiated monitors, reply, then the host callback', async (t) => {
   let reason: string | undefined;
-  const { path } = await withServer(t, { onShutdown: (r) => (reason = r) });
+  const { server, path } = await withServer(t, { onShutdown: (r) => (reason = r) });
   const a = await QmpClient.connect(path);
-  const b = await QmpClient.connect(path);
-  const c = await QmpClient.connect(path);
+  const b = await QmpClient.connect(await listenNext(server, path, 1));
+  const c = await QmpClient.connect(await listenNext(server, path, 2));
   await a.negotiate();
   await b.negotiate();
   t.deepEqual(await a.execute('quit'), { return: {} });

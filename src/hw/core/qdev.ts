@@ -65,6 +65,11 @@ export class DeviceClass extends ObjectClass {
   hotpluggable = true;
   /** A description (`-device help`). */
   desc: string | null = null;
+  /**
+   * QEMU's device categories by the name `-device help` prints
+   * (`Misc`, `Storage`, ...); none means "Uncategorized".
+   */
+  categories: string[] = [];
   /** The bus type the device plugs into; always null in tsqom (no buses). */
   busType: string | null = null;
   /** Device classes' own `realize()`, `unrealize()` and `reset()` methods fill these slots. */
@@ -268,7 +273,10 @@ export function deviceCast(obj: QomObject): DeviceState {
 
 /** QEMU's qdev_get_machine: `/machine`, created on first use. */
 export function qdevGetMachine(): QomObject {
-  return containerGet(objectGetRoot(), 'machine');
+  // The machine object once it exists; a container before (tests, embedders).
+  return (
+    objectGetRoot().resolvePathComponent('machine') ?? containerGet(objectGetRoot(), 'machine')
+  );
 }
 
 /** QEMU's qdev_get_peripheral: `/machine/peripheral`, where devices with an id live. */

@@ -19,10 +19,18 @@
  * which is how a killed client is noticed without polling. A process
  * removes its socket file when it has no clients left; the socket file of
  * a killed process is removed by whoever reclaims its slots.
+ *
+ * A peer cannot make a process spend without bound: at most
+ * {@link VDEV_SHMEM_DOORBELL_MAX_CONNECTIONS} connections are kept (more
+ * are hung up on), each wake-up reads a bounded amount from one
+ * connection (bytes a peer sends are dropped), an fd a peer hands over is
+ * used only if it is an eventfd, and rings never block (a peer's eventfd
+ * is made nonblocking, as the doorbell protocol creates them; a full
+ * counter already means "rung").
  * @module
  */
 import { hostOs } from '../../util/machine-context.js';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -103,6 +111,21 @@ function peerKey(id: VdevShmemProcessId): string {
 
 const MSG = new Uint8Array([0x44]); // 'D'
 
+/** Most connections a doorbell keeps open (accepted from peers). */
+export const VDEV_SHMEM_DOORBELL_MAX_CONNECTIONS = 256;
+
+/** Reads (or accepts) per wake-up of one descriptor; the poll comes back for more. */
+const BURST = 16;
+
+/** Whether `fd` is an eventfd (what a doorbell hands out; anything else is refused). */
+function isEventfd(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventfd]';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * This process's doorbell and its connections to peers' doorbells.
  * {@link VdevShmemDoorbell.start} and {@link VdevShmemDoorbell.stop}
@@ -116,7 +139,8 @@ export class VdevShmemDoorbell {
   private listenWatcher: NativeFdWatcher | null = null;
   private readonly accepted = new Map<number, NativeFdWatcher>();
   private readonly peers = new Map<string, Peer>();
-  private readonly scratch = new Uint8Array(8);
+  // Bytes a peer sends are dropped: read them in large bites.
+  private readonly scratch = new Uint8Array(4096);
   /** The socket path this doorbell listens on. */
   readonly path: string;
 
@@ -221,8 +245,17 @@ export class VdevShmemDoorbell {
     let p = this.peers.get(peerKey(peer));
     if (!p) p = this.connect({ pid: peer.pid, token: peer.token, path: path() });
     if (!p) return;
-    if (p.bell >= 0) this.os.eventfdWrite(p.bell, 1n);
+    if (p.bell >= 0) this.ringFd(p.bell);
     else p.owed = true;
+  }
+
+  /** One ring; EAGAIN (a saturated counter) means the peer has a ring pending anyway. */
+  private ringFd(fd: number): void {
+    try {
+      this.os.eventfdWrite(fd, 1n);
+    } catch {
+      /* saturated, or the peer's fd is unusable: nothing more to do */
+    }
   }
 
   /** Rings this process's own doorbell (the scan then runs from the event loop). */
@@ -257,7 +290,7 @@ export class VdevShmemDoorbell {
 
   private acceptAll(): void {
     const os = this.os;
-    for (;;) {
+    for (let i = 0; i < BURST; i++) {
       let fd: number | null;
       try {
         fd = os.accept(this.listenFd, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -265,6 +298,10 @@ export class VdevShmemDoorbell {
         return;
       }
       if (fd === null) return;
+      if (this.accepted.size >= VDEV_SHMEM_DOORBELL_MAX_CONNECTIONS) {
+        os.close(fd);
+        continue;
+      }
       try {
         os.sendmsg(fd, MSG, [this.efd]);
       } catch {
@@ -284,7 +321,7 @@ export class VdevShmemDoorbell {
     if (!w) return;
     let eof = false;
     try {
-      for (;;) {
+      for (let i = 0; i < BURST; i++) {
         const r = this.os.recvmsg(fd, this.scratch.length, 0);
         if (r === null) break;
         if (r.data.length === 0) {
@@ -332,7 +369,7 @@ export class VdevShmemDoorbell {
     if (this.peers.get(key) !== p) return;
     let gone = false;
     try {
-      for (;;) {
+      for (let i = 0; i < BURST; i++) {
         const r = this.os.recvmsg(p.sock, this.scratch.length, 1);
         if (r === null) break;
         if (r.data.length === 0) {
@@ -340,8 +377,12 @@ export class VdevShmemDoorbell {
           break;
         }
         for (const fd of r.fds) {
-          if (p.bell < 0) p.bell = fd;
-          else this.os.close(fd);
+          if (p.bell < 0 && isEventfd(fd)) {
+            this.os.setNonBlocking(fd, true);
+            p.bell = fd;
+          } else {
+            this.os.close(fd);
+          }
         }
       }
     } catch {
@@ -354,7 +395,7 @@ export class VdevShmemDoorbell {
     }
     if (p.owed && p.bell >= 0) {
       p.owed = false;
-      this.os.eventfdWrite(p.bell, 1n);
+      this.ringFd(p.bell);
     }
   }
 

@@ -49,7 +49,7 @@ import { readdirSync } from 'node:fs';
 import { errorReport } from '../../util/error-report.js';
 import { hostOs } from '../../util/machine-context.js';
 import { TsqomError } from '../../util/error.js';
-import { fchmodSync, fchownSync, readFileSync } from 'node:fs';
+import { fchmodSync, fchownSync, readFileSync, statSync } from 'node:fs';
 import {
   HostOs,
   MAP_SHARED,
@@ -166,6 +166,9 @@ export class VdevShmemHostError extends TsqomError {
   ) {
     super(message, 'ERR_VDEV_SHMEM_HOST');
   }
+
+  /** Whether it failed only because another process held the region's lock (worth retrying). */
+  busy = false;
 }
 
 const H = VdevShmemHeader;
@@ -180,6 +183,17 @@ function os(): HostOs {
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+/**
+ * How long a synchronous caller (a guest's attach request) polls a lock
+ * held by a live process before failing: a holder that is running leaves
+ * its critical section within microseconds.
+ */
+const LOCK_TRY_MS = 2;
+/** Retry period of deferred membership changes while another process holds the lock. */
+const LOCK_RETRY_MS = 5;
+/** A live holder keeping the lock this long is reported as stuck (stopped or frozen). */
+const LOCK_STUCK_MS = 1000;
 
 function describe(e: unknown): string {
   if (isErrno(e)) return e.strerror;
@@ -267,28 +281,68 @@ class HostRegion {
     return this.clients.size + this.anchors.size;
   }
 
-  /** Takes the header lock (spinning, then sleeping; a dead holder's lock is taken over). */
-  lock(): void {
+  /**
+   * Tries to take the header lock without ever sleeping: polls for at most
+   * `budgetMs` (a running holder leaves within microseconds), takes over
+   * the lock of a dead holder (or a stale one of our own pid: the lock is
+   * never held across an await). Returns 0 when taken, else the holder's
+   * pid. A region truncated by another process is never locked (-1).
+   */
+  tryLock(budgetMs = 0): number {
+    if (!this.intact()) return -1;
     const me = vdevShmemSelf().pid;
-    const start = Date.now();
+    const start = performance.now();
+    let prev = 0;
     for (let spins = 0; ; spins++) {
-      const prev = this.compareExchange(H.LOCK, 0, me);
-      if (prev === 0) return;
-      // Never held across an await, so our own pid here is a stale lock
-      // from an earlier process that had it.
-      if (prev === me || (spins % 64 === 63 && !vdevShmemAlive(prev))) {
-        if (this.compareExchange(H.LOCK, prev, me) === prev) return;
-      }
-      if (spins > 256) {
-        if (Date.now() - start > 5000) {
-          throw new VdevShmemHostError(
-            GuestShmStatus.GSS_UNKNOWN_FAILURE,
-            `region '${this.hostName}' is locked by process ${prev}`,
-          );
+      prev = this.compareExchange(H.LOCK, 0, me);
+      if (prev === 0) break;
+      if (prev === me || (spins % 64 === 0 && !vdevShmemAlive(prev))) {
+        if (this.compareExchange(H.LOCK, prev, me) === prev) {
+          prev = 0;
+          break;
         }
-        sleepMs(1);
+        continue;
       }
+      if (spins % 16 === 15 && performance.now() - start >= budgetMs) return prev >>> 0;
     }
+    this.busySince = 0;
+    return 0;
+  }
+
+  /** When another live process was first seen holding the lock (0: not held). */
+  busySince = 0;
+  /** Whether the current stuck holder was reported. */
+  stuckReported = false;
+
+  /** Membership changes waiting for the lock (run in order once it is free). */
+  readonly pending: (() => void)[] = [];
+
+  /** Set once the object was found shorter than its layout: the header is never touched again. */
+  truncated = false;
+
+  /**
+   * Whether the object still holds its header and data (another process
+   * with access could have truncated it; touching a missing page would
+   * raise SIGBUS). Reported once.
+   */
+  intact(): boolean {
+    if (this.truncated) return false;
+    if (this.closed) return true;
+    let size: number;
+    try {
+      size = this.os.fstat(this.fd).size;
+    } catch {
+      return true;
+    }
+    const want = VDEV_SHMEM_HEADER_SIZE + this.pages * GUEST_SHM_PAGE_SIZE;
+    if (size >= want) return true;
+    this.truncated = true;
+    errorReport(
+      `vdev-shmem: region '${this.hostName}' was truncated by another process ` +
+        `(0x${size.toString(16)} bytes, its layout needs 0x${want.toString(16)}); ` +
+        'guest accesses to it fail from now on',
+    );
+    return false;
   }
 
   unlock(): void {
@@ -388,6 +442,19 @@ class HostRegion {
     }
   }
 
+  /** Removes the name if it still refers to this object (not to a newer one). */
+  unlinkIfSame(): void {
+    try {
+      const mine = this.os.fstat(this.fd);
+      const named = statSync(`/dev/shm${this.objectName}`, { bigint: true });
+      if (mine.nlink > 0 && named.ino === mine.ino && named.dev === mine.dev) {
+        this.os.shmUnlink(this.objectName);
+      }
+    } catch {
+      /* gone already */
+    }
+  }
+
   /** Unmaps and closes (the region's local users are gone). */
   close(): void {
     if (this.closed) return;
@@ -460,6 +527,145 @@ function installExitHook(): void {
 }
 
 // ---------------------------------------------------------------------------
+// membership changes under the lock, never blocking the event loop
+
+/** A change made under a region's lock; may return what to do once it is released. */
+type LockedJob = () => (() => void) | void;
+
+/** Regions with changes waiting for their lock. */
+const waiting = new Set<HostRegion>();
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+let settleWaiters: (() => void)[] = [];
+
+/** Closes a region nobody in this process uses any more, once nothing waits on it. */
+function finish(r: HostRegion): void {
+  if (r.users === 0 && r.pending.length === 0 && !r.closed) {
+    // A truncated object is of no use to anyone: its name goes with our last user.
+    if (r.truncated) r.unlinkIfSame();
+    r.close();
+    allRegions.delete(r);
+  }
+  refreshDoorbell();
+}
+
+function runLocked(r: HostRegion, jobs: LockedJob[]): void {
+  const after: (() => void)[] = [];
+  try {
+    for (const job of jobs) {
+      try {
+        const then = job();
+        if (then) after.push(then);
+      } catch (e) {
+        errorReport(`vdev-shmem: cannot update region '${r.hostName}': ${describe(e)}`);
+      }
+    }
+  } finally {
+    r.unlock();
+  }
+  for (const then of after) {
+    try {
+      then();
+    } catch (e) {
+      errorReport(`vdev-shmem: cannot signal region '${r.hostName}': ${describe(e)}`);
+    }
+  }
+}
+
+/**
+ * Runs `job` under the region's lock: now when the lock is free (or its
+ * holder is dead), else from a timer once the holder lets go, in order.
+ * Never waits: another process holding the lock (even a stopped one)
+ * cannot stall this process. A truncated region's header is never
+ * touched: its jobs are dropped.
+ */
+function underLock(r: HostRegion, job: LockedJob): void {
+  if (r.pending.length === 0) {
+    const holder = r.tryLock();
+    if (holder === 0) {
+      runLocked(r, [job]);
+      finish(r);
+      return;
+    }
+    if (holder === -1) {
+      finish(r);
+      return;
+    }
+  }
+  r.pending.push(job);
+  waiting.add(r);
+  armRetry();
+  // The local user is gone already: a doorbell nobody needs must not keep
+  // the process alive while the change waits.
+  refreshDoorbell();
+}
+
+function armRetry(): void {
+  if (retryTimer) return;
+  retryTimer = setTimeout(retryPending, LOCK_RETRY_MS);
+  // Shutdown waits for these explicitly (vdevShmemSettle); a stuck peer must not keep us alive.
+  retryTimer.unref();
+}
+
+/** One pass over the regions waiting for their lock. */
+function retryPending(): void {
+  retryTimer = null;
+  for (const r of [...waiting]) {
+    const holder = r.closed ? -1 : r.tryLock();
+    if (holder === 0 || holder === -1) {
+      const jobs = r.pending.splice(0);
+      waiting.delete(r);
+      if (holder === 0) runLocked(r, jobs);
+      finish(r);
+      continue;
+    }
+    const now = Date.now();
+    if (r.busySince === 0) {
+      r.busySince = now;
+    } else if (!r.stuckReported && now - r.busySince >= LOCK_STUCK_MS) {
+      r.stuckReported = true;
+      errorReport(
+        `vdev-shmem: region '${r.hostName}' has been locked by process ${holder} for ` +
+          `${now - r.busySince} ms (stopped or frozen?); its membership change is retried until it lets go`,
+      );
+    }
+  }
+  if (waiting.size > 0) {
+    armRetry();
+  } else {
+    const w = settleWaiters;
+    settleWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+/**
+ * Waits (without blocking the event loop) until every deferred membership
+ * change (a detach or release that found the lock held by another
+ * process) is done, or `timeoutMs` passed. Resolves true when nothing is
+ * left waiting.
+ */
+export function vdevShmemSettle(timeoutMs = 1000): Promise<boolean> {
+  if (waiting.size === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      settleWaiters = settleWaiters.filter((f) => f !== done);
+      resolve(waiting.size === 0);
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    settleWaiters.push(done);
+    armRetry();
+  });
+}
+
+/** How many regions have membership changes waiting for their lock. */
+export function vdevShmemPendingCount(): number {
+  return waiting.size;
+}
+
+// ---------------------------------------------------------------------------
 // event delivery
 
 let delivering = false;
@@ -493,7 +699,7 @@ function scanLocalClients(): void {
   // Handlers may attach or detach: walk a snapshot.
   const clients: VdevShmemClient[] = [];
   for (const r of allRegions) {
-    if (r.closed) continue;
+    if (r.closed || !r.intact()) continue;
     const gen = r.load(H.GENERATION);
     if (gen !== r.seenGeneration) {
       r.seenGeneration = gen;
@@ -509,21 +715,11 @@ function sweepAfterPeerGone(peer: VdevShmemPeer): void {
   if (!vdevShmemAlive(peer.pid, peer.token)) vdevShmemRemoveDoorbell(peer);
   for (const r of [...allRegions]) {
     if (r.closed || r.clients.size === 0) continue;
-    let cleared = 0;
-    try {
-      r.lock();
-      try {
-        cleared = r.sweepLocked();
-        if (!r.heldLocked()) r.killLocked();
-      } finally {
-        r.unlock();
-      }
-    } catch (e) {
-      // Runs from the event loop: report, the next attach or detach sweeps again.
-      errorReport(`vdev-shmem: cannot sweep region '${r.hostName}': ${describe(e)}`);
-      continue;
-    }
-    if (cleared) signalMembers(r, -1);
+    underLock(r, () => {
+      const cleared = r.sweepLocked();
+      if (!r.heldLocked()) r.killLocked();
+      return cleared ? () => signalMembers(r, -1) : undefined;
+    });
   }
   refreshDoorbell();
 }
@@ -611,6 +807,7 @@ export class VdevShmemClient {
   /** The control page's `status`: pending bits (then cleared) and the active set. */
   readStatus(): number {
     const r = this.live();
+    if (!r.intact()) return 0;
     const pending = r.exchange(slotOff(this.idx, H.SLOT_PENDING), 0);
     return packControlStatus(pending, r.load(H.ACTIVE));
   }
@@ -618,6 +815,7 @@ export class VdevShmemClient {
   /** `status` without clearing the pending bits. */
   peekStatus(): number {
     const r = this.live();
+    if (!r.intact()) return 0;
     return packControlStatus(r.load(slotOff(this.idx, H.SLOT_PENDING)), r.load(H.ACTIVE));
   }
 
@@ -628,6 +826,7 @@ export class VdevShmemClient {
    */
   notify(value: number): number {
     const r = this.live();
+    if (!r.intact()) return 0;
     const targets = notifyTargets(value, this.idx, r.load(H.ACTIVE));
     const bit = 1 << this.idx;
     for (let j = 0; j < GUEST_SHM_MAX_CLIENTS; j++) {
@@ -641,7 +840,7 @@ export class VdevShmemClient {
   /** @internal Raises the event when the counter moved since the last look. */
   poll(): void {
     const r = this.region;
-    if (!r) return;
+    if (!r || r.truncated) return;
     const seq = r.load(slotOff(this.idx, H.SLOT_SEQ));
     if (seq === this.seen) return;
     this.seen = seq;
@@ -657,27 +856,18 @@ export class VdevShmemClient {
     if (!r) return;
     this.region = null;
     r.clients.delete(this);
-    let held = true;
-    try {
-      r.lock();
-      try {
-        r.store(H.ACTIVE, r.load(H.ACTIVE) & ~(1 << this.idx));
-        r.clearSlot(this.idx);
-        r.bumpGeneration();
-        r.sweepLocked();
-        held = r.heldLocked();
-        if (!held) r.killLocked();
-      } finally {
-        r.unlock();
-      }
-      if (held) signalMembers(r, -1);
-    } finally {
-      if (r.users === 0) {
-        r.close();
-        allRegions.delete(r);
-      }
-      refreshDoorbell();
-    }
+    const idx = this.idx;
+    // Done later if another process holds the lock: the slot stays taken
+    // (and the region open) until then.
+    underLock(r, () => {
+      r.store(H.ACTIVE, r.load(H.ACTIVE) & ~(1 << idx));
+      r.clearSlot(idx);
+      r.bumpGeneration();
+      r.sweepLocked();
+      const held = r.heldLocked();
+      if (!held) r.killLocked();
+      return held ? () => signalMembers(r, -1) : undefined;
+    });
   }
 }
 
@@ -716,27 +906,16 @@ export class VdevShmemAnchor {
     if (!r) return;
     this.region = null;
     r.anchors.delete(this);
-    try {
-      let cleared = 0;
-      let held = true;
-      r.lock();
-      try {
-        r.store(anchorOff(this.entry), 0);
-        r.store(anchorOff(this.entry) + 4, 0);
-        r.bumpGeneration();
-        cleared = r.sweepLocked();
-        held = r.heldLocked();
-        if (!held) r.killLocked();
-      } finally {
-        r.unlock();
-      }
-      if (cleared && held) signalMembers(r, -1);
-    } finally {
-      if (r.users === 0) {
-        r.close();
-        allRegions.delete(r);
-      }
-    }
+    const entry = this.entry;
+    underLock(r, () => {
+      r.store(anchorOff(entry), 0);
+      r.store(anchorOff(entry) + 4, 0);
+      r.bumpGeneration();
+      const cleared = r.sweepLocked();
+      const held = r.heldLocked();
+      if (!held) r.killLocked();
+      return cleared && held ? () => signalMembers(r, -1) : undefined;
+    });
   }
 }
 
@@ -919,7 +1098,8 @@ function initObject(
   fchmodSync(fd, opts.mode ?? 0o600);
   if (opts.gid !== undefined) fchownSync(fd, -1, groupId(opts.gid));
   o.ftruncate(fd, size);
-  const mem = o.mapMemory(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  // Any process with access can truncate the object: guest accesses are guarded.
+  const mem = o.mapMemory(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0).guard();
   const me = vdevShmemSelf();
   o.atomicStore32(mem, H.CREATOR_PID, me.pid);
   o.atomicStore32(mem, H.CREATOR_TOKEN, me.token | 0);
@@ -952,7 +1132,7 @@ function attachObject(hostName: string, fd: number): Opened | VdevShmemFailure |
     }
     return 'retry';
   }
-  const mem = o.mapMemory(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const mem = o.mapMemory(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0).guard();
   const drop = (): void => {
     mem.unmap();
     o.close(fd);
@@ -1002,7 +1182,32 @@ function register(r: HostRegion): void {
   installExitHook();
 }
 
-// Finds or opens the region and runs `claim` under its lock.
+/** A failure because the lock is held (or the region truncated); `busy` lets async callers retry. */
+interface LockedFailure extends VdevShmemFailure {
+  busy: boolean;
+}
+
+function lockedFailure(hostName: string, holder: number): LockedFailure {
+  if (holder === -1) {
+    return {
+      status: GuestShmStatus.GSS_UNKNOWN_FAILURE,
+      reason: `region '${hostName}' was truncated by another process`,
+      busy: false,
+    };
+  }
+  return {
+    status: GuestShmStatus.GSS_UNKNOWN_FAILURE,
+    reason: `region '${hostName}' is locked by process ${holder}`,
+    busy: true,
+  };
+}
+
+function isBusy(x: unknown): boolean {
+  return isFailure(x) && (x as Partial<LockedFailure>).busy === true;
+}
+
+// Finds or opens the region and runs `claim` under its lock (never
+// waiting more than LOCK_TRY_MS for a live holder).
 function acquire<T>(
   hostName: string,
   opts: VdevShmemOpenOptions,
@@ -1012,7 +1217,8 @@ function acquire<T>(
   if (bad) return { status: GuestShmStatus.GSS_ILLEGAL_NAME, reason: bad };
   const existing = regions.get(hostName);
   if (existing?.usable()) {
-    existing.lock();
+    const holder = existing.tryLock(LOCK_TRY_MS);
+    if (holder !== 0) return lockedFailure(hostName, holder);
     let value: T | VdevShmemFailure;
     let cleared: number;
     try {
@@ -1034,8 +1240,14 @@ function acquire<T>(
     const { region: r, created } = opened;
     let value: T | VdevShmemFailure | 'retry';
     let cleared = 0;
+    if (!created) {
+      const holder = r.tryLock(LOCK_TRY_MS);
+      if (holder !== 0) {
+        r.close();
+        return lockedFailure(hostName, holder);
+      }
+    }
     try {
-      if (!created) r.lock();
       try {
         if (
           !created &&
@@ -1138,11 +1350,38 @@ export function vdevShmemAnchor(
   } catch (e) {
     got = { status: statusOfErrno(e), reason: describe(e) };
   }
-  if (isFailure(got)) throw new VdevShmemHostError(got.status, got.reason);
+  if (isFailure(got)) {
+    const err = new VdevShmemHostError(got.status, got.reason);
+    err.busy = isBusy(got);
+    throw err;
+  }
   const anchor = new VdevShmemAnchor(got.region, got.value);
   got.region.anchors.add(anchor);
   if (got.cleared) signalMembers(got.region, -1);
   return anchor;
+}
+
+/**
+ * {@link vdevShmemAnchor} without blocking: while another live process
+ * holds the region's lock, retries from a timer (every few milliseconds)
+ * until `timeoutMs` passed, then fails as {@link vdevShmemAnchor} does
+ * (`region 'NAME' is locked by process PID`).
+ * @throws VdevShmemHostError when it cannot.
+ */
+export async function vdevShmemAnchorAsync(
+  hostName: string,
+  opts: { pages: number; mode?: number; gid?: string | number },
+  timeoutMs = 5000,
+): Promise<VdevShmemAnchor> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return vdevShmemAnchor(hostName, opts);
+    } catch (e) {
+      if (!(e instanceof VdevShmemHostError) || !e.busy || Date.now() >= deadline) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+  }
 }
 
 /**
@@ -1159,7 +1398,7 @@ export function vdevShmemSweep(hostName: string): boolean {
   let removed = false;
   let cleared = 0;
   try {
-    r.lock();
+    if (r.tryLock(LOCK_TRY_MS) !== 0) return false;
     try {
       if (r.load(H.STATE) === VdevShmemObjectState.READY) {
         cleared = r.sweepLocked();
@@ -1217,6 +1456,14 @@ export function vdevShmemReleaseAll(): void {
   for (const r of [...allRegions]) {
     for (const c of [...r.clients]) c.detach();
     for (const a of [...r.anchors]) a.release();
+  }
+  // At exit no timer fires again: one last try for what is still waiting
+  // (a peer that holds the lock for good sweeps our slots once we are gone).
+  if (waiting.size > 0) {
+    if (retryTimer) clearTimeout(retryTimer);
+    retryPending();
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = null;
   }
   doorbell?.stop();
 }

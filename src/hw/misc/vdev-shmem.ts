@@ -80,7 +80,7 @@ import {
   type VdevShmemAnchor,
   type VdevShmemClient,
   VdevShmemHostError,
-  vdevShmemAnchor,
+  vdevShmemAnchorAsync,
   vdevShmemAttach,
   vdevShmemSweepAll,
 } from './vdev-shmem-host.js';
@@ -286,6 +286,7 @@ export class VdevShmemState extends DeviceState {
   /** The device class: description and the option properties. */
   static override classInit(dc: DeviceClass): void {
     dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
+    dc.categories = ['Misc'];
     for (const [name, type, desc] of CLASS_PROPS) {
       dc.propertyAdd<VdevShmemState>(
         name,
@@ -298,8 +299,8 @@ export class VdevShmemState extends DeviceState {
   }
 
   /** Realize: resolves the options, maps the factory page and the window. */
-  realize(): void {
-    vdevShmemRealize(this);
+  realize(): void | Promise<void> {
+    return vdevShmemRealize(this);
   }
 
   /** Unrealize: detaches everything. */
@@ -555,7 +556,7 @@ function vdevShmemTeardown(dev: VdevShmemState): void {
   dev.policy = null;
 }
 
-function vdevShmemRealize(dev: VdevShmemState): void {
+function vdevShmemRealize(dev: VdevShmemState): void | Promise<void> {
   // Regions whose holders were all killed go at the first device's realize.
   vdevShmemSweepAll();
   const props: VdevShmemProps = {};
@@ -587,17 +588,7 @@ function vdevShmemRealize(dev: VdevShmemState): void {
   dev.windowBase = win;
   dev.windowSize = winSize;
   dev.factory = newFactory(dev);
-  try {
-    for (const c of cfg.creates) {
-      try {
-        dev.anchors.push(
-          vdevShmemAnchor(c.hostName, { pages: Number(c.pages), mode: c.mode, gid: c.gid }),
-        );
-      } catch (e) {
-        const why = e instanceof VdevShmemHostError ? e.message : (e as Error).message;
-        throw new QomError(`vdev-shmem: cannot create region '${c.name}': ${why}`);
-      }
-    }
+  const mapPages = (): void => {
     const factoryMr = memoryRegionNew();
     memoryRegionInitIo(
       factoryMr,
@@ -620,10 +611,40 @@ function vdevShmemRealize(dev: VdevShmemState): void {
       memoryRegionAddSubregion(getSystemMemory(), loc, factoryMr);
       memoryRegionAddSubregion(getSystemMemory(), win, windowMr);
     });
-  } catch (e) {
-    vdevShmemTeardown(dev);
-    throw e;
+  };
+  if (cfg.creates.length === 0) {
+    try {
+      mapPages();
+    } catch (e) {
+      vdevShmemTeardown(dev);
+      throw e;
+    }
+    return;
   }
+  // Pre-creating waits for each region's lock without blocking the event
+  // loop: realize completes asynchronously.
+  return (async () => {
+    try {
+      for (const c of cfg.creates) {
+        try {
+          dev.anchors.push(
+            await vdevShmemAnchorAsync(c.hostName, {
+              pages: Number(c.pages),
+              mode: c.mode,
+              gid: c.gid,
+            }),
+          );
+        } catch (e) {
+          const why = e instanceof VdevShmemHostError ? e.message : (e as Error).message;
+          throw new QomError(`vdev-shmem: cannot create region '${c.name}': ${why}`);
+        }
+      }
+      mapPages();
+    } catch (e) {
+      vdevShmemTeardown(dev);
+      throw e;
+    }
+  })();
 }
 
 function vdevShmemReset(dev: VdevShmemState): void {

@@ -108,6 +108,33 @@ export class GuestMemoryMmap implements GuestMemory, Disposable {
             throw new RangeError('regions with overlapping guest physical addresses');
           }
         }
+        if (r.mmapOffset + r.memorySize > 0xffffffffffffffffn) {
+          throw new RangeError(
+            `region ${i}: mmap_offset 0x${r.mmapOffset.toString(16)} + size 0x${r.memorySize.toString(16)} wraps`,
+          );
+        }
+        if (r.userspaceAddr + r.memorySize > 0x10000000000000000n) {
+          throw new RangeError(
+            `region ${i}: userspace_addr 0x${r.userspaceAddr.toString(16)} + size 0x${r.memorySize.toString(16)} wraps`,
+          );
+        }
+        // The front-end's file must hold the whole region: a mapping past
+        // its end faults (SIGBUS) on first touch. libvhost-user maps
+        // whatever it is told.
+        let st;
+        try {
+          st = os.fstat(fds[i]);
+        } catch {
+          st = null;
+        }
+        if (st !== null && (st.mode & 0o170000) === 0o100000) {
+          if (BigInt(st.size) < r.mmapOffset + r.memorySize) {
+            throw new RangeError(
+              `region ${i}: mmap_offset 0x${r.mmapOffset.toString(16)} + size 0x${r.memorySize.toString(16)} ` +
+                `is past the end of the 0x${st.size.toString(16)}-byte file`,
+            );
+          }
+        }
         let hugepage = 0n;
         try {
           const st = os.fstatfs(fds[i]);
@@ -128,6 +155,8 @@ export class GuestMemoryMmap implements GuestMemory, Disposable {
           fds[i],
           fdOffset,
         );
+        // The front-end can still shrink the file: every access is guarded.
+        mapping.guard();
         try {
           os.madvise(mapping, 0, mapping.length, MADV_DONTDUMP);
         } catch {
@@ -227,6 +256,16 @@ export class GuestMemoryMmap implements GuestMemory, Disposable {
     return g;
   }
 
+  /** Runs a scalar access; a fault (memory shrunk by its owner) becomes a GuestMemoryError. */
+  #access<T>(gpa: Gpa, len: number, fn: (m: MappedMemory, off: number) => T): T {
+    const [m, off] = this.#scalar(gpa, len);
+    try {
+      return fn(m, off);
+    } catch {
+      throw new GuestMemoryError(gpaToBigInt(gpa), len);
+    }
+  }
+
   /** The region and offset for a scalar access that stays inside one region. */
   #scalar(gpa: Gpa, len: number): [MappedMemory, number] {
     const g = this.#toGpa(gpa, len);
@@ -287,45 +326,41 @@ export class GuestMemoryMmap implements GuestMemory, Disposable {
   }
 
   readU16(gpa: Gpa): number {
-    const [m, off] = this.#scalar(gpa, 2);
-    return m.readU16(off);
+    return this.#access(gpa, 2, (m, off) => m.readU16(off));
   }
 
   readU32(gpa: Gpa): number {
-    const [m, off] = this.#scalar(gpa, 4);
-    return m.readU32(off);
+    return this.#access(gpa, 4, (m, off) => m.readU32(off));
   }
 
   readU64(gpa: Gpa): bigint {
-    const [m, off] = this.#scalar(gpa, 8);
-    return m.readU64(off);
+    return this.#access(gpa, 8, (m, off) => m.readU64(off));
   }
 
   writeU16(gpa: Gpa, value: number): void {
-    const [m, off] = this.#scalar(gpa, 2);
-    m.writeU16(off, value);
+    this.#access(gpa, 2, (m, off) => m.writeU16(off, value));
   }
 
   writeU32(gpa: Gpa, value: number): void {
-    const [m, off] = this.#scalar(gpa, 4);
-    m.writeU32(off, value);
+    this.#access(gpa, 4, (m, off) => m.writeU32(off, value));
   }
 
   writeU64(gpa: Gpa, value: bigint): void {
-    const [m, off] = this.#scalar(gpa, 8);
-    m.writeU64(off, value);
+    this.#access(gpa, 8, (m, off) => m.writeU64(off, value));
   }
 
   /**
    * A full barrier: the memory is shared with another process (the guest's
-   * vCPUs), so program order is not enough. A locked read-modify-write
-   * that adds zero to a word of the first region is one on every host
-   * tsqom supports, and changes nothing.
+   * vCPUs), so program order is not enough: a native fence for guarded
+   * memory, else a locked read-modify-write that adds zero to a word of
+   * the first region (one on every host tsqom supports).
    */
   fence(): void {
     const r = this.#regions[0];
     if (r === undefined || !r.mapping.isMapped) return;
-    this.#os.atomicAdd32(r.mapping, 0, 0);
+    // A locked instruction on guarded (shrinkable) memory could fault.
+    if (r.mapping.guarded) this.#os.fence();
+    else this.#os.atomicAdd32(r.mapping, 0, 0);
   }
 
   /**

@@ -680,6 +680,7 @@ export class VHostUserDevice extends VHostUserBase {
       definePropUint32('config_size', 'configSize', 0),
     ]);
     dc.desc = 'generic vhost-user device';
+    dc.categories = ['Misc'];
   }
 }
 

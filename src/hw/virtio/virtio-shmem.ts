@@ -279,8 +279,13 @@ export function virtioFindShmemRegion(
  * QEMU's virtio_shared_memory_mapping_new: dup()s `fd` (close-on-exec)
  * and maps `len` bytes of it at `fdOffset`, shared, read-only unless
  * `allowWrite` (RAM_READONLY_FD: the host mapping is PROT_READ, the guest
- * still sees RAM). Returns a mapping with reference count 1 that is in no
- * region yet. Throws `Shared memory mapping size cannot be zero`,
+ * still sees RAM). The descriptor belongs to the back-end: `fdOffset +
+ * len` must lie inside its file (`<name> backing store size 0x.. is too
+ * small for 'size' option 0x.. plus 'offset' option 0x..`; QEMU would grow
+ * an empty file), it is never grown, and the memory is only reached
+ * through fault-guarded copies (the back-end can still shrink it). Returns
+ * a mapping with reference count 1 that is in no region yet. Throws
+ * `Shared memory mapping size cannot be zero`,
  * `Failed to duplicate fd: <strerror>`, or the RAM region's error (e.g.
  * `unable to map backing store for guest RAM: <strerror>`); on failure the
  * duplicate is closed.
@@ -322,6 +327,7 @@ export function virtioSharedMemoryMappingNew(
       RAM_SHARED | (allowWrite ? 0 : RAM_READONLY_FD),
       dupfd,
       fdOff,
+      { foreign: true },
     );
   } catch (e) {
     try {

@@ -474,6 +474,15 @@ export function virtioShmemMapBar(
     total += s.mr.size;
     if (total > UINT64_MAX) throw new QomError('Total shared memory required overflow');
   }
+  // A window that wraps past 2^64 would be accepted by the memory core and
+  // never reach the guest (`info mtree` says [DETECTED OVERFLOW!]).
+  const base = typeof addr === 'bigint' ? addr : BigInt(addr);
+  if (total > 0n && base + total - 1n > UINT64_MAX) {
+    throw new QomError(
+      `VIRTIO Shared Memory Regions (0x${total.toString(16)} bytes) at 0x${base.toString(16)} ` +
+        'end past the end of the address space',
+    );
+  }
   const bar = memoryRegionInit(memoryRegionNew(), vdev, VIRTIO_SHMEM_BAR_NAME, total);
   try {
     withTransaction(() => {

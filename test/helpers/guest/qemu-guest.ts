@@ -20,6 +20,8 @@ export interface BootOptions {
   timeoutMs?: number;
   /** Resolve as soon as the console shows this text (QEMU is then killed). */
   until?: string;
+  /** The machine type (`-M`); default `microvm`. PCI devices need `q35`. */
+  machine?: string;
 }
 
 /** What a guest run produced. */
@@ -46,7 +48,7 @@ export function bootGuest(options: BootOptions): Promise<BootResult> {
   const mem = options.memoryMiB ?? 256;
   const args = [
     '-M',
-    'microvm',
+    options.machine ?? 'microvm',
     '-accel',
     process.env.TSQOM_GUEST_ACCEL ?? 'tcg',
     '-m',

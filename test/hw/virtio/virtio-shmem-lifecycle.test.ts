@@ -265,27 +265,20 @@ test.serial('device finalize (device_del) drops every mapping and the regions', 
   }
 });
 
-test.serial('a view of a mapping is detached by unmap; reads then fail cleanly', async (t) => {
+test.serial('foreign memory gives no raw views; reads fail cleanly after unmap', async (t) => {
   const dev = await device();
   const fd = memfd();
   try {
     const rw = map(dev, fd, 0, 2 * PAGE, true);
-    const v = rw.view();
-    t.is(v.length, 2 * PAGE);
-    v[5] = 42;
+    // The back-end can shrink its file: only guarded copies reach it.
+    t.throws(() => rw.view(), { message: /EPERM/ });
+    rw.write(5, new Uint8Array([42]));
     t.is(rw.read(5, 1)[0], 42);
-    const part = rw.view(PAGE, 16);
-    t.is(part.length, 16);
-    t.throws(() => rw.view(PAGE, PAGE + 1), { instanceOf: RangeError });
+    t.throws(() => rw.read(PAGE, PAGE + 1), { instanceOf: RangeError });
     const ro = map(dev, fd, 0x10000, PAGE, false);
     t.is(ro.read(5, 1)[0], 42); // same file page
-    t.throws(() => ro.view(), { message: /EACCES/ });
     t.throws(() => ro.write(0, new Uint8Array([1])), { message: /EACCES/ });
     virtioShmemUnmap(dev, { shmid: 0, shmOffset: 0, len: 2 * PAGE });
-    t.is(v.length, 0);
-    t.is(v[5] as number | undefined, undefined);
-    v[5] = 1; // a store into a detached view does nothing
-    t.is(part.byteLength, 0);
     const e = t.throws(() => rw.read(0, 1));
     t.true(isErrno(e, 'EFAULT'));
     t.throws(() => rw.view(0, 1));

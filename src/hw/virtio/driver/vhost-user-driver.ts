@@ -95,6 +95,7 @@ export class AddressSpaceGuestMemory implements GuestMemory {
         block !== null &&
         !block.freed &&
         !block.readonlyMapping &&
+        !block.host.guarded &&
         !fr.readonly &&
         fr.size <= 0x40000000n
       ) {
