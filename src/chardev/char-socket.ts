@@ -44,10 +44,27 @@ export interface UnixSocketAddress {
   path: string;
 }
 
+/** QEMU's `fd` SocketAddress: an inherited socket, by number. */
+export interface FdSocketAddress {
+  /** Always `fd`. */
+  type: 'fd';
+  /** The descriptor number, as given. */
+  str: string;
+}
+
+/** S_IFMT and S_IFSOCK from <sys/stat.h>. */
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+
 /** The backend description of a unix socket chardev (QEMU's ChardevSocket, unix only). */
 export interface ChardevSocketBackend {
-  /** The socket path. */
-  path: string;
+  /** The socket path (unless `fd` is given). */
+  path?: string;
+  /**
+   * An inherited socket (QEMU's `fd=`): connected (client) or listening
+   * (`server=on`); the chardev owns it from creation.
+   */
+  fd?: number;
   /** Listen instead of connecting. */
   server?: boolean;
   /** For a server: wait for the first client at creation (default true, as QEMU). */
@@ -64,9 +81,11 @@ function unsupported(what: string): QomError {
 
 // The backend description parseSocket built (or an API caller gave), checked.
 function socketBackend(b: Record<string, unknown>): ChardevSocketBackend {
-  const { path, server, wait } = b;
-  if (typeof path !== 'string') throw new QomError("chardev: socket: 'path' is missing");
-  const out: ChardevSocketBackend = { path };
+  const { path, fd, server, wait } = b;
+  let out: ChardevSocketBackend;
+  if (typeof fd === 'number') out = { fd };
+  else if (typeof path === 'string') out = { path };
+  else throw new QomError("chardev: socket: 'path' is missing");
   if (typeof server === 'boolean') out.server = server;
   if (typeof wait === 'boolean') out.wait = wait;
   return out;
@@ -99,9 +118,12 @@ function parseSocket(opts: QemuOpts): Record<string, unknown> {
     throw new QomError("'reconnect' option is incompatible with socket in server listen mode");
   }
   if (host !== undefined) throw unsupported('host');
+  let fdNum: number | undefined;
   if (path === undefined) {
-    if (fd === undefined) throw new QomError('Unable to parse FD number ');
-    throw unsupported('fd');
+    if (fd === undefined || !/^\d+$/.test(fd)) {
+      throw new QomError(`Unable to parse FD number ${fd ?? ''}`);
+    }
+    fdNum = Number(fd);
   }
   for (const k of ['reconnect', 'reconnect-ms', 'tls-creds', 'tls-authz', 'logfile']) {
     if (qemuOptGet(opts, k) !== undefined) throw unsupported(k);
@@ -109,6 +131,7 @@ function parseSocket(opts: QemuOpts): Record<string, unknown> {
   for (const k of ['telnet', 'tn3270', 'websocket', 'abstract', 'mux']) {
     if (qemuOptGetBool(opts, k, false)) throw unsupported(k);
   }
+  if (fdNum !== undefined) return { fd: fdNum, server, wait } satisfies ChardevSocketBackend;
   return { path, server, wait } satisfies ChardevSocketBackend;
 }
 
@@ -120,7 +143,7 @@ function parseSocket(opts: QemuOpts): Record<string, unknown> {
 @QomType({ name: TYPE_CHARDEV_SOCKET, parent: TYPE_CHARDEV })
 export class SocketChardev extends Chardev {
   /** The socket address (QEMU's `addr` property). */
-  addr: UnixSocketAddress | null = null;
+  addr: UnixSocketAddress | FdSocketAddress | null = null;
   /** Whether it listens (QEMU's `is_listen`). */
   isListen = false;
   /** The OS layer. */
@@ -139,8 +162,11 @@ export class SocketChardev extends Chardev {
     cc.parse = parseSocket;
     cc.propertyAdd<SocketChardev>('addr', 'SocketAddress', (s, v, name) => {
       v.startStruct(name);
-      if (s.addr) {
+      if (s.addr?.type === 'unix') {
         v.typeStr('path', s.addr.path);
+        v.typeStr('type', s.addr.type);
+      } else if (s.addr) {
+        v.typeStr('str', s.addr.str);
         v.typeStr('type', s.addr.type);
       }
       v.endStruct();
@@ -158,7 +184,8 @@ export class SocketChardev extends Chardev {
   }
 
   #address(prefix: string): string {
-    return `${prefix}unix:${this.addr?.path ?? ''}${this.isListen ? ',server=on' : ''}`;
+    const where = this.addr?.type === 'fd' ? '' : (this.addr?.path ?? '');
+    return `${prefix}unix:${where}${this.isListen ? ',server=on' : ''}`;
   }
 
   #updateDisconnectedFilename(): void {
@@ -169,7 +196,7 @@ export class SocketChardev extends Chardev {
   #newClient(stream: UnixStream): void {
     this.#stream = stream;
     // qemu_chr_compute_filename
-    this.filename = this.isListen ? `unix:${this.addr!.path},server=on` : `unix:${this.addr!.path}`;
+    this.filename = this.#address('');
     this.beOpen = true;
     // Keep reading so a hang-up is seen (QEMU watches G_IO_HUP) even before a
     // device takes the stream; whatever arrives meanwhile is kept for it.
@@ -216,7 +243,8 @@ export class SocketChardev extends Chardev {
 
   /** Opens the socket as `backend` says (QEMU's qmp_chardev_open_socket). */
   async openSocket(backend: ChardevSocketBackend): Promise<void> {
-    const path = backend.path;
+    if (backend.fd !== undefined) return this.#openFd(backend.fd, backend);
+    const path = backend.path ?? '';
     this.addr = { type: 'unix', path };
     this.isListen = backend.server === true;
     this.#updateDisconnectedFilename();
@@ -261,7 +289,32 @@ export class SocketChardev extends Chardev {
       os.close(fd);
       throw e;
     }
-    const listener = UnixListener.fromFd(fd, { os });
+    await this.#serve(fd, backend);
+  }
+
+  /** QEMU's `fd=`: adopts an inherited socket, after checking that it is one. */
+  async #openFd(fd: number, backend: ChardevSocketBackend): Promise<void> {
+    this.addr = { type: 'fd', str: String(fd) };
+    this.isListen = backend.server === true;
+    let isSocket = false;
+    try {
+      isSocket = (this.os.fstat(fd).mode & S_IFMT) === S_IFSOCK;
+    } catch {
+      // Not open: QEMU says the same.
+    }
+    if (!isSocket) throw new QomError(`File descriptor '${fd}' is not a socket`);
+    this.os.setCloexec(fd, true);
+    this.#updateDisconnectedFilename();
+    if (!this.isListen) {
+      this.#newClient(new UnixStream(fd, { os: this.os }));
+      return;
+    }
+    await this.#serve(fd, backend);
+  }
+
+  /** Accepts clients on a listening socket, one at a time. */
+  async #serve(fd: number, backend: ChardevSocketBackend): Promise<void> {
+    const listener = UnixListener.fromFd(fd, { os: this.os });
     this.#listener = listener;
     listener.on('connection', (stream) => {
       if (this.#stream !== null || this.#closed) {
@@ -302,7 +355,7 @@ export class SocketChardev extends Chardev {
     this.#stream = null;
     this.#dropPending();
     if (this.#listener !== null) {
-      const path = this.addr?.path;
+      const path = this.addr?.type === 'unix' ? this.addr.path : undefined;
       this.#listener.close();
       this.#listener = null;
       // QEMU's socket_listen_cleanup: the listening socket's path goes too.

@@ -5,3 +5,5 @@
  */
 export * from './char.js';
 export * from './char-socket.js';
+export * from './char-null.js';
+export * from './char-fe-stream.js';

@@ -6,4 +6,5 @@
  */
 import { tsqomMain } from './vl.js';
 
-process.exitCode = await tsqomMain(process.argv.slice(2));
+// Exit as QEMU does once shut down, whatever handles are left.
+process.exit(await tsqomMain(process.argv.slice(2)));

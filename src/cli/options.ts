@@ -19,7 +19,32 @@ export type CliOptionName =
   | 'nodefaults'
   | 'display'
   | 'version'
-  | 'help';
+  | 'help'
+  | 'm'
+  | 'name'
+  | 'uuid'
+  | 'mon'
+  | 'monitor'
+  | 'qmp-pretty'
+  | 'accel'
+  | 'smp'
+  | 'no-shutdown'
+  | 'no-reboot'
+  | 'global'
+  | 'msg'
+  | 'overcommit'
+  | 'sandbox'
+  | 'preconfig'
+  | 'action'
+  | 'serial'
+  | 'nographic'
+  | 'vga'
+  | 'pidfile'
+  | 'daemonize'
+  | 'qtest-log'
+  | 'audio'
+  | 'run-with'
+  | 'no-user-config';
 
 interface OptionDef {
   readonly name: CliOptionName;
@@ -113,6 +138,63 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
       help: 'accepted for QEMU compatibility (only "none")',
     },
   ],
+  ...(
+    [
+      [
+        'm',
+        true,
+        '[size=]MEGS[,slots=n,maxmem=size]',
+        'guest RAM size (a memory-backend-ram "ram")',
+      ],
+      ['name', true, 'string1[,process=string2][,debug-threads=on|off]', 'the guest name'],
+      ['uuid', true, '%08x-%04x-%04x-%04x-%012x', 'the machine UUID'],
+      [
+        'mon',
+        true,
+        '[chardev=]name[,mode=readline|control][,pretty=on|off]',
+        'a monitor on a chardev',
+      ],
+      ['monitor', true, 'dev', 'an HMP monitor on a character device'],
+      ['qmp-pretty', true, 'dev', 'like -qmp, pretty-printed replies'],
+      ['accel', true, 'tcg|qtest|kvm', 'the accelerator (there is no CPU; kvm is refused)'],
+      [
+        'smp',
+        true,
+        '[cpus=]n[,maxcpus=..,sockets=..,...]',
+        'CPU topology (the none machine takes 1 CPU)',
+      ],
+      ['no-shutdown', false, undefined, 'stop instead of exiting on guest shutdown'],
+      ['no-reboot', false, undefined, 'exit instead of rebooting'],
+      ['global', true, 'driver.prop=value', 'a default property value for a device type'],
+      ['msg', true, '[timestamp[=on|off]][,guest-name=[on|off]]', 'error message format'],
+      [
+        'overcommit',
+        true,
+        '[mem-lock=on|off][,cpu-pm=on|off]',
+        'accepted (nothing to lock or pin)',
+      ],
+      ['sandbox', true, 'off', 'only "off": tsqom has no seccomp filter'],
+      ['preconfig', false, undefined, 'accepted (tsqom has no preconfig phase)'],
+      ['action', true, 'event=action', 'what reboot, shutdown, panic and watchdog do'],
+      [
+        'serial',
+        true,
+        'null|none|chardev:ID',
+        'the serial port backend (the none machine has no port)',
+      ],
+      ['nographic', false, undefined, 'no graphics'],
+      ['vga', true, 'none', 'accepted (the none machine has no VGA)'],
+      ['pidfile', true, 'file', 'write the process id to file'],
+      ['daemonize', false, undefined, 'detach once started'],
+      ['qtest-log', true, 'file', 'log the qtest protocol to file'],
+      ['audio', true, 'none', 'accepted (no audio)'],
+      ['run-with', true, 'exit-with-parent=on|off', 'exit when the parent process exits'],
+      ['no-user-config', false, undefined, 'accepted (tsqom reads no configuration files)'],
+    ] as const
+  ).map(([name, hasArg, argName, help]): [string, OptionDef] => [
+    name,
+    { name, hasArg, help, ...(argName === undefined ? {} : { argName }) },
+  ]),
   ['version', { name: 'version', hasArg: false, help: 'display version information and exit' }],
   ['h', { name: 'help', hasArg: false, help: 'display this help and exit' }],
   ['help', { name: 'help', hasArg: false, help: 'display this help and exit' }],

@@ -5,9 +5,16 @@
  * created (errors without the option, as QEMU 7.2 prints them), and a
  * failure anywhere frees everything made so far.
  *
- * Unlike QEMU, tsqom starts its QMP listeners before it creates memory
- * backends, and creation does not block the event loop, so a large
- * preallocation never stops QMP from being answered.
+ * As in QEMU, monitors greet their clients only once the command line
+ * has been processed (devices realized, preallocation done); sockets
+ * exist from the start, so a client may connect early and wait. A
+ * runtime `object-add` preallocates without blocking the other monitors.
+ *
+ * The process lives until `quit`, SIGTERM, SIGINT or SIGHUP (or its
+ * parent's exit with `-run-with exit-with-parent=on`): every monitor gets
+ * `SHUTDOWN`, its pending replies and then EOF; sockets, memory, shared
+ * memory names, the pid file and temporary directories are released, and
+ * the exit status is 0, as QEMU's.
  * @module
  */
 import 'reflect-metadata';
@@ -17,12 +24,17 @@ import '../chardev/index.js';
 import '../hw/core/index.js';
 import '../hw/virtio/index.js';
 import '../hw/misc/index.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { dirname } from 'node:path';
+import { container } from 'tsyringe';
+import { HostOs } from '../native/host.js';
+import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QomError, TsqomError } from '../util/error.js';
 import type { JsonObject } from '../qobject/qobject.js';
-import { objectGetObjectsRoot } from '../qom/object.js';
 import {
   userCreatableCleanup,
   userCreatableTypesHelp,
@@ -46,9 +58,44 @@ import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
 import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
 import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
-import { qemuChrCleanup, qemuChrNewFromOpts, qemuChrParse } from '../chardev/char.js';
+import {
+  QEMU_CHARDEV_KEYS,
+  Chardev,
+  getChardevsRoot,
+  qemuChardevNew,
+  qemuChrCleanup,
+  qemuChrFind,
+  qemuChrNewFromOpts,
+  qemuChrParse,
+} from '../chardev/char.js';
+import { objectClassByName, objectNew } from '../qom/object.js';
+import { SocketChardev } from '../chardev/char-socket.js';
+import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
+import { vmSettings, vmState } from '../system/runstate.js';
+import {
+  parseAccelOption,
+  parseActionOption,
+  parseAudioOption,
+  parseDisplayOption,
+  parseGlobalOption,
+  parseMemoryOption,
+  parseMonOption,
+  parseMsgOption,
+  parseNameOption,
+  parseOvercommitOption,
+  parseRunWithOption,
+  parseSandboxOption,
+  parseSmpOption,
+  parseUuidOption,
+  optBool,
+  takeOptionWarnings,
+} from './vl-options.js';
 import { keyvalParse } from '../qapi/keyval.js';
-import { machineCreate, machineReleaseMemoryBackend } from '../hw/core/machine.js';
+import {
+  machineCreate,
+  machineReleaseMemoryBackend,
+  qdevGetMachineState,
+} from '../hw/core/machine.js';
 import { machineClearMemoryBackend, machineSetMemoryBackend } from '../hw/core/machine-memory.js';
 import {
   QtestServer,
@@ -100,10 +147,48 @@ export const processIo: VlIo = {
   err: (t) => process.stderr.write(t),
 };
 
+/** A monitor on a chardev: `-mon`, or what `-qmp`/`-monitor` turned into. */
+interface MonitorPlan {
+  where: string;
+  chardev: string;
+  mode: 'control' | 'readline';
+  pretty: boolean;
+}
+
+/** A chardev `-qmp`/`-monitor` creates (QEMU's `compat_monitorN`). */
+type CompatChardev =
+  | { where: string; label: string; kind: 'unix-client'; path: string }
+  | { where: string; label: string; kind: 'null' };
+
 /** What parsing decided to create, in order. */
 interface Plan {
   objects: Array<{ where: string; args: JsonObject }>;
-  qmp: Array<{ where: string; address: QmpAddress }>;
+  qmp: Array<{ where: string; address: QmpAddress; pretty: boolean; label?: string }>;
+  /** Listening human monitors (`-monitor unix:P,server=on`). */
+  hmpListen: Array<{ where: string; address: QmpAddress }>;
+  /** Monitors that connect out over TCP (`-qmp tcp:H:P` without server). */
+  tcpClients: Array<{
+    where: string;
+    host: string;
+    port: number;
+    mode: 'control' | 'readline';
+    pretty: boolean;
+  }>;
+  compatChardevs: CompatChardev[];
+  monitors: MonitorPlan[];
+  stdioMonitor: 'control' | 'readline' | undefined;
+  accels: Array<{ where: string | undefined; name: string }>;
+  machineAccel: boolean;
+  memory: { where: string; size: bigint } | undefined;
+  pidfile: string | undefined;
+  daemonize: boolean;
+  qtestLog: string | undefined;
+  exitWithParent: boolean;
+  nographic: boolean;
+  nodefaults: boolean;
+  serials: Array<{ where: string; arg: string }>;
+  defaultMonitor: boolean;
+  globals: Array<{ driver: string; property: string; value: string }>;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
   devices: Array<{ where: string; opts: QemuOpts } | { where: string; json: JsonObject }>;
   machine: JsonObject;
@@ -119,6 +204,11 @@ class VlError extends TsqomError {
   ) {
     super(message, 'ERR_CLI');
   }
+}
+
+/** A `tsqom: ...: warning: ...` line, QEMU's warn_report. */
+function warn(io: VlIo, where: string | undefined, text: string): void {
+  io.err(`tsqom: ${where ? `${where}: ` : ''}warning: ${text}\n`);
 }
 
 function located(where: string, e: unknown): VlError {
@@ -151,6 +241,7 @@ export class TsqomInstance {
   #resolveExit!: (reason: string) => void;
   /** Settles when the instance should exit (quit, a signal, or {@link stop}). */
   readonly exited: Promise<string>;
+  readonly #extraClose: Array<() => void>;
   readonly #cleanupDirs: readonly string[];
 
   /** @internal */
@@ -162,14 +253,22 @@ export class TsqomInstance {
     cleanupDirs: readonly string[],
     /** The `-qtest` servers. */
     readonly qtest: QtestServer[] = [],
+    /** What else to release at exit (pid file, log files, extra sockets), in order. */
+    extraClose: Array<() => void> = [],
   ) {
     this.#cleanupDirs = cleanupDirs;
+    this.#extraClose = extraClose;
     this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
   }
 
   /** @internal Asks the instance to exit (the QMP `quit` path). */
   requestExit(reason: string): void {
     this.#resolveExit(reason);
+  }
+
+  /** Greets the monitors' clients: the command line has been processed. */
+  start(): void {
+    this.qmp.releaseGreetings();
   }
 
   /** Closes the monitors and frees every object; idempotent. */
@@ -182,9 +281,17 @@ export class TsqomInstance {
       await bounded(this.qmp.close());
       for (const l of this.listeners) await bounded(l.close());
       for (const q of this.qtest) await bounded(q.close());
+      hmpMonitorsClose();
       try {
         cleanupDevicesAndObjects();
       } finally {
+        for (const c of this.#extraClose) {
+          try {
+            c();
+          } catch {
+            // Already released.
+          }
+        }
         // A detach that found a region locked by another process is retried
         // for a while; a holder that never lets go sweeps our slot later.
         await vdevShmemSettle(SHUTDOWN_SETTLE_MS);
@@ -262,7 +369,25 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     devices: [],
     machine: {},
     chardevs: [],
+    hmpListen: [],
+    tcpClients: [],
+    compatChardevs: [],
+    monitors: [],
+    stdioMonitor: undefined,
+    accels: [],
+    machineAccel: false,
+    memory: undefined,
+    pidfile: undefined,
+    daemonize: false,
+    qtestLog: undefined,
+    exitWithParent: false,
+    nographic: false,
+    nodefaults: false,
+    serials: [],
+    defaultMonitor: true,
+    globals: [],
   };
+  let compatIndex = 0;
   const objectList = new QemuOptsList('object', 'qom-type');
   for (const o of options) {
     const where = `-${o.spelling}${o.arg === undefined ? '' : ` ${o.arg}`}`;
@@ -280,14 +405,18 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.objects.push({ where, args: r });
           break;
         }
-        case 'qmp': {
-          let address: QmpAddress;
-          try {
-            address = parseQmpAddress(o.arg!);
-          } catch {
-            throw new VlError(`'${o.arg}' is not a valid char driver`, where);
-          }
-          plan.qmp.push({ where, address });
+        case 'qmp':
+        case 'qmp-pretty':
+        case 'monitor': {
+          plan.defaultMonitor = false;
+          if (o.name === 'monitor' && o.arg!.startsWith('none')) break;
+          const mode = o.name === 'monitor' ? 'readline' : 'control';
+          monitorParse(plan, o.arg!, mode, o.name === 'qmp-pretty', where, compatIndex++);
+          break;
+        }
+        case 'mon': {
+          plan.defaultMonitor = false;
+          plan.monitors.push({ where, ...parseMonOption(o.arg!) });
           break;
         }
         case 'machine': {
@@ -306,10 +435,95 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           break;
         }
         case 'display':
-          if (o.arg !== 'none') throw new VlError(`only -display none is supported`, where);
+          parseDisplayOption(o.arg!);
+          break;
+        case 'nodefaults':
+          plan.nodefaults = true;
           break;
         case 'S':
-        case 'nodefaults':
+        case 'no-user-config':
+        case 'preconfig':
+          break;
+        case 'm': {
+          plan.memory = { where, size: parseMemoryOption(o.arg!).size };
+          break;
+        }
+        case 'name': {
+          const r = parseNameOption(o.arg!);
+          if (r.name !== undefined) vmState.name = r.name;
+          if (r.process !== undefined) process.title = r.process;
+          break;
+        }
+        case 'uuid':
+          vmState.setUuid(parseUuidOption(o.arg!));
+          break;
+        case 'accel':
+          plan.accels.push({ where, name: parseAccelOption(o.arg!) });
+          break;
+        case 'smp': {
+          let w: string | undefined;
+          try {
+            w = parseSmpOption(o.arg!);
+          } catch (e) {
+            // QEMU reports -smp errors when it applies them, without the option.
+            throw new VlError((e as Error).message, undefined);
+          }
+          if (w) warn(io, undefined, w);
+          break;
+        }
+        case 'no-shutdown':
+          vmState.actions.shutdown = 'pause';
+          break;
+        case 'no-reboot':
+          vmState.actions.reboot = 'shutdown';
+          break;
+        case 'action':
+          Object.assign(vmState.actions, parseActionOption(o.arg!));
+          break;
+        case 'global':
+          plan.globals.push(parseGlobalOption(o.arg!));
+          break;
+        case 'msg': {
+          const m = parseMsgOption(o.arg!);
+          vmSettings.msgTimestamp = m.timestamp;
+          vmSettings.msgGuestName = m.guestName;
+          break;
+        }
+        case 'overcommit':
+          parseOvercommitOption(o.arg!);
+          break;
+        case 'sandbox':
+          parseSandboxOption(o.arg!);
+          break;
+        case 'serial':
+          plan.serials.push({ where, arg: o.arg! });
+          break;
+        case 'nographic':
+          plan.nographic = true;
+          break;
+        case 'vga':
+          if (o.arg !== 'none') {
+            warn(
+              io,
+              undefined,
+              'A -vga option was passed but this machine type does not use that option; No VGA device has been created',
+            );
+          }
+          break;
+        case 'pidfile':
+          plan.pidfile = o.arg!;
+          break;
+        case 'daemonize':
+          plan.daemonize = true;
+          break;
+        case 'qtest-log':
+          plan.qtestLog = o.arg!;
+          break;
+        case 'audio':
+          parseAudioOption(o.arg!);
+          break;
+        case 'run-with':
+          plan.exitWithParent = parseRunWithOption(o.arg!).exitWithParent;
           break;
         case 'qtest': {
           let spec: QtestChardevSpec;
@@ -345,10 +559,223 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         }
       }
     } catch (e) {
+      for (const w of takeOptionWarnings()) warn(io, where, w);
       throw located(where, e);
+    }
+    for (const w of takeOptionWarnings()) warn(io, where, w);
+  }
+  const accel = plan.machine.accel;
+  if (accel !== undefined) {
+    delete plan.machine.accel;
+    if (plan.accels.length > 0) {
+      throw new VlError('The -accel and "-machine accel=" options are incompatible', undefined);
+    }
+    plan.machineAccel = true;
+    for (const name of String(accel).split(':')) plan.accels.push({ where: undefined, name });
+  }
+  // QEMU 7.2's defaults: with neither -nodefaults nor an explicit monitor,
+  // -nographic puts a human monitor (muxed with the serial port) on stdio.
+  if (plan.nographic && !plan.nodefaults && plan.defaultMonitor && plan.serials.length === 0) {
+    if (plan.daemonize) throw new VlError('-nographic cannot be used with -daemonize', undefined);
+    plan.stdioMonitor = 'readline';
+  }
+  for (const s of plan.serials) {
+    if (s.arg === 'mon:stdio') {
+      if (plan.daemonize) throw new VlError('cannot use stdio with -daemonize', undefined);
+      plan.stdioMonitor = 'readline';
+    } else if (
+      s.arg !== 'none' &&
+      s.arg !== 'null' &&
+      s.arg !== 'stdio' &&
+      !s.arg.startsWith('chardev:')
+    ) {
+      throw new VlError(
+        `'${s.arg}' is not a valid char driver`,
+        s.where,
+        `tsqom: ${s.where}: could not connect serial device to character backend '${s.arg}'\n`,
+      );
     }
   }
   return plan;
+}
+
+/** Splits `unix:PATH,opts` at the first comma that is not doubled. */
+function splitCompat(spec: string): [string, string] {
+  for (let i = 0; i < spec.length; i++) {
+    if (spec[i] !== ',') continue;
+    if (spec[i + 1] === ',') {
+      i++;
+      continue;
+    }
+    return [spec.slice(0, i).replace(/,,/g, ','), spec.slice(i + 1)];
+  }
+  return [spec.replace(/,,/g, ','), ''];
+}
+
+/**
+ * QEMU's monitor_parse with qemu_chr_parse_compat: `chardev:ID`, `null`,
+ * `stdio`, `unix:PATH[,opts]` or `tcp:HOST:PORT[,opts]`; with
+ * `server=on` the monitor listens, without it it connects out.
+ */
+function monitorParse(
+  plan: Plan,
+  arg: string,
+  mode: 'control' | 'readline',
+  pretty: boolean,
+  where: string,
+  index: number,
+): void {
+  const label = `compat_monitor${index}`;
+  if (arg.startsWith('chardev:')) {
+    plan.monitors.push({ where, chardev: arg.slice(8), mode, pretty });
+    return;
+  }
+  if (arg === 'stdio') {
+    plan.stdioMonitor = mode;
+    return;
+  }
+  if (arg === 'null') {
+    plan.compatChardevs.push({ where, label, kind: 'null' });
+    plan.monitors.push({ where, chardev: label, mode, pretty });
+    return;
+  }
+  const [head, rest] = splitCompat(arg);
+  if (!head.startsWith('unix:') && !head.startsWith('tcp:')) {
+    throw new VlError(`'${arg}' is not a valid char driver`, where);
+  }
+  const opts = new QemuOptsList('chardev').parse(rest, false);
+  const parseError = `tsqom: ${where}: parse error: ${arg}\n`;
+  for (const k of opts.opts) {
+    if (!QEMU_CHARDEV_KEYS.includes(k.name)) {
+      throw new VlError(`Invalid parameter '${k.name}'`, where, parseError);
+    }
+  }
+  let server: boolean;
+  let wait: boolean;
+  try {
+    server = optBool(opts, 'server', false);
+    wait = optBool(opts, 'wait', true);
+  } catch (e) {
+    throw new VlError((e as Error).message, where, parseError);
+  }
+  let address: QmpAddress;
+  try {
+    address = parseQmpAddress(head);
+  } catch {
+    throw new VlError(`'${arg}' is not a valid char driver`, where);
+  }
+  if (server) {
+    if (wait) {
+      // QEMU would block start-up until a client connects; tsqom's monitors
+      // never hold up the machine, so the socket simply listens.
+    }
+    if (mode === 'control') plan.qmp.push({ where, address, pretty, label });
+    else plan.hmpListen.push({ where, address });
+    return;
+  }
+  if (address.type === 'tcp') {
+    plan.tcpClients.push({ where, host: address.host, port: address.port, mode, pretty });
+    return;
+  }
+  plan.compatChardevs.push({ where, label, kind: 'unix-client', path: address.path });
+  plan.monitors.push({ where, chardev: label, mode, pretty });
+}
+
+/** QEMU's strerror text for a failed bind or connect from Node.js. */
+function socketErrorText(e: unknown, path: string | undefined): string {
+  if (path !== undefined && !existsSync(dirname(path))) return 'No such file or directory';
+  const errno = (e as NodeJS.ErrnoException).errno;
+  if (typeof errno === 'number' && errno !== 0) {
+    return container.resolve(HostOs).strerror(Math.abs(errno));
+  }
+  return (e as Error).message;
+}
+
+/** A human monitor on the process's stdin and stdout. */
+function stdioDuplex(): Duplex {
+  const d = new Duplex({
+    read() {
+      process.stdin.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      process.stdout.write(chunk, () => cb());
+    },
+    final(cb) {
+      cb();
+    },
+  });
+  process.stdin.on('data', (c: Buffer) => d.push(c));
+  process.stdin.on('end', () => d.push(null));
+  return d;
+}
+
+/**
+ * QEMU's qemu_write_pidfile: creates (or reuses) the file, locks it so a
+ * second instance cannot claim it, and writes the pid. Returns the open
+ * descriptor, which keeps the lock until exit.
+ */
+function writePidfile(path: string): number {
+  const os = container.resolve(HostOs);
+  let fd: number;
+  try {
+    fd = os.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600);
+  } catch (e) {
+    throw new VlError(
+      `cannot create PID file: Cannot open pid file: ${socketErrorText(e, undefined)}`,
+      undefined,
+    );
+  }
+  const LOCK_EX = 2;
+  const LOCK_NB = 4;
+  if (!os.flock(fd, LOCK_EX | LOCK_NB)) {
+    os.close(fd);
+    throw new VlError(
+      'cannot create PID file: Cannot lock pid file: Resource temporarily unavailable',
+      undefined,
+    );
+  }
+  os.ftruncate(fd, 0);
+  os.write(fd, Buffer.from(`${process.pid}\n`));
+  return fd;
+}
+
+/** What the accelerator step decided: the accelerator, or a failure already reported. */
+function configureAccelerators(plan: Plan, io: VlIo): string {
+  const qtest = plan.qtest.length > 0;
+  const list =
+    plan.accels.length > 0 ? plan.accels : [{ where: undefined, name: qtest ? 'qtest' : 'tcg' }];
+  let initFailed = false;
+  for (const a of list) {
+    if (a.name === 'tcg' || a.name === 'qtest') {
+      if (initFailed && !qtest) io.err(`tsqom: falling back to ${a.name}\n`);
+      return a.name;
+    }
+    initFailed = true;
+    if (a.name !== 'kvm') {
+      io.err(`tsqom: ${a.where ? `${a.where}: ` : ''}invalid accelerator ${a.name}\n`);
+      continue;
+    }
+    // tsqom has no KVM: what QEMU prints on a host without /dev/kvm.
+    io.err('Could not access KVM kernel module: No such file or directory\n');
+    if (!qtest) {
+      io.err(
+        `tsqom: ${a.where ? `${a.where}: ` : ''}failed to initialize kvm: No such file or directory\n`,
+      );
+    }
+  }
+  if (!initFailed) io.err('tsqom: no accelerator found\n');
+  throw new VlError('', undefined);
+}
+
+/** Run-time choices {@link qemuInit} hands to the program. */
+export interface QemuInitOptions {
+  /** Directories to remove when the instance stops. */
+  cleanupDirs?: readonly string[];
+  /**
+   * Called after the command line has been checked and before anything is
+   * created; returning false stops start-up quietly (a signal arrived).
+   */
+  proceed?: () => boolean;
 }
 
 /** What {@link qemuInit} made. */
@@ -357,6 +784,8 @@ export interface QemuInitResult {
   instance: TsqomInstance | null;
   /** The exit status when nothing was started (0 after help or the version, 1 after an error). */
   exitCode: number;
+  /** `-run-with exit-with-parent=on`: stop when the parent process goes away. */
+  exitWithParent?: boolean;
 }
 
 /**
@@ -367,30 +796,87 @@ export interface QemuInitResult {
 export async function qemuInit(
   argv: readonly string[],
   io: VlIo = processIo,
-  extraCleanupDirs: readonly string[] = [],
+  extraCleanupDirs: readonly string[] | QemuInitOptions = [],
 ): Promise<QemuInitResult> {
+  const options: QemuInitOptions = Array.isArray(extraCleanupDirs)
+    ? { cleanupDirs: extraCleanupDirs as readonly string[] }
+    : (extraCleanupDirs as QemuInitOptions);
+  const cleanupDirs = options.cleanupDirs ?? [];
   let plan: Plan | 'exit';
   try {
     plan = buildPlan(parseArgv(argv), io);
+    if (plan !== 'exit') vmSettings.accel = configureAccelerators(plan, io);
   } catch (e) {
     reportError(io, e);
-    for (const d of extraCleanupDirs) rmSync(d, { recursive: true, force: true });
+    for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
     return { instance: null, exitCode: 1 };
   }
   if (plan === 'exit') return { instance: null, exitCode: 0 };
 
   let instance: TsqomInstance | undefined;
   const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
+  // QEMU greets once the command line has been processed.
+  qmp.holdGreetings();
   const listeners: QmpListener[] = [];
+  const extraClose: Array<() => void> = [];
+  let pidfd: number | undefined;
   try {
+    if (plan.pidfile !== undefined) {
+      pidfd = writePidfile(plan.pidfile);
+      const path = plan.pidfile;
+      const fd = pidfd;
+      extraClose.push(() => {
+        rmSync(path, { force: true });
+        closeSync(fd);
+      });
+    }
+    if (options.proceed && !options.proceed()) throw new VlError('', undefined);
     for (const q of plan.qmp) {
       try {
-        listeners.push(await qmp.listen(q.address));
+        listeners.push(await qmp.listen(q.address, q.pretty));
       } catch (e) {
         const path =
           q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
-        throw new VlError(`Failed to bind socket to ${path}: ${(e as Error).message}`, q.where);
+        throw new VlError(
+          `Failed to bind socket to ${path}: ${socketErrorText(e, q.address.type === 'unix' ? q.address.path : undefined)}`,
+          q.where,
+        );
       }
+    }
+    // QEMU's chardev for a listening -qmp: /chardevs/compat_monitorN, a
+    // chardev-socket with its address (the QMP server does the accepting).
+    for (const q of plan.qmp) {
+      if (q.label === undefined || q.address.type !== 'unix') continue;
+      const chr = objectNew(SocketChardev);
+      chr.label = q.label;
+      chr.addr = { type: 'unix', path: q.address.path };
+      chr.isListen = true;
+      chr.filename = `disconnected:unix:${q.address.path},server=on`;
+      chr.frontend = qmp;
+      getChardevsRoot().propertyAddChild(q.label, chr);
+      chr.unref();
+    }
+    for (const h of plan.hmpListen) {
+      const server = net.createServer((sock) => hmpMonitorAttach(sock));
+      const a = h.address;
+      if (a.type === 'unix') rmSync(a.path, { force: true });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          if (a.type === 'unix') server.listen(a.path, resolve);
+          else server.listen(a.port, a.host, resolve);
+        });
+      } catch (e) {
+        const path = a.type === 'unix' ? a.path : `${a.host}:${a.port}`;
+        throw new VlError(
+          `Failed to bind socket to ${path}: ${socketErrorText(e, a.type === 'unix' ? a.path : undefined)}`,
+          h.where,
+        );
+      }
+      extraClose.push(() => {
+        server.close();
+        if (a.type === 'unix') rmSync(a.path, { force: true });
+      });
     }
     // QEMU's qemu_create_machine + qemu_apply_machine_options: before any
     // listener or object, so `/machine` is the machine, not a bare container.
@@ -405,19 +891,52 @@ export async function qemuInit(
     const machine = machineCreate();
     memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
     for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
-    instance = new TsqomInstance(qmp, listeners, extraCleanupDirs);
+    instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
+    // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
+    for (const g of plan.globals) {
+      if (!objectClassByName(g.driver)) {
+        warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
+      }
+    }
+    let qtestLogFd: number | undefined;
+    if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+      try {
+        qtestLogFd = openSync(plan.qtestLog, 'w');
+        const fd = qtestLogFd;
+        extraClose.push(() => closeSync(fd));
+      } catch {
+        // QEMU carries on without the log when the file cannot be opened.
+      }
+    }
     for (const q of plan.qtest) {
-      const server = qtestServer();
+      const server = qtestServer(qtestLogFd);
       instance.qtest.push(server);
       try {
         await server.listen(q.spec);
       } catch (e) {
         const path = q.spec.kind === 'unix' ? q.spec.path : `${q.spec.host}:${q.spec.port}`;
-        throw new VlError(`Failed to bind socket to ${path}: ${(e as Error).message}`, q.where);
+        if (!q.spec.server) {
+          throw new VlError(
+            `Failed to connect to '${path}': ${socketErrorText(e, undefined)}`,
+            q.where,
+          );
+        }
+        throw new VlError(
+          `Failed to bind socket to ${path}: ${socketErrorText(e, q.spec.kind === 'unix' ? q.spec.path : undefined)}`,
+          q.where,
+        );
       }
     }
-    objectGetObjectsRoot(); // /objects exists even when nothing is created
-    // QEMU creates chardevs first (backends and devices refer to them).
+    // QEMU creates chardevs first (backends and devices refer to them); the
+    // ones -qmp and -monitor imply are among them.
+    for (const c of plan.compatChardevs) {
+      try {
+        if (c.kind === 'null') await qemuChardevNew(c.label, 'chardev-null', {});
+        else await qemuChardevNew(c.label, 'chardev-socket', { path: c.path, server: false });
+      } catch (e) {
+        throw located(c.where, e);
+      }
+    }
     for (const c of plan.chardevs) {
       try {
         await qemuChrNewFromOpts(c.opts);
@@ -425,13 +944,60 @@ export async function qemuInit(
         throw located(c.where, e);
       }
     }
+    for (const [i, s] of plan.serials.entries()) {
+      if (s.arg === 'null') await qemuChardevNew(`serial${i}`, 'chardev-null', {});
+    }
     for (const o of plan.objects) {
       await objectAdd(o.args);
+    }
+    // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
+    if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
+      await objectAdd({
+        'qom-type': 'memory-backend-ram',
+        id: 'ram',
+        size: Number(plan.memory.size),
+      });
+      machineSetMemoryBackend('ram');
+      machine.propertySet('memory-backend', 'ram');
     }
     // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
     if (memdev !== undefined) {
       machineSetMemoryBackend(String(memdev));
       machine.propertySet('memory-backend', String(memdev));
+    }
+    const ms = qdevGetMachineState();
+    if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
+    // Monitors (QEMU's mon_init_func, among the late backends).
+    for (const m of plan.monitors) {
+      const chr = qemuChrFind(m.chardev);
+      if (!chr) throw new VlError(`chardev "${m.chardev}" not found`, m.where);
+      try {
+        monitorInitChardev(chr, m.mode, m.pretty, qmp);
+      } catch (e) {
+        throw located(m.where, e);
+      }
+    }
+    for (const t of plan.tcpClients) {
+      const sock = await new Promise<net.Socket>((resolve, reject) => {
+        const c = net.connect({ host: t.host, port: t.port });
+        c.once('connect', () => resolve(c));
+        c.once('error', (e) =>
+          reject(
+            new VlError(
+              `Failed to connect to '${t.host}:${t.port}': ${socketErrorText(e, undefined)}`,
+              t.where,
+            ),
+          ),
+        );
+      });
+      if (t.mode === 'control') qmp.attach(sock, t.pretty);
+      else hmpMonitorAttach(sock);
+      extraClose.push(() => sock.end());
+    }
+    if (plan.stdioMonitor !== undefined) {
+      const d = stdioDuplex();
+      if (plan.stdioMonitor === 'control') qmp.attach(d);
+      else hmpMonitorAttach(d);
     }
     // QEMU creates -device after the backends, and reports its errors at the option.
     for (const d of plan.devices) {
@@ -443,7 +1009,8 @@ export async function qemuInit(
       }
     }
     qdevMachineCreationDone();
-    return { instance, exitCode: 0 };
+    if (options.proceed && !options.proceed()) throw new VlError('', undefined);
+    return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
   } catch (e) {
     reportError(io, e);
     if (instance) await instance.stop();
@@ -451,7 +1018,8 @@ export async function qemuInit(
       for (const l of listeners) await l.close().catch(() => {});
       await qmp.close().catch(() => {});
       cleanupDevicesAndObjects();
-      for (const d of extraCleanupDirs) rmSync(d, { recursive: true, force: true });
+      for (const c of extraClose) c();
+      for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
     }
     return { instance: null, exitCode: 1 };
   }
@@ -462,7 +1030,7 @@ export async function qemuInit(
  * `irq_intercept_in PATH` accepts any QOM path (the `none` machine has no
  * interrupt controller) and then reports every machine interrupt line.
  */
-function qtestServer(): QtestServer {
+function qtestServer(logFd?: number): QtestServer {
   let unlisten: (() => void) | undefined;
   const target: QtestTarget = {
     read: (addr, len) => addressSpaceRead(addressSpaceMemory(), addr, len).data,
@@ -483,7 +1051,10 @@ function qtestServer(): QtestServer {
       unlisten ??= machineIrqListen((line, level) => server.setIrq(line, level));
     },
   };
-  const server = new QtestServer(target);
+  const server = new QtestServer(
+    target,
+    logFd === undefined ? {} : { log: (text) => void writeSync(logFd, text) },
+  );
   server.on('closed', () => {
     unlisten?.();
     unlisten = undefined;
@@ -499,6 +1070,12 @@ function cleanupDevicesAndObjects(): void {
   machineClearMemoryBackend();
   machineReleaseMemoryBackend();
   userCreatableCleanup();
+  // The devices are gone; what still claims a chardev is a monitor, and
+  // the monitors are closed by now.
+  getChardevsRoot().childForeach((c) => {
+    const chr = c.dynamicCast(Chardev);
+    if (chr) chr.frontend = null;
+  });
   qemuChrCleanup();
   monitorFdsetsCleanupAll();
 }
@@ -511,15 +1088,60 @@ function reportError(io: VlIo, e: unknown): void {
   else if (e instanceof CliError) ({ message, hint } = e);
   else if (e instanceof QomError) ({ message, hint } = e);
   else message = (e as Error).message;
+  if (message === '' && !hint) return; // reported already
   io.err(`tsqom: ${where ? `${where}: ` : ''}${message}\n${hint ?? ''}`);
 }
 
+/** The environment variable that marks the detached child of `-daemonize`. */
+const DAEMON_CHILD_ENV = 'TSQOM_DAEMONIZED_CHILD';
+
+/**
+ * QEMU's os_daemonize, without fork (Node.js cannot fork): the program
+ * starts itself again, detached in a new session, relays the child's
+ * messages until the child reports that start-up is complete on a pipe,
+ * then exits 0 (or with the child's status if start-up failed).
+ */
+async function daemonizeParent(argv: readonly string[], io: VlIo): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  return new Promise((resolve) => {
+    let ready = false;
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => io.err(d));
+    const status = child.stdio[3] as NodeJS.ReadableStream;
+    status.on('data', () => {
+      ready = true;
+      child.stderr!.destroy();
+      (status as unknown as Duplex).destroy();
+      child.unref();
+      resolve(0);
+    });
+    child.on('exit', (code) => {
+      if (!ready) resolve(code ?? 1);
+    });
+  });
+}
+
+/** Signals that end tsqom as they end QEMU. */
+const EXIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /**
  * The whole program: parse, start, report the default configuration when
- * run without options, and exit cleanly on `quit`, SIGINT or SIGTERM.
+ * run without options, and exit cleanly on `quit`, SIGINT, SIGTERM or
+ * SIGHUP, as QEMU does (SHUTDOWN with reason `host-signal`, exit 0).
  */
 export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): Promise<number> {
   const isDefault = argv.length === 0;
+  const daemonChild = process.env[DAEMON_CHILD_ENV] === '1';
+  if (!daemonChild && argv.includes('-daemonize')) return daemonizeParent(argv, io);
+  if (daemonChild) {
+    delete process.env[DAEMON_CHILD_ENV];
+    // Once the parent has gone, nobody reads our stderr.
+    process.stderr.on('error', () => undefined);
+  }
   const dirs: string[] = [];
   let args = argv;
   if (isDefault) {
@@ -527,28 +1149,64 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
     dirs.push(dir);
     args = defaultConfiguration(dir);
   }
-  const { instance, exitCode } = await qemuInit(args, io, dirs);
-  if (!instance) return exitCode;
 
-  if (isDefault) {
-    io.out(`tsqom ${TSQOM_VERSION}: default configuration\n  tsqom ${args.join(' ')}\n\n`);
-    io.out((await hmpCommandOutput('info qom-tree /')).replace(/\r\n/g, '\n'));
-    io.out('\n');
-    io.out((await hmpCommandOutput('info mtree')).replace(/\r\n/g, '\n'));
-    const sock = instance.listeners[0]?.address;
-    if (sock?.type === 'unix')
-      io.out(`\nQMP: ${sock.path}\nStop with Ctrl-C, SIGTERM or the QMP command quit.\n`);
-  }
-
-  const onSignal = (sig: NodeJS.Signals): void => instance.requestExit(sig);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Signals count from the start: one that arrives while the command line
+  // is processed (a long preallocation) stops tsqom once that step is done.
+  let instance: TsqomInstance | null = null;
+  let pendingSignal: NodeJS.Signals | undefined;
+  let qtestDriver = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (pendingSignal !== undefined) return;
+    pendingSignal = sig;
+    if (!qtestDriver) io.err(`tsqom: terminated by signal ${osConstants.signals[sig]}\n`);
+    if (instance) instance.qmp.requestShutdown('host-signal');
+  };
+  for (const sig of EXIT_SIGNALS) process.on(sig, onSignal);
+  // Nothing else need keep the process alive: it runs until asked to stop.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  let parentWatch: NodeJS.Timeout | undefined;
   try {
+    qtestDriver = args.includes('-qtest');
+    const r = await qemuInit(args, io, {
+      cleanupDirs: dirs,
+      proceed: () => pendingSignal === undefined,
+    });
+    if (!r.instance) return pendingSignal !== undefined ? 0 : r.exitCode;
+    instance = r.instance;
+    if (r.exitWithParent) {
+      const parent = process.ppid;
+      parentWatch = setInterval(() => {
+        if (process.ppid !== parent) onSignal('SIGTERM');
+      }, 200);
+    }
+
+    if (isDefault) {
+      io.out(`tsqom ${TSQOM_VERSION}: default configuration\n  tsqom ${args.join(' ')}\n\n`);
+      io.out((await hmpCommandOutput('info qom-tree /')).replace(/\r\n/g, '\n'));
+      io.out('\n');
+      io.out((await hmpCommandOutput('info mtree')).replace(/\r\n/g, '\n'));
+      const sock = instance.listeners[0]?.address;
+      if (sock?.type === 'unix')
+        io.out(`\nQMP: ${sock.path}\nStop with Ctrl-C, SIGTERM or the QMP command quit.\n`);
+    }
+    instance.start();
+    if (daemonChild) {
+      // os_setup_post: tell the waiting parent that start-up is complete.
+      try {
+        writeSync(3, 'R');
+        closeSync(3);
+      } catch {
+        // The parent is gone already.
+      }
+    }
+    if (pendingSignal !== undefined) instance.qmp.requestShutdown('host-signal');
     await instance.exited;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await instance.stop();
+    return 0;
+  } finally {
+    for (const sig of EXIT_SIGNALS) process.off(sig, onSignal);
+    clearInterval(keepAlive);
+    if (parentWatch) clearInterval(parentWatch);
+    await instance?.stop();
   }
-  return 0;
 }

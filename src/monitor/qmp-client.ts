@@ -17,9 +17,9 @@ import { QomError, TsqomError, type QmpErrorClass } from '../util/error.js';
 
 /**
  * Where a QMP server listens: a unix socket path, `unix:PATH`,
- * `tcp:HOST:PORT`, or a TCP host and port.
+ * `tcp:HOST:PORT`, a TCP host and port, or an already connected socket.
  */
-export type QmpClientEndpoint = string | QmpTcpEndpoint;
+export type QmpClientEndpoint = string | QmpTcpEndpoint | net.Socket;
 
 /** A TCP endpoint of a QMP server. */
 export interface QmpTcpEndpoint {
@@ -138,6 +138,9 @@ export class QmpClientError extends TsqomError {
 
 /** Opens a stream socket to a QMP endpoint (see {@link QmpClientEndpoint}). */
 export function qmpClientSocket(endpoint: QmpClientEndpoint): net.Socket {
+  // An already connected socket, e.g. one end of a socketpair whose other
+  // end was passed to the server as `-chardev socket,fd=N`.
+  if (endpoint instanceof net.Socket) return endpoint;
   if (typeof endpoint !== 'string') return net.createConnection(endpoint.port, endpoint.host);
   if (endpoint.startsWith('unix:')) return net.createConnection(endpoint.slice(5).split(',')[0]!);
   if (endpoint.startsWith('tcp:')) {

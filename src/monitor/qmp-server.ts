@@ -141,6 +141,8 @@ export function parseQmpAddress(spec: string): QmpAddress {
 /** A listening socket as the server keeps it. */
 interface ListenerEntry {
   address: QmpAddress;
+  /** The `pretty` option of this listener's monitors (default: the server's). */
+  pretty: boolean | undefined;
   /** The monitor served now; QEMU serves one client per socket. */
   active: QmpMonitor | null;
   /** Clients waiting for their turn, not read meanwhile. */
@@ -190,14 +192,17 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
   readonly capabilitiesOffered: readonly string[] = ['oob'];
   readonly #stream: Duplex;
   readonly #server: QmpServer;
+  /** QEMU's `pretty=on` for this monitor. */
+  readonly pretty: boolean;
 
   /**
    * @param server - the server it belongs to.
    * @param stream - the client connection.
    */
-  constructor(server: QmpServer, stream: Duplex) {
+  constructor(server: QmpServer, stream: Duplex, pretty: boolean = server.pretty) {
     this.#stream = stream;
     this.#server = server;
+    this.pretty = pretty;
     this.#parser = new JsonMessageParser((value, err) => this.#handleMessage(value, err));
     stream.on('data', (chunk: Buffer) => {
       if (this.#closed) return;
@@ -256,9 +261,9 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
   /** Sends one JSON message, framed as QEMU frames it. */
   send(msg: JsonValue): void {
     if (this.#closed) return;
-    let text = qobjectToJson(msg, this.#server.pretty) + '\n';
+    let text = qobjectToJson(msg, this.pretty) + '\n';
     if (traceQmp.enabled) traceQmp('monitor_qmp_respond %s', text.trimEnd());
-    if (this.#server.pretty) text = text.replace(/\n/g, '\r\n');
+    if (this.pretty) text = text.replace(/\n/g, '\r\n');
     else text = text.slice(0, -1) + '\r\n';
     // Replies produced in one go leave in one write (fewer, larger buffers).
     this.#outText.push(text);
@@ -336,6 +341,29 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
     this.#flushOutput();
     this.#teardown();
     this.#stream.end();
+  }
+
+  /**
+   * Closes the connection and resolves once its pending output has been
+   * handed to the OS and the stream is gone (or after `timeoutMs`, when
+   * the peer does not read: then the stream is destroyed).
+   */
+  closeAndFlush(timeoutMs = 2000): Promise<void> {
+    const stream = this.#stream;
+    this.close();
+    if (stream.destroyed || stream.writableFinished) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        stream.destroy();
+        resolve();
+      }, timeoutMs);
+      stream.once('finish', done);
+      stream.once('close', done);
+    });
   }
 
   /** Takes the oldest descriptor the client passed and no command used (none on a non-unix stream). */
@@ -452,6 +480,8 @@ export class QmpServer implements QmpHost {
   #shutdownReason: string | undefined;
   #shutdownScheduled = false;
   #closing: Promise<void> | undefined;
+  /** Connections waiting for {@link releaseGreetings}, with their options. */
+  #held: Array<{ stream: Duplex; pretty: boolean | undefined }> | null = null;
 
   /** @param options - see {@link QmpServerOptions}. */
   constructor(options: QmpServerOptions = {}) {
@@ -469,14 +499,16 @@ export class QmpServer implements QmpHost {
   /**
    * Listens on a unix socket or a TCP port (`unix:PATH`, `tcp:HOST:PORT`
    * or a parsed address). A stale unix socket file is replaced, as QEMU
-   * does; the file is removed again when the listener closes.
+   * does; the file is removed again when the listener closes. `pretty`
+   * overrides the server's layout for the monitors it accepts.
    */
-  async listen(address: string | QmpAddress): Promise<QmpListener> {
+  async listen(address: string | QmpAddress, pretty?: boolean): Promise<QmpListener> {
     const addr = typeof address === 'string' ? parseQmpAddress(address) : address;
-    if (addr.type === 'unix') return this.#listenUnix(addr);
+    if (addr.type === 'unix') return this.#listenUnix(addr, pretty);
     const server = net.createServer((sock) => this.#accept(entry, sock));
     const entry: ListenerEntry = {
       address: addr,
+      pretty,
       active: null,
       waiting: [],
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
@@ -496,7 +528,7 @@ export class QmpServer implements QmpHost {
    * SCM_RIGHTS (`getfd`, `add-fd`); Node's own sockets cannot receive them.
    * Throws an Error whose message is the system's text, as QEMU appends it.
    */
-  #listenUnix(addr: QmpUnixAddress): QmpListener {
+  #listenUnix(addr: QmpUnixAddress, pretty: boolean | undefined): QmpListener {
     if (existsSync(addr.path) && lstatSync(addr.path).isSocket()) unlinkSync(addr.path);
     let l: UnixListener;
     try {
@@ -509,6 +541,7 @@ export class QmpServer implements QmpHost {
     });
     const entry: ListenerEntry = {
       address: addr,
+      pretty,
       active: null,
       waiting: [],
       close: () => {
@@ -546,7 +579,9 @@ export class QmpServer implements QmpHost {
   }
 
   #serve(entry: ListenerEntry, sock: Duplex): void {
-    const mon = this.attach(sock);
+    const mon = this.attach(sock, entry.pretty);
+    // Held until the command line is processed: greeted by releaseGreetings.
+    if (!mon) return;
     // A client that waited was paused.
     sock.resume();
     if (mon.isClosed) return;
@@ -573,12 +608,47 @@ export class QmpServer implements QmpHost {
     await entry.close();
   }
 
-  /** Serves QMP on an already connected stream (a socket, stdio, a test pipe). */
-  attach(stream: Duplex): QmpMonitor {
+  /**
+   * Serves QMP on an already connected stream (a socket, stdio, a test
+   * pipe). `pretty` overrides the server's layout for this monitor. While
+   * greetings are held (see {@link holdGreetings}) the connection waits,
+   * unread, and null is returned.
+   */
+  attach(stream: Duplex, pretty?: boolean): QmpMonitor | null {
+    if (this.#held !== null) {
+      stream.pause();
+      const entry = { stream, pretty };
+      this.#held.push(entry);
+      stream.once('close', () => {
+        const i = this.#held?.indexOf(entry) ?? -1;
+        if (i >= 0) this.#held!.splice(i, 1);
+      });
+      return null;
+    }
     if (stream instanceof net.Socket && stream.remoteAddress !== undefined) stream.setNoDelay(true);
-    const mon = new QmpMonitor(this, stream);
+    const mon = new QmpMonitor(this, stream, pretty ?? this.pretty);
     if (!mon.isClosed) this.#monitorSet.add(mon);
     return mon;
+  }
+
+  /**
+   * Holds the greeting of every connection from now on until
+   * {@link releaseGreetings}: QEMU greets only once its command line has
+   * been processed, so a client never sees a half-built machine.
+   */
+  holdGreetings(): void {
+    this.#held ??= [];
+  }
+
+  /** Greets the connections that waited, and every later one at once. */
+  releaseGreetings(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const { stream, pretty } of held) {
+      if (stream.destroyed) continue;
+      this.attach(stream, pretty);
+      stream.resume();
+    }
   }
 
   /** @internal Called by a monitor whose connection went away. */
@@ -620,12 +690,19 @@ export class QmpServer implements QmpHost {
     else void this.close();
   }
 
-  /** Stops listening and closes every monitor (pending output is flushed). */
+  /**
+   * Stops listening and closes every monitor; resolves once their pending
+   * output has been flushed, so every client reads its replies, then EOF.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const ls = [...this.#listeners];
-      for (const m of [...this.#monitorSet]) m.close();
+      const held = this.#held ?? [];
+      this.#held = null;
+      for (const h of held) h.stream.destroy();
+      const flushed = [...this.#monitorSet].map((m) => m.closeAndFlush());
       await Promise.all(ls.map((l) => this.#closeListener(l)));
+      await Promise.all(flushed);
     })();
     return this.#closing;
   }

@@ -2269,15 +2269,23 @@ export function objectGetRoot(): QomObject {
   if (!root) {
     const r = objectNew(TYPE_CONTAINER);
     root = r;
-    for (const n of ROOT_CONTAINERS) objectPropertyAddNewContainer(r, n);
   }
   return root;
 }
 
-/** QEMU's `object_get_container`: the root's container child `name`. */
+/**
+ * QEMU 7.2's `container_get(object_get_root(), "/name")`: the root's
+ * container child `name`, created on first use (so `/objects` does not
+ * exist before the first object, as in QEMU 7.2).
+ */
 export function objectGetContainer(name: string): QomObject {
-  const c = objectGetRoot().resolvePathComponent(name);
-  if (!c || !c.isA(TYPE_CONTAINER)) throw new QomError(`container '${name}' not found`);
+  const root = objectGetRoot();
+  const c = root.resolvePathComponent(name);
+  if (!c) {
+    if (!ROOT_CONTAINERS.includes(name)) throw new QomError(`container '${name}' not found`);
+    return objectPropertyAddNewContainer(root, name);
+  }
+  if (!c.isA(TYPE_CONTAINER)) throw new QomError(`container '${name}' not found`);
   return c;
 }
 

@@ -149,3 +149,29 @@ export class VmState {
 
 /** The process's VM state. */
 export const vmState = new VmState();
+
+/** The values each `-action` / `set-action` key accepts, in QAPI order. */
+export const RUNSTATE_ACTION_VALUES = {
+  reboot: REBOOT_ACTIONS,
+  shutdown: SHUTDOWN_ACTIONS,
+  panic: PANIC_ACTIONS,
+  watchdog: WATCHDOG_ACTIONS,
+} as const;
+
+/** Command-line settings beyond {@link vmState}: `-msg` and the accelerator's name. */
+export interface VmSettings {
+  /** `-msg timestamp=on`. */
+  msgTimestamp: boolean;
+  /** `-msg guest-name=on`. */
+  msgGuestName: boolean;
+  /** The accelerator in use (`tcg` or `qtest`; tsqom has no KVM). */
+  accel: string;
+}
+
+/** The process's {@link VmSettings}. */
+export const vmSettings: VmSettings = { msgTimestamp: false, msgGuestName: false, accel: 'tcg' };
+
+/** `qemu_uuid_parse`: a UUID in the 8-4-4-4-12 hex form, lower-cased, or undefined. */
+export function qemuUuidParse(text: string): string | undefined {
+  return UUID_RE.test(text) ? text.toLowerCase() : undefined;
+}

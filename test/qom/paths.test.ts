@@ -55,7 +55,8 @@ test('the root and its containers', (t) => {
   t.is(root.canonicalPath(), '/');
   t.is(root.parent, null);
   const names = [...root.children()].map((c) => c.canonicalPathComponent());
-  t.deepEqual(names, ['audiodevs', 'chardevs', 'objects', 'backend']);
+  // QEMU 7.2 creates them on first use: only /objects is in use here.
+  t.deepEqual(names, ['objects']);
   for (const n of ['audiodevs', 'chardevs', 'objects', 'backend']) {
     const c = objectGetContainer(n);
     t.is(c.typeName, TYPE_CONTAINER);

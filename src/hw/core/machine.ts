@@ -24,6 +24,27 @@ export const TYPE_MACHINE = 'machine';
 /** The type `-M none` creates. */
 export const TYPE_NONE_MACHINE = 'none-machine';
 
+/** QEMU's CpuTopology, as the `smp` property reports it. */
+export interface MachineSmp {
+  /** Present CPUs. */
+  cpus: number;
+  /** Maximum CPUs. */
+  maxcpus: number;
+  /** Threads per core. */
+  threads: number;
+  /** Cores per cluster. */
+  cores: number;
+  /** Dies per socket. */
+  dies: number;
+  /** Sockets. */
+  sockets: number;
+  /** Clusters per die. */
+  clusters: number;
+}
+
+/** The `smp` members in the order QEMU 7.2 prints them. */
+const SMP_KEYS = ['cpus', 'maxcpus', 'threads', 'cores', 'dies', 'sockets', 'clusters'] as const;
+
 /** QEMU's MachineState, reduced to what tsqom's `none` machine uses. */
 @QomType({ name: TYPE_MACHINE, parent: TYPE_OBJECT, abstract: true })
 export class MachineState extends QomObject {
@@ -33,6 +54,10 @@ export class MachineState extends QomObject {
   dumpGuestCore = true;
   /** `mem-merge`: the default of the backends' `merge`. */
   memMerge = true;
+  /** `memory.size` (`-m`): the guest RAM size in bytes (QEMU's `ram_size`). */
+  ramSize = 0n;
+  /** `smp` (`-smp`): the CPU topology, as QEMU's `SMPConfiguration` reports it. */
+  smp: MachineSmp = { cpus: 1, maxcpus: 1, threads: 1, cores: 1, dies: 1, sockets: 1, clusters: 1 };
 
   /** QEMU's machine_class_init, for the properties tsqom has. */
   static override classInit(oc: ObjectClass): void {
@@ -64,6 +89,18 @@ export class MachineState extends QomObject {
       (m, v) => void (m.memMerge = v),
     );
     oc.propertySetDescription('mem-merge', 'Enable/disable memory merge support');
+    oc.propertyAdd<MachineState>('memory', 'MemorySizeConfiguration', (m, v, name) => {
+      v.startStruct(name);
+      v.typeSize('size', m.ramSize);
+      v.endStruct();
+    });
+    oc.propertySetDescription('memory', 'Memory size configuration');
+    oc.propertyAdd<MachineState>('smp', 'SMPConfiguration', (m, v, name) => {
+      v.startStruct(name);
+      for (const k of SMP_KEYS) v.typeInt64(k, m.smp[k]);
+      v.endStruct();
+    });
+    oc.propertySetDescription('smp', 'CPU topology');
   }
 }
 

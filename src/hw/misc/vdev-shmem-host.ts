@@ -45,6 +45,7 @@
  * is released.
  * @module
  */
+import { readdirSync } from 'node:fs';
 import { errorReport } from '../../util/error-report.js';
 import { hostOs } from '../../util/machine-context.js';
 import { TsqomError } from '../../util/error.js';
@@ -1411,6 +1412,37 @@ export function vdevShmemSweep(hostName: string): boolean {
     if (cleared && !removed) signalMembers(r, -1);
   } finally {
     r.close();
+  }
+  return removed;
+}
+
+let sweptAll = false;
+
+/**
+ * The start-up sweep: removes every `tsqom-shmem-*` region in /dev/shm whose
+ * holders are all dead (leftovers of SIGKILLed processes), not only the
+ * names this process opens. Runs once per process (again with `force`);
+ * returns the host names removed.
+ */
+export function vdevShmemSweepAll(force = false): string[] {
+  if (sweptAll && !force) return [];
+  sweptAll = true;
+  const prefix = VDEV_SHMEM_OBJECT_PREFIX.slice(1);
+  let names: string[];
+  try {
+    names = readdirSync('/dev/shm');
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const host = n.slice(prefix.length);
+    try {
+      if (vdevShmemSweep(host)) removed.push(host);
+    } catch {
+      // Not ours to judge (unreadable, not a region): left alone.
+    }
   }
   return removed;
 }

@@ -82,6 +82,7 @@ import {
   VdevShmemHostError,
   vdevShmemAnchorAsync,
   vdevShmemAttach,
+  vdevShmemSweepAll,
 } from './vdev-shmem-host.js';
 
 /** Default size of the window attached regions are placed in (1 GiB). */
@@ -556,6 +557,8 @@ function vdevShmemTeardown(dev: VdevShmemState): void {
 }
 
 function vdevShmemRealize(dev: VdevShmemState): void | Promise<void> {
+  // Regions whose holders were all killed go at the first device's realize.
+  vdevShmemSweepAll();
   const props: VdevShmemProps = {};
   for (const [k, v] of dev.options) {
     if (!DEVICE_ONLY.has(k)) props[k] = toPropValue(v, k);

@@ -4,6 +4,7 @@
  * adds line-level access (raw bytes out, raw reply lines back), so
  * differential tests can compare bytes as well as structures.
  */
+import type { Socket } from 'node:net';
 import { QmpClient as LibQmpClient } from 'tsqom/qmp';
 import type { JsonObject, JsonValue } from '../../../src/qobject/qobject.js';
 import { jsonParseMessages } from '../../../src/qobject/json-parser.js';
@@ -90,6 +91,27 @@ export class QmpClient {
     for (const c of chunks) {
       await this.client.sendRaw(c);
       await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Wraps an already connected socket (a socketpair end, an accepted connection) and reads the greeting. */
+  static async fromSocket(sock: Socket, timeoutMs = 5000): Promise<QmpClient> {
+    const c = new QmpClient(await LibQmpClient.connect(sock, { timeoutMs, negotiate: false }));
+    c.greetingLine = await c.readLine(timeoutMs);
+    return c;
+  }
+
+  /** Every line still to come, once the peer has closed (throws if it does not within `timeoutMs`). */
+  async readToEof(timeoutMs = 10000): Promise<string[]> {
+    const out: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        out.push(await this.readLine(Math.max(1, deadline - Date.now())));
+      } catch (e) {
+        if (this.ended && this.lines.length === 0) return out;
+        throw e;
+      }
     }
   }
 
