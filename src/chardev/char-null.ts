@@ -4,24 +4,23 @@
  * null,id=ID` and the `null` shorthand of `-serial` create it.
  * @module
  */
-import { typeRegister } from '../qom/index.js';
-import { Chardev, ChardevClass, TYPE_CHARDEV } from './char.js';
+import { QomType } from '../qom/index.js';
+import { Chardev, type ChardevClass, TYPE_CHARDEV } from './char.js';
 
 /** QEMU's TYPE_CHARDEV_NULL. */
 export const TYPE_CHARDEV_NULL = 'chardev-null';
 
 /** A null chardev: open from creation, never connected to anything. */
-export class NullChardev extends Chardev {}
-
-typeRegister<ChardevClass, NullChardev>({
-  name: TYPE_CHARDEV_NULL,
-  parent: TYPE_CHARDEV,
-  instanceType: NullChardev,
-  classInit(cc) {
+@QomType({ name: TYPE_CHARDEV_NULL, parent: TYPE_CHARDEV })
+export class NullChardev extends Chardev {
+  /** It takes no options. */
+  static override classInit(cc: ChardevClass): void {
     cc.parse = () => ({});
-    cc.open = (chr) => {
-      chr.filename = 'null';
-      chr.beOpen = true;
-    };
-  },
-});
+  }
+
+  /** Opening only marks it open. */
+  open(): void {
+    this.filename = 'null';
+    this.beOpen = true;
+  }
+}

@@ -17,6 +17,7 @@
  * the exit status is 0, as QEMU's.
  * @module
  */
+import { vmStart } from '../monitor/qmp-cmds-misc.js';
 import 'reflect-metadata';
 // Every QOM type tsqom has registers itself when its module loads.
 import '../backends/index.js';
@@ -186,6 +187,8 @@ interface Plan {
   exitWithParent: boolean;
   nographic: boolean;
   nodefaults: boolean;
+  /** False with `-S`. */
+  autostart: boolean;
   serials: Array<{ where: string; arg: string }>;
   defaultMonitor: boolean;
   globals: Array<{ driver: string; property: string; value: string }>;
@@ -266,8 +269,16 @@ export class TsqomInstance {
     this.#resolveExit(reason);
   }
 
-  /** Greets the monitors' clients: the command line has been processed. */
+  /** Whether {@link start} starts the VM (false with `-S`). */
+  autostart = true;
+
+  /**
+   * The command line has been processed: starts the VM unless `-S` was
+   * given (QEMU's vm_start: the run state becomes `running`), then greets
+   * the monitors' clients.
+   */
   start(): void {
+    if (this.autostart) vmStart(this.qmp);
     this.qmp.releaseGreetings();
   }
 
@@ -383,6 +394,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     exitWithParent: false,
     nographic: false,
     nodefaults: false,
+    autostart: true,
     serials: [],
     defaultMonitor: true,
     globals: [],
@@ -441,6 +453,8 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.nodefaults = true;
           break;
         case 'S':
+          plan.autostart = false;
+          break;
         case 'no-user-config':
         case 'preconfig':
           break;
@@ -892,6 +906,7 @@ export async function qemuInit(
     memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
     for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
     instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
+    instance.autostart = plan.autostart;
     // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
     for (const g of plan.globals) {
       if (!objectClassByName(g.driver)) {

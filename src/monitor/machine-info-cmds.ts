@@ -18,6 +18,7 @@ import {
   type ObjectProperty,
   objectClassByName,
   objectClassGetList,
+  objectDynamicCast,
   objectNew,
   objectGetObjectsRoot,
 } from '../qom/object.js';
@@ -25,8 +26,7 @@ import { objectPropertyHelp, typeClassPropertiesHelp } from '../qom/object_inter
 import { vmState } from '../system/runstate.js';
 import { memoryRegionGetRamBlock } from '../system/physmem.js';
 import {
-  TYPE_MEMORY_BACKEND,
-  type HostMemoryBackend,
+  HostMemoryBackend,
   hostMemoryBackendGetMemory,
 } from '../backends/hostmem.js';
 import { TYPE_DEVICE, DeviceClass, qdevWithEventEmitter } from '../hw/core/qdev.js';
@@ -389,8 +389,9 @@ export function hmpInfoRamblockText(): string {
     '              Block Name    PSize              Offset               Used              Total\n';
   const blocks: { name: string; psize: number; used: bigint; max: bigint }[] = [];
   objectGetObjectsRoot().childForeach((child) => {
-    if (!child.isA(TYPE_MEMORY_BACKEND)) return;
-    const mr = hostMemoryBackendGetMemory(child as HostMemoryBackend);
+    const backend = objectDynamicCast(child, HostMemoryBackend);
+    if (!backend) return;
+    const mr = hostMemoryBackendGetMemory(backend);
     const rb = mr ? memoryRegionGetRamBlock(mr) : null;
     if (!rb) return;
     // QEMU names a RAM block only once it is registered for migration, as

@@ -532,7 +532,8 @@ export class QmpServer implements QmpHost {
     if (existsSync(addr.path) && lstatSync(addr.path).isSocket()) unlinkSync(addr.path);
     let l: UnixListener;
     try {
-      l = UnixListener.listen(addr.path, { allowHalfOpen: true });
+      // Room for a burst of connecting clients; they are served one at a time.
+      l = UnixListener.listen(addr.path, { allowHalfOpen: true, backlog: 128 });
     } catch (e) {
       throw isErrno(e) ? new Error(e.strerror) : e;
     }

@@ -18,12 +18,14 @@ let tsqom: TsqomInstance;
 
 test.before(async () => {
   [qemu, tsqom] = await Promise.all([startQemu(), startTsqom()]);
-  // QEMU 7.2 creates /objects on first use; tsqom has it from the start.
-  const c = await qemu.connect();
-  await c.negotiate();
-  await c.cmd('object-add', { 'qom-type': 'memory-backend-ram', id: 'prep', size: 4096 });
-  await c.cmd('object-del', { id: 'prep' });
-  await c.close();
+  // QEMU 7.2 creates /objects on first use, and so does tsqom.
+  for (const server of [qemu, tsqom]) {
+    const c = await server.connect();
+    await c.negotiate();
+    await c.cmd('object-add', { 'qom-type': 'memory-backend-ram', id: 'prep', size: 4096 });
+    await c.cmd('object-del', { id: 'prep' });
+    await c.close();
+  }
 });
 
 test.after.always(async () => {

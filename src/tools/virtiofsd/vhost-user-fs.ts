@@ -39,6 +39,9 @@ const regionViews = new WeakMap<GuestMemoryMmap, Uint8Array[]>();
  * (null otherwise: the caller falls back to copying).
  */
 function guestView(mem: GuestMemoryMmap, gpa: bigint, len: number): Uint8Array | null {
+  // Guest RAM from SET_MEM_TABLE is another process's memory: it may shrink
+  // under us, so it is only reached through fault-guarded copies.
+  if (mem.regions.some((r) => r.mapping.guarded)) return null;
   let views = regionViews.get(mem);
   if (views === undefined || views.some((v) => v.byteLength === 0)) {
     views = mem.regions.map((r) => r.mapping.view(r.offset, r.size));

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { objectGetObjectsRoot } from '../../../src/qom/index.js';
 import {
   DeviceClass,
   DeviceState,
@@ -243,6 +244,8 @@ test.serial('QMP device_add: options first (id check, value conversion)', async 
 test.serial('device_del: lookups and refusals with QEMU texts', async (t) => {
   t.throws(() => qmpDeviceDel('nosuch'), { message: "Device 'nosuch' not found" });
   t.is((t.throws(() => findDeviceState('nosuch')) as QomError).errorClass, 'DeviceNotFound');
+  // /objects comes into being on first use, as in QEMU 7.2.
+  objectGetObjectsRoot();
   t.throws(() => qmpDeviceDel('/objects'), { message: '/objects is not a hotpluggable device' });
   t.throws(() => qmpDeviceDel('/machine/peripheral-anon'), {
     message: '/machine/peripheral-anon is not a hotpluggable device',
