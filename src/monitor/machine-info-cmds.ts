@@ -25,10 +25,7 @@ import {
 import { objectPropertyHelp, typeClassPropertiesHelp } from '../qom/object_interfaces.js';
 import { vmState } from '../system/runstate.js';
 import { memoryRegionGetRamBlock } from '../system/physmem.js';
-import {
-  HostMemoryBackend,
-  hostMemoryBackendGetMemory,
-} from '../backends/hostmem.js';
+import { HostMemoryBackend, hostMemoryBackendGetMemory } from '../backends/hostmem.js';
 import { TYPE_DEVICE, DeviceClass, qdevWithEventEmitter } from '../hw/core/qdev.js';
 import { TYPE_NONE_MACHINE, qdevGetMachineState } from '../hw/core/machine.js';
 import {
