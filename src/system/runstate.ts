@@ -152,9 +152,13 @@ export const vmState = new VmState();
 
 /** The values each `-action` / `set-action` key accepts, in QAPI order. */
 export const RUNSTATE_ACTION_VALUES = {
+  /** The values of `reboot`. */
   reboot: REBOOT_ACTIONS,
+  /** The values of `shutdown`. */
   shutdown: SHUTDOWN_ACTIONS,
+  /** The values of `panic`. */
   panic: PANIC_ACTIONS,
+  /** The values of `watchdog`. */
   watchdog: WATCHDOG_ACTIONS,
 } as const;
 
