@@ -42,12 +42,18 @@ export interface WatchedChild {
   stop(): Promise<void>;
 }
 
-/** Starts `node --expose-gc --import gc-hook SCRIPT ARGS`. */
+/** Starts `node --expose-gc --max-semi-space-size=1 --import gc-hook SCRIPT ARGS`. */
 export function startWatched(script: string, args: readonly string[]): WatchedChild {
   const hook = pathToFileURL(join(here, 'gc-hook.js')).href;
-  const child = spawn(process.execPath, ['--expose-gc', '--import', hook, script, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  // A small young generation: V8 otherwise keeps the semispaces a flood
+  // grew (tens of MiB) for a while, which hides whether tsqom itself let go.
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--max-semi-space-size=1', '--import', hook, script, ...args],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let err = '';
   let gcDone = 0;
   let lastUsage = '';
