@@ -29,8 +29,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
-import { container } from 'tsyringe';
-import { HostOs } from '../native/host.js';
+import { hostOs } from '../util/machine-context.js';
 import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -700,7 +699,7 @@ function socketErrorText(e: unknown, path: string | undefined): string {
   if (path !== undefined && !existsSync(dirname(path))) return 'No such file or directory';
   const errno = (e as NodeJS.ErrnoException).errno;
   if (typeof errno === 'number' && errno !== 0) {
-    return container.resolve(HostOs).strerror(Math.abs(errno));
+    return hostOs().strerror(Math.abs(errno));
   }
   return (e as Error).message;
 }
@@ -729,7 +728,7 @@ function stdioDuplex(): Duplex {
  * descriptor, which keeps the lock until exit.
  */
 function writePidfile(path: string): number {
-  const os = container.resolve(HostOs);
+  const os = hostOs();
   let fd: number;
   try {
     fd = os.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600);

@@ -12,10 +12,10 @@
  * @module
  */
 import 'reflect-metadata';
-import { container } from 'tsyringe';
 import type { JsonObject } from '../qobject/qobject.js';
 import { QomError } from '../util/error.js';
-import { HostOs } from '../native/host.js';
+import type { HostOs } from '../native/host.js';
+import { hostOs } from '../util/machine-context.js';
 import { vmState } from '../system/runstate.js';
 import { type QmpCommandRegistry, type QmpMonitorHandle, qmpCommands } from './qmp-dispatch.js';
 
@@ -45,7 +45,7 @@ interface FdsetFd {
 const fdsets = new Map<number, FdsetFd[]>();
 
 function os(): HostOs {
-  return container.resolve(HostOs);
+  return hostOs();
 }
 
 function takeFd(mon: QmpMonitorHandle): number {

@@ -1308,7 +1308,7 @@ export class VhostUserBackend {
   /**
    * Closes the connection and releases everything it holds: queues stop
    * (watchers closed, kick/call/err eventfds closed), the back-end channel
-   * closes (pending requests resolve false), the memory table is unmapped,
+   * closes (pending requests reject with ERR_VHOST_USER_CHANNEL_CLOSED), the memory table is unmapped,
    * fds of an incomplete message are closed. Idempotent.
    */
   close(): void {
