@@ -30,10 +30,17 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import { hostOs } from '../util/machine-context.js';
-import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
+import { MCL_CURRENT, MCL_FUTURE, O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QomError, TsqomError } from '../util/error.js';
+import {
+  type ErrorReportFormat,
+  errorReport,
+  formattingErrorReportSink,
+  setErrorReportSink,
+  warnReport,
+} from '../util/error-report.js';
 import type { JsonObject } from '../qobject/qobject.js';
 import {
   userCreatableCleanup,
@@ -109,6 +116,9 @@ import { machineIrqListen } from '../system/irq.js';
 import { objectResolvePath } from '../qom/object.js';
 import { qemuDeviceOpts, qdevDeviceAdd, qdevDeviceAddFromQdict } from '../hw/core/qdev-monitor.js';
 import {
+  MachineInitPhase,
+  phaseAdvance,
+  phaseCheck,
   qdevGetPeripheral,
   qdevGetPeripheralAnon,
   qdevMachineCreationDone,
@@ -117,6 +127,14 @@ import type { QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
+import { PreallocProgressBar } from './progress.js';
+import { qmpSetExitPreconfigHandler } from '../monitor/qmp-cmds-misc.js';
+import {
+  qdevPropCheckGlobals,
+  qdevPropClearGlobals,
+  qdevPropRegisterGlobal,
+} from '../hw/core/qdev-properties.js';
+import { isErrno } from '../native/errors.js';
 
 /** How long shutdown waits for shared memory regions locked by another process. */
 const SHUTDOWN_SETTLE_MS = 1000;
@@ -139,13 +157,40 @@ export interface VlIo {
   out(text: string): void;
   /** Errors and warnings. */
   err(text: string): void;
+  /** Whether {@link VlIo.err} is a terminal (progress bars are drawn only there). */
+  readonly errIsTty?: boolean;
 }
 
 /** The process's stdout and stderr. */
 export const processIo: VlIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  get errIsTty() {
+    return process.stderr.isTTY === true;
+  },
 };
+
+/**
+ * How the program's reports start (QEMU's vreport): the program name, and
+ * what `-msg` and `-name` set while the command line is processed.
+ */
+const reportFormat: ErrorReportFormat = { program: 'tsqom', timestamp: false, guestName: false };
+
+/**
+ * Sends every report (the command line's and the library's) to `io.err`
+ * in QEMU's layout, ending a progress bar's line first.
+ */
+function installReportSink(io: VlIo): void {
+  reportFormat.timestamp = false;
+  reportFormat.guestName = false;
+  delete reportFormat.name;
+  setErrorReportSink(
+    formattingErrorReportSink((line) => {
+      progressBarInterrupt();
+      io.err(line);
+    }, reportFormat),
+  );
+}
 
 /** A monitor on a chardev: `-mon`, or what `-qmp`/`-monitor` turned into. */
 interface MonitorPlan {
@@ -191,6 +236,12 @@ interface Plan {
   serials: Array<{ where: string; arg: string }>;
   defaultMonitor: boolean;
   globals: Array<{ driver: string; property: string; value: string }>;
+  /** `-overcommit mem-lock=on`. */
+  memLock: boolean;
+  /** `-preconfig`: stop before the board is initialized until `x-exit-preconfig`. */
+  preconfig: boolean;
+  /** `-vga` other than `none`: warned about once the machine is created. */
+  vgaWarning: boolean;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
   devices: Array<{ where: string; opts: QemuOpts } | { where: string; json: JsonObject }>;
   machine: JsonObject;
@@ -209,8 +260,8 @@ class VlError extends TsqomError {
 }
 
 /** A `tsqom: ...: warning: ...` line, QEMU's warn_report. */
-function warn(io: VlIo, where: string | undefined, text: string): void {
-  io.err(`tsqom: ${where ? `${where}: ` : ''}warning: ${text}\n`);
+function warn(where: string | undefined, text: string): void {
+  warnReport(text, where);
 }
 
 function located(where: string, e: unknown): VlError {
@@ -271,13 +322,19 @@ export class TsqomInstance {
   /** Whether {@link start} starts the VM (false with `-S`). */
   autostart = true;
 
+  /** `-preconfig`: `x-exit-preconfig` finishes start-up (and starts the VM). */
+  preconfig = false;
+
+  /** The process's exit status once {@link exited} settles (1 when `x-exit-preconfig` failed). */
+  exitCode = 0;
+
   /**
    * The command line has been processed: starts the VM unless `-S` was
    * given (QEMU's vm_start: the run state becomes `running`), then greets
    * the monitors' clients.
    */
   start(): void {
-    if (this.autostart) vmStart(this.qmp);
+    if (this.autostart && !this.preconfig) vmStart(this.qmp);
     this.qmp.releaseGreetings();
   }
 
@@ -355,7 +412,7 @@ function parseObjectOption(
 ): JsonObject | 'help-done' {
   if (arg.startsWith('{')) return parseJsonOption(arg, where);
   const opts = list.parse(arg);
-  for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+  for (const w of opts.warnings) warn(where, w);
   const type = qemuOptGet(opts, 'qom-type');
   if (type === undefined) throw new VlError("Parameter 'qom-type' is missing", where);
   if (isHelpOption(type)) {
@@ -397,6 +454,9 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     serials: [],
     defaultMonitor: true,
     globals: [],
+    memLock: false,
+    preconfig: false,
+    vgaWarning: false,
   };
   let compatIndex = 0;
   const objectList = new QemuOptsList('object', 'qom-type');
@@ -455,7 +515,9 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.autostart = false;
           break;
         case 'no-user-config':
+          break;
         case 'preconfig':
+          plan.preconfig = true;
           break;
         case 'm': {
           plan.memory = { where, size: parseMemoryOption(o.arg!).size };
@@ -463,7 +525,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         }
         case 'name': {
           const r = parseNameOption(o.arg!);
-          if (r.name !== undefined) vmState.name = r.name;
+          if (r.name !== undefined) vmState.name = reportFormat.name = r.name;
           if (r.process !== undefined) process.title = r.process;
           break;
         }
@@ -481,7 +543,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
             // QEMU reports -smp errors when it applies them, without the option.
             throw new VlError((e as Error).message, undefined);
           }
-          if (w) warn(io, undefined, w);
+          if (w) warn(undefined, w);
           break;
         }
         case 'no-shutdown':
@@ -498,12 +560,13 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           break;
         case 'msg': {
           const m = parseMsgOption(o.arg!);
-          vmSettings.msgTimestamp = m.timestamp;
-          vmSettings.msgGuestName = m.guestName;
+          vmSettings.msgTimestamp = reportFormat.timestamp = m.timestamp;
+          vmSettings.msgGuestName = reportFormat.guestName = m.guestName;
           break;
         }
         case 'overcommit':
-          parseOvercommitOption(o.arg!);
+          // cpu-pm only hints KVM guests; with no CPU it changes nothing.
+          plan.memLock = parseOvercommitOption(o.arg!).memLock;
           break;
         case 'sandbox':
           parseSandboxOption(o.arg!);
@@ -515,13 +578,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.nographic = true;
           break;
         case 'vga':
-          if (o.arg !== 'none') {
-            warn(
-              io,
-              undefined,
-              'A -vga option was passed but this machine type does not use that option; No VGA device has been created',
-            );
-          }
+          plan.vgaWarning = o.arg !== 'none';
           break;
         case 'pidfile':
           plan.pidfile = o.arg!;
@@ -553,7 +610,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
             plan.devices.push({ where, json: parseJsonOption(o.arg!, where) });
           } else {
             const opts = qemuDeviceOpts.parse(o.arg!);
-            for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+            for (const w of opts.warnings) warn(where, w);
             const help = deviceHelp(opts, io, where);
             if (help) return 'exit';
             plan.devices.push({ where, opts });
@@ -566,16 +623,16 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
             return 'exit';
           }
           const opts = qemuChrParse(o.arg!);
-          for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+          for (const w of opts.warnings) warn(where, w);
           plan.chardevs.push({ where, opts });
           break;
         }
       }
     } catch (e) {
-      for (const w of takeOptionWarnings()) warn(io, where, w);
+      for (const w of takeOptionWarnings()) warn(where, w);
       throw located(where, e);
     }
-    for (const w of takeOptionWarnings()) warn(io, where, w);
+    for (const w of takeOptionWarnings()) warn(where, w);
   }
   const accel = plan.machine.accel;
   if (accel !== undefined) {
@@ -760,24 +817,70 @@ function configureAccelerators(plan: Plan, io: VlIo): string {
   let initFailed = false;
   for (const a of list) {
     if (a.name === 'tcg' || a.name === 'qtest') {
-      if (initFailed && !qtest) io.err(`tsqom: falling back to ${a.name}\n`);
+      if (initFailed && !qtest) errorReport(`falling back to ${a.name}`);
       return a.name;
     }
     initFailed = true;
     if (a.name !== 'kvm') {
-      io.err(`tsqom: ${a.where ? `${a.where}: ` : ''}invalid accelerator ${a.name}\n`);
+      errorReport(`invalid accelerator ${a.name}`, a.where);
       continue;
     }
     // tsqom has no KVM: what QEMU prints on a host without /dev/kvm.
     io.err('Could not access KVM kernel module: No such file or directory\n');
     if (!qtest) {
-      io.err(
-        `tsqom: ${a.where ? `${a.where}: ` : ''}failed to initialize kvm: No such file or directory\n`,
-      );
+      errorReport('failed to initialize kvm: No such file or directory', a.where);
     }
   }
-  if (!initFailed) io.err('tsqom: no accelerator found\n');
+  if (!initFailed) errorReport('no accelerator found');
   throw new VlError('', undefined);
+}
+
+/** Advances the machine creation phase to `phase` unless it is there already. */
+function phaseReach(phase: MachineInitPhase): void {
+  if (!phaseCheck(phase)) phaseAdvance(phase);
+}
+
+/**
+ * QEMU's realtime_init for `-overcommit mem-lock=on`: locks the process's
+ * memory, present and future (os_mlock), or fails start-up as QEMU does.
+ */
+function realtimeInit(): void {
+  try {
+    hostOs().mlockall(MCL_CURRENT | MCL_FUTURE);
+  } catch (e) {
+    errorReport(`mlockall: ${isErrno(e) ? e.strerror : (e as Error).message}`);
+    throw new VlError('locking memory failed', undefined);
+  }
+}
+
+/** The bar drawn while command-line backends preallocate, if any. */
+let progressBar: PreallocProgressBar | null = null;
+
+/** Ends a progress bar's line, so that a report starts on a fresh one. */
+function progressBarInterrupt(): void {
+  progressBar?.interrupt();
+}
+
+/**
+ * Runs `fn` (which creates backends) with a progress bar on stderr when
+ * stderr is a terminal. `TSQOM_PROGRESS_DELAY_MS` changes how long a
+ * preallocation runs before the bar appears.
+ */
+async function withProgressBar(io: VlIo, fn: () => Promise<void>): Promise<void> {
+  if (!io.errIsTty) return fn();
+  const env = process.env.TSQOM_PROGRESS_DELAY_MS;
+  const delay = env !== undefined && /^\d+$/.test(env) ? Number(env) : undefined;
+  const bar = new PreallocProgressBar({
+    write: (t) => io.err(t),
+    ...(delay === undefined ? {} : { delayMs: delay }),
+  }).attach();
+  progressBar = bar;
+  try {
+    await fn();
+  } finally {
+    bar.detach();
+    if (progressBar === bar) progressBar = null;
+  }
 }
 
 /** Run-time choices {@link qemuInit} hands to the program. */
@@ -815,6 +918,7 @@ export async function qemuInit(
     ? { cleanupDirs: extraCleanupDirs as readonly string[] }
     : (extraCleanupDirs as QemuInitOptions);
   const cleanupDirs = options.cleanupDirs ?? [];
+  installReportSink(io);
   let plan: Plan | 'exit';
   try {
     plan = buildPlan(parseArgv(argv), io);
@@ -904,14 +1008,13 @@ export async function qemuInit(
     const machine = machineCreate();
     memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
     for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
+    phaseReach(MachineInitPhase.MachineCreated);
     instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
     instance.autostart = plan.autostart;
-    // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
-    for (const g of plan.globals) {
-      if (!objectClassByName(g.driver)) {
-        warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
-      }
-    }
+    // -global: devices created from now on get the values.
+    qdevPropClearGlobals();
+    for (const g of plan.globals) qdevPropRegisterGlobal(g);
+    phaseReach(MachineInitPhase.AccelCreated);
     let qtestLogFd: number | undefined;
     if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
       try {
@@ -961,26 +1064,9 @@ export async function qemuInit(
     for (const [i, s] of plan.serials.entries()) {
       if (s.arg === 'null') await qemuChardevNew(`serial${i}`, 'chardev-null', {});
     }
-    for (const o of plan.objects) {
-      await objectAdd(o.args);
-    }
-    // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
-    if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
-      await objectAdd({
-        'qom-type': 'memory-backend-ram',
-        id: 'ram',
-        size: Number(plan.memory.size),
-      });
-      machineSetMemoryBackend('ram');
-      machine.propertySet('memory-backend', 'ram');
-    }
-    // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
-    if (memdev !== undefined) {
-      machineSetMemoryBackend(String(memdev));
-      machine.propertySet('memory-backend', String(memdev));
-    }
-    const ms = qdevGetMachineState();
-    if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
+    await withProgressBar(io, async () => {
+      for (const o of plan.objects) await objectAdd(o.args);
+    });
     // Monitors (QEMU's mon_init_func, among the late backends).
     for (const m of plan.monitors) {
       const chr = qemuChrFind(m.chardev);
@@ -1013,16 +1099,67 @@ export async function qemuInit(
       if (plan.stdioMonitor === 'control') qmp.attach(d);
       else hmpMonitorAttach(d);
     }
-    // QEMU creates -device after the backends, and reports its errors at the option.
-    for (const d of plan.devices) {
-      try {
-        if ('json' in d) await qdevDeviceAddFromQdict(d.json, true);
-        else await qdevDeviceAdd(d.opts);
-      } catch (e) {
-        throw located(d.where, e);
+    // QEMU's qmp_x_exit_preconfig: the board, the devices, the end of
+    // machine creation. With -preconfig, QMP runs it on request.
+    const inst = instance;
+    const finishMachine = async (): Promise<void> => {
+      await withProgressBar(io, async () => {
+        // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
+        if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
+          await objectAdd({
+            'qom-type': 'memory-backend-ram',
+            id: 'ram',
+            size: Number(plan.memory.size),
+          });
+          machineSetMemoryBackend('ram');
+          machine.propertySet('memory-backend', 'ram');
+        }
+        // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
+        if (memdev !== undefined) {
+          machineSetMemoryBackend(String(memdev));
+          machine.propertySet('memory-backend', String(memdev));
+        }
+        const ms = qdevGetMachineState();
+        if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
+      });
+      phaseReach(MachineInitPhase.MachineInitialized);
+      if (plan.memLock) realtimeInit();
+      // QEMU creates -device after the backends, and reports its errors at the option.
+      for (const d of plan.devices) {
+        try {
+          if ('json' in d) await qdevDeviceAddFromQdict(d.json, true);
+          else await qdevDeviceAdd(d.opts);
+        } catch (e) {
+          throw located(d.where, e);
+        }
       }
+      // qemu_machine_creation_done.
+      qdevPropCheckGlobals();
+      qdevMachineCreationDone();
+      if (plan.vgaWarning) {
+        warn(
+          undefined,
+          'A -vga option was passed but this machine type does not use that option; No VGA device has been created',
+        );
+      }
+    };
+    if (plan.preconfig) {
+      inst.preconfig = true;
+      qmpSetExitPreconfigHandler(async (host) => {
+        try {
+          await finishMachine();
+        } catch (e) {
+          // QEMU exits at once, without a reply or an event.
+          reportError(io, e);
+          inst.exitCode = 1;
+          inst.requestExit('failed');
+          return new Promise<never>(() => undefined);
+        }
+        if (inst.autostart) vmStart(host);
+      });
+    } else {
+      await finishMachine();
     }
-    qdevMachineCreationDone();
     if (options.proceed && !options.proceed()) throw new VlError('', undefined);
     return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
   } catch (e) {
@@ -1103,7 +1240,9 @@ function reportError(io: VlIo, e: unknown): void {
   else if (e instanceof QomError) ({ message, hint } = e);
   else message = (e as Error).message;
   if (message === '' && !hint) return; // reported already
-  io.err(`tsqom: ${where ? `${where}: ` : ''}${message}\n${hint ?? ''}`);
+  errorReport(message, where);
+  // QEMU's error_printf: hints are plain lines, without the report's prefixes.
+  if (hint) io.err(hint);
 }
 
 /** The environment variable that marks the detached child of `-daemonize`. */
@@ -1172,7 +1311,7 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
   const onSignal = (sig: NodeJS.Signals): void => {
     if (pendingSignal !== undefined) return;
     pendingSignal = sig;
-    if (!qtestDriver) io.err(`tsqom: terminated by signal ${osConstants.signals[sig]}\n`);
+    if (!qtestDriver) errorReport(`terminated by signal ${osConstants.signals[sig]}`);
     if (instance) instance.qmp.requestShutdown('host-signal');
   };
   for (const sig of EXIT_SIGNALS) process.on(sig, onSignal);
@@ -1216,7 +1355,7 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
     if (pendingSignal !== undefined) instance.qmp.requestShutdown('host-signal');
     await instance.exited;
     await instance.stop();
-    return 0;
+    return instance.exitCode;
   } finally {
     for (const sig of EXIT_SIGNALS) process.off(sig, onSignal);
     clearInterval(keepAlive);

@@ -296,6 +296,11 @@ export class HostOs {
     return new MappedMemory(this.addon.mmapAligned(length, prot, flags, fd, offset, align));
   }
 
+  /** `mlockall(2)`: `flags` of MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT. */
+  mlockall(flags: number): void {
+    this.addon.mlockall(flags);
+  }
+
   /** `madvise(2)`; unsupported advice surfaces as EINVAL, for the caller to handle. */
   madvise(mapping: MappingLike, offset: number, length: number, advice: number): void {
     this.addon.madvise(raw(mapping), offset, length, advice);

@@ -268,6 +268,8 @@ export interface NativeAddon {
     offset: number | bigint,
     align: number | bigint,
   ): NativeMapping;
+  /** `mlockall(2)` with MCL_* flags. */
+  mlockall(flags: number): void;
   /** `madvise(2)` on `[offset, offset+length)` of a mapping. */
   madvise(mapping: NativeMapping, offset: number, length: number, advice: number): void;
   /** One synchronous `madvise(MADV_POPULATE_WRITE)` (default: the whole mapping) on the calling thread. */
@@ -412,7 +414,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 function findPackageRoot(from: string): string {
   let dir = from;
