@@ -75,7 +75,7 @@ import {
   qemuChrNewFromOpts,
   qemuChrParse,
 } from '../chardev/char.js';
-import { objectClassByName, objectNew } from '../qom/object.js';
+import { objectNew } from '../qom/object.js';
 import { SocketChardev } from '../chardev/char-socket.js';
 import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
 import { vmSettings, vmState } from '../system/runstate.js';
