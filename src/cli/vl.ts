@@ -342,6 +342,7 @@ export class TsqomInstance {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#resolveExit('stop');
+      qmpSetExitPreconfigHandler(null);
       // Monitors first: a listener's close waits for its connections to end,
       // and a connected client (a reader, a hostile one) must not hold
       // shutdown up.

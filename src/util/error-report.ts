@@ -56,20 +56,46 @@ export function realTimeIso8601(us: bigint): string {
   return `${new Date(ms).toISOString().slice(0, 19)}.${micro}Z`;
 }
 
-const monitorCur = new AsyncLocalStorage<true>();
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+/** The command a report belongs to; `active` ends when the command does. */
+interface MonitorCommandScope {
+  active: boolean;
+}
+
+const monitorCur = new AsyncLocalStorage<MonitorCommandScope>();
 
 /**
  * Runs `fn` as a monitor command (QEMU's `monitor_cur()` is set): reports
- * made meanwhile, including from what `fn` awaits, carry neither the
- * program name nor the `-msg` prefixes, as QEMU's do.
+ * made until it returns (or, if it returns a promise, until that settles)
+ * carry neither the program name nor the `-msg` prefixes, as QEMU's do.
+ * Callbacks it leaves behind (socket events, timers) report as usual once
+ * the command is over.
  */
 export function errorReportInMonitor<T>(fn: () => T): T {
-  return monitorCur.run(true, fn);
+  const scope: MonitorCommandScope = { active: true };
+  const end = (): void => {
+    scope.active = false;
+  };
+  let r: T;
+  try {
+    r = monitorCur.run(scope, fn);
+  } catch (e) {
+    end();
+    throw e;
+  }
+  if (isThenable(r)) r.then(end, end);
+  else end();
+  return r;
 }
 
 /** Whether the running code serves a monitor command (see {@link errorReportInMonitor}). */
 export function errorReportMonitorCur(): boolean {
-  return monitorCur.getStore() === true;
+  return monitorCur.getStore()?.active === true;
 }
 
 /**

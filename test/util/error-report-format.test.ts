@@ -54,7 +54,7 @@ test('lines: time, guest name, program, location, level', (t) => {
   });
 });
 
-test('a formatting sink reads its format at each report, also in what a command awaits', async (t) => {
+test('a formatting sink reads its format at each report; a command scope ends with the command', async (t) => {
   const lines: string[] = [];
   const fmt: ErrorReportFormat = { program: 'p', timestamp: false, guestName: false };
   const ctx = new MachineContext().register(
@@ -66,16 +66,21 @@ test('a formatting sink reads its format at each report, also in what a command 
     fmt.guestName = true;
     fmt.name = 'vm';
     warnReport('two', '-global a.b=c');
+    let later: Promise<void> | undefined;
     await errorReportInMonitor(async () => {
       await new Promise((r) => setTimeout(r, 1));
       warnReport('three');
+      // A callback the command leaves behind reports as the program does.
+      later = new Promise((r) => setTimeout(r, 20)).then(() => warnReport('five'));
     });
     errorReport('four');
+    await later;
   });
   t.deepEqual(lines, [
     'p: one\n',
     'vm p: -global a.b=c: warning: two\n',
     'warning: three\n',
     'vm p: four\n',
+    'vm p: warning: five\n',
   ]);
 });
