@@ -418,7 +418,6 @@ export function registerMachineInfoCommands(
 ): void {
   registry.register({
     name: 'query-target',
-    allowPreconfig: true,
     handler: () => ({ arch: QEMU_TARGET }),
   });
   registry.register({
@@ -431,7 +430,6 @@ export function registerMachineInfoCommands(
   });
   registry.register({
     name: 'query-cpus-fast',
-    allowPreconfig: true,
     handler: () => [],
   });
   registry.register({

@@ -9,6 +9,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { commandFor, type Launchee } from '../helpers/cli/launch.js';
 import { QmpClient } from '../helpers/qemu/qmp-client.js';
@@ -409,6 +410,87 @@ test('-preconfig: the QMP transcript matches QEMU 7.2 (refused commands, x-exit-
   } finally {
     await Promise.all([q.stop(), s.stop()]);
   }
+});
+
+test('-preconfig: each command is allowed before x-exit-preconfig exactly when QEMU 7.2 allows it', async (t) => {
+  const [q, s] = await Promise.all([serve('qemu', ['-preconfig']), serve('tsqom', ['-preconfig'])]);
+  try {
+    const names = ((await s.qmp.cmd('query-commands')) as Array<{ name: string }>)
+      .map((c) => c.name)
+      .filter((n) => n !== 'quit' && n !== 'x-exit-preconfig');
+    t.true(names.length > 30);
+    const refused = (line: string): boolean =>
+      line.includes('is permitted only after machine initialization has completed');
+    for (const name of names) {
+      // Without arguments: a command that runs fails on them, or does nothing harmful.
+      const [a, b] = await Promise.all([q.qmp.executeRaw(name), s.qmp.executeRaw(name)]);
+      t.is(refused(b), refused(a), `${name}: qemu ${a} tsqom ${b}`);
+      if (refused(a)) t.is(b, a);
+    }
+  } finally {
+    await Promise.all([q.stop(), s.stop()]);
+  }
+});
+
+/** A human monitor on a unix socket: each command's output, without QEMU's readline echo. */
+async function hmpSession(who: Launchee, lines: readonly string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsqom-applied-hmp-'));
+  const sock = join(dir, 'hmp.sock');
+  const [cmd, argv] = commandFor(who, [
+    ...BASE,
+    '-preconfig',
+    '-monitor',
+    `unix:${sock},server=on,wait=off`,
+  ]);
+  const child = spawn(cmd, argv, { stdio: 'ignore' });
+  try {
+    while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 20));
+    const conn = net.connect(sock);
+    let buf = '';
+    conn.setEncoding('latin1').on('data', (d: string) => (buf += d));
+    const prompt = async (): Promise<string> => {
+      const deadline = Date.now() + 5000;
+      while (!buf.endsWith('(qemu) ') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const out = buf;
+      buf = '';
+      return out;
+    };
+    await prompt();
+    const out: string[] = [];
+    for (const l of lines) {
+      conn.write(`${l}\n`);
+      // eslint-disable-next-line no-control-regex
+      let text = (await prompt()).replace(/\x1b\[[0-9]*[A-Za-z]/g, '');
+      // QEMU echoes the line (readline), up to its \r\n.
+      if (who === 'qemu') text = text.slice(text.indexOf('\r\n') + 2);
+      out.push(text);
+    }
+    conn.destroy();
+    return out;
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('-preconfig: the human monitor refuses what QEMU 7.2 refuses before x-exit-preconfig', async (t) => {
+  const lines = [
+    'device_add x',
+    'device_del x',
+    'info mtree',
+    'info status',
+    'qom-get /machine type',
+    'object_add memory-backend-ram,id=m,size=1M',
+    'info memdev',
+  ];
+  const [q, s] = await Promise.all([hmpSession('qemu', lines), hmpSession('tsqom', lines)]);
+  t.is(
+    s[0],
+    "Command 'device_add' not available until machine initialization has completed.\r\n(qemu) ",
+  );
+  t.deepEqual(s, q);
 });
 
 test('-preconfig: x-exit-preconfig is in query-commands and the schema as in QEMU 7.2', async (t) => {
