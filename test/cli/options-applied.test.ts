@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ function run(who: Launchee, args: readonly string[], ms = 4000, wrap: string[] =
 
 /** A process with a QMP monitor, connected and negotiated. */
 interface Served {
+  /** The scratch directory holding the QMP socket. */
+  dir: string;
   qmp: QmpClient;
   pid: number;
   stderr(): string;
@@ -78,6 +80,7 @@ async function serve(who: Launchee, args: readonly string[], wrap: string[] = []
   const qmp = await QmpClient.connect(sock, 10000);
   await qmp.negotiate();
   return {
+    dir,
     qmp,
     pid: child.pid!,
     stderr: () => stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'),
@@ -337,8 +340,33 @@ test('-overcommit mem-lock=on: a refused mlockall fails start-up with QEMU 7.2 t
     t.is(s.code, 1, args.join(' '));
     t.is(maskTimes(t, s.stderr), maskTimes(t, q.stderr), `${limit} ${args.join(' ')}`);
   }
-  const r = await run('tsqom', ['-overcommit', 'mem-lock=on'], 6000, memlockWrap(0));
-  t.is(r.stderr, 'tsqom: mlockall: Operation not permitted\ntsqom: locking memory failed\n');
+  // What start-up made is released: the QMP socket, the shared memory.
+  const dir = mkdtempSync(join(tmpdir(), 'tsqom-applied-lock-'));
+  try {
+    const shmBefore = new Set(readdirSync('/dev/shm'));
+    const r = await run(
+      'tsqom',
+      [
+        '-qmp',
+        `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
+        '-object',
+        'memory-backend-shm,id=m,size=4M',
+        '-overcommit',
+        'mem-lock=on',
+      ],
+      6000,
+      memlockWrap(0),
+    );
+    t.is(r.code, 1);
+    t.is(r.stderr, 'tsqom: mlockall: Operation not permitted\ntsqom: locking memory failed\n');
+    t.deepEqual(readdirSync(dir), []);
+    t.deepEqual(
+      readdirSync('/dev/shm').filter((n) => !shmBefore.has(n) && n.startsWith('tsqom')),
+      [],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function vmLck(pid: number): number {
@@ -521,6 +549,8 @@ test('-preconfig: a failure in x-exit-preconfig ends the process as QEMU 7.2 doe
       t.deepEqual(await p.qmp.readToEof(), []);
       t.is(await p.exited(), 1);
     }
+    // Nothing left behind: the QMP socket is gone.
+    t.deepEqual(readdirSync(s.dir), []);
     t.is(s.stderr(), "-device bogus: 'bogus' is not a valid device model name\n");
     t.is(s.stderr(), q.stderr());
   } finally {
