@@ -177,6 +177,22 @@ test('-global: a value a cold-plugged device refuses fails start-up with QEMU 7.
   }
 });
 
+test('accepted as QEMU 7.2 accepts them: -global short forms, -preconfig, -overcommit', async (t) => {
+  const cases: string[][] = [
+    // The short form's driver may hold commas, its property dots and its value anything.
+    ['-global', 'a,b.c.d=1,2'],
+    ['-preconfig'],
+    ['-overcommit', 'mem-lock=off,cpu-pm=on'],
+  ];
+  const results = await Promise.all(
+    cases.map((args) => Promise.all([run('qemu', args, 3000), run('tsqom', args, 4000)])),
+  );
+  for (const [i, [q, s]] of results.entries()) {
+    t.true(q.running && s.running, cases[i].join(' '));
+    t.is(s.stderr, q.stderr, cases[i].join(' '));
+  }
+});
+
 test('-global: types that are not devices, and unknown ones, are warned about and not applied', async (t) => {
   const args = [
     '-global',
