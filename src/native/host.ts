@@ -110,6 +110,18 @@ export class HostOs {
     return this.addon.schedGetaffinity(0);
   }
 
+  /**
+   * Hands memory the process no longer uses back to the OS: a full V8
+   * collection (which also frees the memory of unreferenced Buffers), then
+   * `malloc_trim(3)` of the C allocator, which otherwise keeps freed
+   * chunks below its top for reuse. Synchronous (tens of milliseconds on
+   * a small heap); true when the allocator released something.
+   */
+  releaseFreedMemory(): boolean {
+    this.addon.lowMemoryNotification();
+    return this.addon.mallocTrim(0);
+  }
+
   /** glibc's English text for an errno. */
   strerror(errno: number): string {
     return strerror(errno);

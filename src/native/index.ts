@@ -192,6 +192,14 @@ export interface NativeAddon {
   getPageSize(): number;
   /** `sysconf(3)`. */
   sysconf(name: number): number;
+  /**
+   * `malloc_trim(3)`: hands the C allocator's free memory back to the OS,
+   * keeping `pad` bytes (default 0) at the top of the heap; true when
+   * something was released (always false without glibc).
+   */
+  mallocTrim(pad?: number): boolean;
+  /** V8's low-memory notification: a full, compacting collection, now. */
+  lowMemoryNotification(): void;
   /** The CPUs a process (0: this one) may run on (`sched_getaffinity(2)`). */
   schedGetaffinity(pid?: number): number[];
 
@@ -412,7 +420,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 function findPackageRoot(from: string): string {
   let dir = from;
