@@ -16,7 +16,6 @@ import { MFD_CLOEXEC } from '../../src/native/constants.js';
 import { UnixStream } from '../../src/io/unix-stream.js';
 import {
   connectUnix,
-  flood,
   proveNonReaderBounds,
   startWatched,
   underNonReader,
