@@ -219,6 +219,8 @@ export interface NonReaderMeasurement {
   judged: LatencySample[];
   /** All of the other client's answers. */
   all: LatencySample[];
+  /** `performance.now()` when the flooding client left. */
+  leftAt: number;
 }
 
 /** The Done-when numbers of a non-reading client. */
@@ -257,21 +259,31 @@ export async function underNonReader(
   const lat = latencies(ask, () => busy);
   const f = await flood(bad, unit, ms);
   bad.destroy();
+  const leftAt = performance.now();
   await new Promise((r) => setTimeout(r, 1000));
   busy = false;
   const all = await lat;
   await sampler;
   const after = await child.rssReturnsBelow(base * DONE_WHEN.returnFactor);
-  return { base, peak, after, took: f.took, judged: all.filter((s) => s.at >= f.stoppedAt), all };
+  return {
+    base,
+    peak,
+    after,
+    took: f.took,
+    judged: all.filter((s) => s.at >= f.stoppedAt),
+    all,
+    leftAt,
+  };
 }
 
 /** A one-line account of a measurement, for the test log. */
 export function describe(r: NonReaderMeasurement): string {
-  const max = Math.max(...r.judged.map((s) => s.ms));
+  const worst = r.judged.reduce((w, s) => (s.ms > w.ms ? s : w), { at: r.leftAt, ms: 0 });
   return (
     `base ${(r.base / MiB).toFixed(1)} MiB, peak +${((r.peak - r.base) / MiB).toFixed(1)} MiB, ` +
     `after ${(r.after / MiB).toFixed(1)} MiB (${((r.after / r.base - 1) * 100).toFixed(1)} %), ` +
-    `took ${r.took} bytes, ${r.judged.length} answers after backpressure, max ${max.toFixed(1)} ms`
+    `took ${r.took} bytes, ${r.judged.length} answers after backpressure, ` +
+    `slowest ${worst.ms.toFixed(1)} ms (${(worst.at - r.leftAt).toFixed(0)} ms after the client left)`
   );
 }
 
