@@ -29,18 +29,22 @@ let reference: number;
 let tsq: WatchedChild;
 let hostilePath: string;
 let otherPath: string;
+let hmpPath: string;
 
 test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tsqom-hostile-qmp-'));
   hostilePath = join(dir, 'a.sock');
   otherPath = join(dir, 'b.sock');
+  hmpPath = join(dir, 'hmp.sock');
   tsq = startWatched(TSQOM_CLI, [
     '-qmp',
     `unix:${hostilePath},server=on,wait=off`,
     '-qmp',
     `unix:${otherPath},server=on,wait=off`,
+    '-monitor',
+    `unix:${hmpPath},server=on,wait=off`,
   ]);
-  await waitListening([hostilePath, otherPath]);
+  await waitListening([hostilePath, otherPath, hmpPath]);
   // Warm up: what the first clients make the process load, build and
   // size (code, caches, allocator arenas) is not what a client leaves behind.
   const c = await QmpClient.connect(hostilePath);
@@ -76,12 +80,34 @@ async function nonReader(): Promise<net.Socket> {
   return s;
 }
 
+/** Connects to the human monitor, reads the banner and prompt, then stops reading. */
+async function hmpNonReader(): Promise<net.Socket> {
+  const s = await connectUnix(hmpPath);
+  let got = '';
+  await new Promise<void>((resolve) => {
+    const onData = (d: Buffer): void => {
+      got += d.toString();
+      if (got.includes('(qemu) ')) {
+        s.off('data', onData);
+        s.pause();
+        resolve();
+      }
+    };
+    s.on('data', onData);
+  });
+  return s;
+}
+
 /** Floods `unit` from a non-reading client while another client asks query-version every 50 ms. */
-async function measure(unit: string, ms: number): ReturnType<typeof underNonReader> {
+async function measure(
+  unit: string,
+  ms: number,
+  open: () => Promise<net.Socket> = nonReader,
+): ReturnType<typeof underNonReader> {
   const other = await QmpClient.connect(otherPath);
   await other.negotiate();
   try {
-    return await underNonReader(tsq, nonReader, Buffer.from(unit), ms, () =>
+    return await underNonReader(tsq, open, Buffer.from(unit), ms, () =>
       other.execute('query-version'),
     );
   } finally {
@@ -107,6 +133,18 @@ test.serial(
   'a non-reading client flooding malformed input (`]`): bounded, others answered, memory returned',
   async (t) => {
     const r = await proveNonReaderBounds(t, () => measure(']'.repeat(64), 3000), reference);
+    t.true(r.took < 4 * MiB, `took ${r.took}`);
+  },
+);
+
+test.serial(
+  'a human-monitor client that never reads `info qom-tree`: bounded, others answered, memory returned',
+  async (t) => {
+    const r = await proveNonReaderBounds(
+      t,
+      () => measure('info qom-tree\n', 3000, hmpNonReader),
+      reference,
+    );
     t.true(r.took < 4 * MiB, `took ${r.took}`);
   },
 );
