@@ -42,14 +42,21 @@ export interface WatchedChild {
   stop(): Promise<void>;
 }
 
-/** Starts `node --expose-gc --max-semi-space-size=1 --import gc-hook SCRIPT ARGS`. */
-export function startWatched(script: string, args: readonly string[]): WatchedChild {
+/**
+ * Starts `node --expose-gc --max-semi-space-size=1 --import gc-hook
+ * NODE_ARGS SCRIPT ARGS`.
+ */
+export function startWatched(
+  script: string,
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): WatchedChild {
   const hook = pathToFileURL(join(here, 'gc-hook.js')).href;
   // A small young generation: V8 otherwise keeps the semispaces a flood
   // grew (tens of MiB) for a while, which hides whether tsqom itself let go.
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--max-semi-space-size=1', '--import', hook, script, ...args],
+    ['--expose-gc', '--max-semi-space-size=1', '--import', hook, ...nodeArgs, script, ...args],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
     },
