@@ -38,6 +38,10 @@ import { vdevShmemDoorbellName } from '../../../src/hw/misc/vdev-shmem-doorbell.
 import { shmEntries } from '../../helpers/vdev-shmem/guest.js';
 
 const P = `h${process.pid}`;
+const lockHolderScript = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../helpers/hostile/lock-holder.js',
+);
 const holderScript = join(
   dirname(fileURLToPath(import.meta.url)),
   '../../helpers/vdev-shmem/holder.js',
@@ -195,6 +199,46 @@ test.serial(
     b.detach();
     a.detach();
     t.is(readdirSync('/proc/self/fd').length, fdsBefore, 'no descriptor left behind');
+  },
+);
+
+test.serial(
+  'a killed client while another process holds the lock: reclaimed once it lets go',
+  async (t) => {
+    const name = `${P}klock`;
+    const a = attach(name);
+    t.teardown(() => a.detach());
+    const h = await startHolder('client', name, 1);
+    const locker = spawn(process.execPath, [lockHolderScript, name], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    t.teardown(() => {
+      locker.kill('SIGKILL');
+    });
+    let out = '';
+    locker.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const say = async (cmd: string, answer: string): Promise<void> => {
+      locker.stdin!.write(`${cmd}\n`);
+      const deadline = Date.now() + 5000;
+      while (!out.includes(answer) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+    };
+    await say('lock', 'locked');
+    let events = 0;
+    a.onEvent = () => events++;
+    const cpu0 = process.cpuUsage();
+    await kill(h);
+    await new Promise((r) => setTimeout(r, 300));
+    const cpu = process.cpuUsage(cpu0);
+    t.is(word(a, H.ACTIVE), 0b11, 'nothing changes while the lock is held');
+    // Waiting for the lock is a timer, not a loop of reconnects and sweeps.
+    t.true(cpu.user + cpu.system < 150_000, `${cpu.user + cpu.system} us of CPU in 300 ms`);
+    await say('unlock', 'unlocked');
+    const t0 = Date.now();
+    while (Date.now() - t0 < 2000 && (word(a, H.ACTIVE) !== 0b1 || events < 1))
+      await new Promise((r) => setTimeout(r, 5));
+    t.is(word(a, H.ACTIVE), 0b1, 'reclaimed once the lock is free');
+    t.true(events >= 1);
   },
 );
 
