@@ -16,7 +16,7 @@ namespace tsqom {
 namespace {
 
 // Bumped whenever the surface seen by src/native/index.ts changes.
-constexpr int kAbiVersion = 4;
+constexpr int kAbiVersion = 5;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kAbiVersion); }
 

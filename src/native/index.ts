@@ -414,7 +414,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 function findPackageRoot(from: string): string {
   let dir = from;
