@@ -483,6 +483,16 @@ export class HostOs {
     return this.addon.eventfdWrite(fd, value);
   }
 
+  // --- process descriptors -------------------------------------------------
+
+  /**
+   * `pidfd_open(2)`: a descriptor for process `pid` that polls readable
+   * once it has exited (Linux 5.3+; ENOSYS before). Close-on-exec.
+   */
+  pidfdOpen(pid: number): number {
+    return this.addon.pidfdOpen(pid);
+  }
+
   // --- unix sockets --------------------------------------------------------
 
   /** `socket(2)`; include SOCK_CLOEXEC and SOCK_NONBLOCK in `type` for event-loop use. */

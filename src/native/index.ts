@@ -385,6 +385,8 @@ export interface NativeAddon {
   eventfdRead(fd: number): bigint | null;
   /** Adds to an eventfd counter; false on EAGAIN (the counter would overflow). */
   eventfdWrite(fd: number, value: bigint): boolean;
+  /** `pidfd_open(2)` (close-on-exec); throws ENOSYS where the kernel lacks it. */
+  pidfdOpen(pid: number): number;
 
   /** `socket(2)`. */
   socket(domain: number, type: number, protocol: number): number;

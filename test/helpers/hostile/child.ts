@@ -45,9 +45,15 @@ export interface WatchedChild {
   stop(): Promise<void>;
 }
 
-/** Starts `node SCRIPT ARGS` with pipes. */
-export function startWatched(script: string, args: readonly string[]): WatchedChild {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Starts `node NODE_ARGS SCRIPT ARGS` with pipes. */
+export function startWatched(
+  script: string,
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): WatchedChild {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     err += d;
