@@ -28,6 +28,7 @@ import { memoryRegionGetRamBlock } from '../system/physmem.js';
 import { HostMemoryBackend, hostMemoryBackendGetMemory } from '../backends/hostmem.js';
 import { TYPE_DEVICE, DeviceClass, qdevWithEventEmitter } from '../hw/core/qdev.js';
 import { TYPE_NONE_MACHINE, qdevGetMachineState } from '../hw/core/machine.js';
+import { sysbusGetDefault } from '../hw/core/sysbus.js';
 import {
   qemuDeviceOpts,
   qmpDeviceAdd,
@@ -477,7 +478,10 @@ export function registerMachineInfoCommands(
     params: '',
     help: 'show device tree',
     // tsqom's devices sit on no bus, so the system bus is empty.
-    handler: (_a, out) => out.print('bus: main-system-bus\n  type System\n'),
+    handler: (_a, out) => {
+      const bus = sysbusGetDefault();
+      out.print(`bus: ${bus.name}\n  type ${bus.typeName}\n`);
+    },
   });
   info.register({
     name: 'ramblock',
