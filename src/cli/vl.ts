@@ -34,14 +34,14 @@ import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QomError, TsqomError } from '../util/error.js';
-import type { JsonObject } from '../qobject/qobject.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import {
   userCreatableCleanup,
   userCreatableTypesHelp,
   typeClassPropertiesHelp,
 } from '../qom/object_interfaces.js';
 import { QemuOptsError, QemuOptsList, qemuOptGet, isHelpOption } from '../util/qemu-option.js';
-import { OBJECT_OPTIONS, objectAdd } from '../monitor/qom-qmp-cmds.js';
+import { OBJECT_OPTIONS, objectAdd, parseObjectOptions } from '../monitor/qom-qmp-cmds.js';
 import {
   parseQmpAddress,
   QmpServer,
@@ -56,7 +56,7 @@ import {
 } from '../monitor/machine-info-cmds.js';
 import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
 import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
-import { jsonParseMessages } from '../qobject/json-parser.js';
+import { qobjectFromJson } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
@@ -312,17 +312,22 @@ export class TsqomInstance {
   }
 }
 
-/** The JSON form of an option (`-object '{...}'`, `-device '{...}'`). */
+/**
+ * The JSON form of an option (`-object '{...}'`, `-device '{...}'`), read as
+ * QEMU's qobject_from_json reads it: exactly one value, so trailing text
+ * other than white space is `Expecting at most one JSON value`.
+ */
 function parseJsonOption(arg: string, where: string): JsonObject {
-  const parsed = jsonParseMessages(arg);
-  const first = parsed[0];
-  if (!first || first.error || parsed.length !== 1) {
-    throw new VlError(first?.error?.message ?? 'JSON parse error, premature EOI', where);
+  let value: JsonValue;
+  try {
+    value = qobjectFromJson(arg);
+  } catch (e) {
+    throw located(where, e);
   }
-  if (first.value === null || typeof first.value !== 'object' || Array.isArray(first.value)) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new VlError("Invalid parameter type for 'null', expected: object", where);
   }
-  return first.value as JsonObject;
+  return value;
 }
 
 /**
@@ -353,7 +358,13 @@ function parseObjectOption(
   io: VlIo,
   where: string,
 ): JsonObject | 'help-done' {
-  if (arg.startsWith('{')) return parseJsonOption(arg, where);
+  if (arg.startsWith('{')) {
+    const json = parseJsonOption(arg, where);
+    // QEMU visits ObjectOptions while it reads the option, so a bad member
+    // is reported with the option's location; creation comes later.
+    parseObjectOptions(json);
+    return json;
+  }
   const opts = list.parse(arg);
   for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
   const type = qemuOptGet(opts, 'qom-type');

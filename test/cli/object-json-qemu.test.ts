@@ -1,0 +1,86 @@
+/**
+ * `-object` and `-device` in JSON form with bad input, against QEMU 7.2:
+ * the same exit status and the same text, option location included, and
+ * trailing text after the JSON value refused as QEMU refuses it.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { commandFor, type Launchee } from '../helpers/cli/launch.js';
+
+const BASE = ['-machine', 'none', '-display', 'none', '-nodefaults', '-S'];
+
+/** Runs for up to `ms`; a process still running then has accepted its options. */
+function run(
+  who: Launchee,
+  args: readonly string[],
+  ms = 5000,
+): Promise<{ code: number | null; stderr: string; running: boolean }> {
+  const [cmd, argv] = commandFor(who, [...BASE, ...args]);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => {
+    let running = false;
+    const timer = setTimeout(() => {
+      running = true;
+      child.kill('SIGKILL');
+    }, ms);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'), running });
+    });
+  });
+}
+
+const RAM = '"qom-type":"memory-backend-ram","id":"m"';
+
+const bad: string[][] = [
+  ['-object', `{${RAM},"size":1048576} x`],
+  ['-object', `{${RAM},"size":1048576}}`],
+  ['-object', `{${RAM},"size":1048576}{}`],
+  ['-object', `{${RAM},"size":1048576} 1`],
+  ['-object', `{${RAM},"size":1048576} "`],
+  ['-object', `{${RAM},"size":1048576} [`],
+  ['-object', `{'qom-type':'memory-backend-ram','id':'m','size':1} x`],
+  ['-object', `{${RAM}`],
+  ['-object', '{'],
+  ['-object', '{"a":1'],
+  ['-object', `{${RAM},"size":1,"size":2}`],
+  ['-object', '{}'],
+  ['-object', '{"id":"m"}'],
+  ['-object', '{"qom-type":"nosuch","id":"m"}'],
+  ['-object', '{"qom-type":1,"id":"m"}'],
+  ['-object', `{${RAM}}`],
+  ['-object', `{${RAM},"size":"x"}`],
+  ['-object', `{${RAM},"size":1.5}`],
+  ['-object', `{${RAM},"size":1048576,"bogus":1}`],
+  ['-object', `{${RAM},"size":1048576,"prealloc":"on"}`],
+  ['-object', '{"qom-type":"thread-context","id":"m","bogus":1}'],
+  // Checked when the object is created, after parsing: no location.
+  ['-object', '{"qom-type":"memory-backend-ram","id":"1m","size":1}'],
+  ['-device', '{"driver":"nosuch"} x'],
+  ['-device', '{"driver":"nosuch"'],
+  ['-device', '{"driver":"nosuch"}'],
+];
+
+test('bad JSON options fail with QEMU 7.2 text and location', async (t) => {
+  const results = await Promise.all(
+    bad.map(async (args) => {
+      const [q, s] = await Promise.all([run('qemu', args), run('tsqom', args)]);
+      return { args, q, s };
+    }),
+  );
+  for (const { args, q, s } of results) {
+    t.is(q.code, 1, `QEMU: ${args.join(' ')}`);
+    t.is(s.code, q.code, args.join(' '));
+    t.is(s.stderr, q.stderr, args.join(' '));
+  }
+});
+
+test('white space after the JSON value is accepted, as in QEMU 7.2', async (t) => {
+  const args = ['-object', `{${RAM},"size":1048576} \n\t`];
+  const [q, s] = await Promise.all([run('qemu', args, 2500), run('tsqom', args, 4000)]);
+  t.true(q.running, q.stderr);
+  t.true(s.running, s.stderr);
+  t.is(s.stderr, q.stderr);
+});
