@@ -72,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdWatcher(env, exports);
   InitGuarded(env, exports);
   InitFsAt(env, exports);
+  InitThread(env, exports);
   return exports;
 }
 
