@@ -371,6 +371,13 @@ export function qemuRamAllocFromFd(
     );
   }
   if (fileSize !== 0n && fileSize < off + maxSize && !opts.grow) {
+    // QEMU 7.2 has no offset and its own text; with an offset (QEMU 8's
+    // property) the text is QEMU 8's.
+    if (off === 0n) {
+      throw new QomError(
+        `backing store size 0x${hex(fileSize)} does not match 'size' option 0x${hex(maxSize)}`,
+      );
+    }
     throw new QomError(
       `${memoryRegionName(mr)} backing store size 0x${hex(fileSize)} is too small for 'size' option ` +
         `0x${hex(maxSize)} plus 'offset' option 0x${hex(off)}`,

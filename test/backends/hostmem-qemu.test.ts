@@ -186,6 +186,17 @@ const SCENARIOS: [string, Step[]][] = [
       add({ 'qom-type': MEMFD, id: 'd1', size: 2n ** 63n }),
       add({ 'qom-type': MEMFD, id: 'd1', size: MiB, share: false, seal: false }),
       del('d1'),
+      // A memfd is sized to the unaligned size, the block to whole pages.
+      add({ 'qom-type': MEMFD, id: 'd2', size: 1000 }),
+      add({ 'qom-type': MEMFD, id: 'd2', size: 5000 }),
+    ],
+  ],
+  [
+    'file backend shorter than size',
+    [
+      add({ 'qom-type': FILE, id: 'f2', size: 2 * MiB, 'mem-path': small, readonly: true }),
+      add({ 'qom-type': FILE, id: 'f2', size: 2 * MiB, 'mem-path': small, share: true }),
+      add({ 'qom-type': FILE, id: 'f2', size: 2 * MiB, 'mem-path': small }),
     ],
   ],
 ];

@@ -4,33 +4,7 @@
  * trailing text after the JSON value refused as QEMU refuses it.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { commandFor, type Launchee } from '../helpers/cli/launch.js';
-
-const BASE = ['-machine', 'none', '-display', 'none', '-nodefaults', '-S'];
-
-/** Runs for up to `ms`; a process still running then has accepted its options. */
-function run(
-  who: Launchee,
-  args: readonly string[],
-  ms = 5000,
-): Promise<{ code: number | null; stderr: string; running: boolean }> {
-  const [cmd, argv] = commandFor(who, [...BASE, ...args]);
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => {
-    let running = false;
-    const timer = setTimeout(() => {
-      running = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr: stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'), running });
-    });
-  });
-}
+import { runBriefly as run } from '../helpers/cli/differential.js';
 
 const RAM = '"qom-type":"memory-backend-ram","id":"m"';
 

@@ -3,7 +3,8 @@
  * both launched as QEMU's Python `QEMUMachine` does, and returns what each
  * answered, so a test can compare them.
  */
-import { launchLikeQemuMachine, type Launchee, type Launched } from './launch.js';
+import { spawn } from 'node:child_process';
+import { commandFor, launchLikeQemuMachine, type Launchee, type Launched } from './launch.js';
 import type { QmpClient } from '../qemu/qmp-client.js';
 import type { JsonObject } from '../../../src/qobject/qobject.js';
 
@@ -46,4 +47,44 @@ export async function replies(
     out.push(await qmp.executeRaw(execute, args));
   }
   return out;
+}
+
+/** How a brief run ended. */
+export interface BriefRun {
+  /** Exit status (null when killed). */
+  code: number | null;
+  /** stderr, with QEMU's program name replaced by tsqom's. */
+  stderr: string;
+  /** Still running after the time allowed: the options were accepted. */
+  running: boolean;
+}
+
+/**
+ * Runs `who` with `-machine none -display none -nodefaults -S` and `args`
+ * for up to `ms`, then kills it.
+ */
+export function runBriefly(who: Launchee, args: readonly string[], ms = 5000): Promise<BriefRun> {
+  const [cmd, argv] = commandFor(who, [
+    '-machine',
+    'none',
+    '-display',
+    'none',
+    '-nodefaults',
+    '-S',
+    ...args,
+  ]);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => {
+    let running = false;
+    const timer = setTimeout(() => {
+      running = true;
+      child.kill('SIGKILL');
+    }, ms);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'), running });
+    });
+  });
 }
