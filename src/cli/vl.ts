@@ -105,8 +105,8 @@ import {
 } from '../monitor/qtest.js';
 import { addressSpaceIo, addressSpaceMemory, memoryMapInit } from '../system/memory.js';
 import { addressSpaceRead, addressSpaceWrite } from '../system/physmem.js';
-import { machineIrqListen } from '../system/irq.js';
-import { objectResolvePath } from '../qom/object.js';
+import { machineIrqListen, machineIrqSet } from '../system/irq.js';
+import { QomObject, objectResolvePath } from '../qom/object.js';
 import { qemuDeviceOpts, qdevDeviceAdd, qdevDeviceAddFromQdict } from '../hw/core/qdev-monitor.js';
 import {
   qdevGetPeripheral,
@@ -923,18 +923,23 @@ export async function qemuInit(
         warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
       }
     }
-    let qtestLogFd: number | undefined;
-    if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+    // QEMU 7.2 logs the qtest protocol to stderr unless -qtest-log names a
+    // file, or `none`.
+    let qtestLog: ((text: string) => void) | undefined = (text) => io.err(text);
+    if (plan.qtestLog === 'none') {
+      qtestLog = undefined;
+    } else if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+      qtestLog = undefined;
       try {
-        qtestLogFd = openSync(plan.qtestLog, 'w');
-        const fd = qtestLogFd;
+        const fd = openSync(plan.qtestLog, 'w+');
         extraClose.push(() => closeSync(fd));
+        qtestLog = (text) => void writeSync(fd, text);
       } catch {
         // QEMU carries on without the log when the file cannot be opened.
       }
     }
     for (const q of plan.qtest) {
-      const server = qtestServer(qtestLogFd);
+      const server = qtestServer(qtestLog);
       instance.qtest.push(server);
       try {
         await server.listen(q.spec);
@@ -1055,7 +1060,7 @@ export async function qemuInit(
  * `irq_intercept_in PATH` accepts any QOM path (the `none` machine has no
  * interrupt controller) and then reports every machine interrupt line.
  */
-function qtestServer(logFd?: number): QtestServer {
+function qtestServer(log?: (text: string) => void): QtestServer {
   let unlisten: (() => void) | undefined;
   const target: QtestTarget = {
     read: (addr, len) => addressSpaceRead(addressSpaceMemory(), addr, len).data,
@@ -1075,11 +1080,21 @@ function qtestServer(logFd?: number): QtestServer {
     interceptIrq: () => {
       unlisten ??= machineIrqListen((line, level) => server.setIrq(line, level));
     },
+    // The machine's interrupt lines are the only GPIO inputs tsqom has: they
+    // are the unnamed inputs of `/machine`, the object `irq_intercept_in`
+    // watches. QEMU 7.2 aborts (or reads stray memory) for an object that is
+    // not a device or an input it lacks; tsqom answers FAIL.
+    setIrqIn: (dev, name, n, level) => {
+      if (dev !== qdevGetMachineState() || name !== undefined || n < 0) {
+        const o = dev instanceof QomObject ? dev : null;
+        throw new Error(
+          `no GPIO input ${name ?? 'unnamed-gpio-in'}[${n}] on ${o?.canonicalPath() ?? 'this object'}`,
+        );
+      }
+      machineIrqSet(n, level);
+    },
   };
-  const server = new QtestServer(
-    target,
-    logFd === undefined ? {} : { log: (text) => void writeSync(logFd, text) },
-  );
+  const server = new QtestServer(target, log === undefined ? {} : { log });
   server.on('closed', () => {
     unlisten?.();
     unlisten = undefined;

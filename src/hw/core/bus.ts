@@ -4,13 +4,7 @@
  * `hotplug-handler` link.
  * @module
  */
-import {
-  QomObject,
-  QomType,
-  TYPE_OBJECT,
-  objectPropertyAllowSetLink,
-  type ObjectClass,
-} from '../../qom/index.js';
+import { QomObject, QomType, TYPE_OBJECT, objectPropertyAllowSetLink } from '../../qom/index.js';
 import { TYPE_HOTPLUG_HANDLER } from './hotplug.js';
 
 /** QEMU's TYPE_BUS. */
