@@ -222,6 +222,9 @@ function taskCpuList(pid: number, tid: number): string {
   return m ? m[1] : '';
 }
 
+/** The highest CPU this process may run on (the last of Cpus_allowed_list). */
+const LAST_CPU = Number(/(\d+)$/.exec(taskCpuList(process.pid, process.pid))![1]);
+
 test.serial(
   'thread-context: a real thread whose affinity follows cpu-affinity and node-affinity',
   async (t) => {
@@ -234,7 +237,7 @@ test.serial(
       get('tcn', 'cpu-affinity'),
       get('tca', 'node-affinity'),
       set('tca', 'cpu-affinity', [4000]),
-      set('tca', 'cpu-affinity', [1]),
+      set('tca', 'cpu-affinity', [LAST_CPU]),
       get('tca', 'cpu-affinity'),
       set('tca', 'node-affinity', [0]),
       get('tca', 'cpu-affinity'),
@@ -261,8 +264,12 @@ test.serial(
       t.true(tid > 0 && tid < 2 ** 32, `${pid}: ${tid}`);
       t.not(tid, pid);
       t.is(taskCpuList(pid, tid), '0');
-      await c.cmd('qom-set', { path: '/objects/tca', property: 'cpu-affinity', value: [1] });
-      t.is(taskCpuList(pid, tid), '1');
+      await c.cmd('qom-set', {
+        path: '/objects/tca',
+        property: 'cpu-affinity',
+        value: [LAST_CPU],
+      });
+      t.is(taskCpuList(pid, tid), String(LAST_CPU));
       await c.cmd('object-del', { id: 'tca' });
       await c.cmd('object-del', { id: 'tcn' });
       t.false(existsSync(`/proc/${pid}/task/${tid}`), 'the context thread ends with its object');
