@@ -73,6 +73,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitGuarded(env, exports);
   InitFsAt(env, exports);
   InitMemory(env, exports);
+  InitThread(env, exports);
   return exports;
 }
 

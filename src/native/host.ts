@@ -372,6 +372,32 @@ export class HostOs {
     );
   }
 
+  // --- threads and CPU affinity -------------------------------------------
+
+  /**
+   * Starts a context thread (a real OS thread that waits until
+   * {@link HostOs.contextThreadStop}) and returns its tid, so its affinity
+   * can be set and read like any thread's.
+   */
+  contextThreadCreate(): number {
+    return this.addon.contextThreadCreate();
+  }
+
+  /** Stops and joins a context thread made by {@link HostOs.contextThreadCreate}. */
+  contextThreadStop(tid: number): void {
+    this.addon.contextThreadStop(tid);
+  }
+
+  /** `sched_setaffinity(2)`: runs thread `tid` on `cpus` only (errno as the kernel gives it). */
+  schedSetaffinity(tid: number, cpus: readonly number[]): void {
+    this.addon.schedSetaffinity(tid, cpus);
+  }
+
+  /** `sched_getaffinity(2)`: the CPUs thread `tid` may run on. */
+  schedGetaffinity(tid: number): number[] {
+    return this.addon.schedGetaffinity(tid);
+  }
+
   // --- atomics and futexes on shared memory -------------------------------
 
   /** Sequentially consistent 32-bit load (offset 4-byte aligned). */

@@ -318,6 +318,18 @@ export interface NativeAddon {
     cpus?: readonly number[] | null,
   ): Promise<void>;
 
+  /**
+   * Starts a context thread: a real thread that only waits until
+   * {@link NativeAddon.contextThreadStop}. Returns its tid.
+   */
+  contextThreadCreate(): number;
+  /** Stops and joins the context thread `tid` (ESRCH if there is none). */
+  contextThreadStop(tid: number): void;
+  /** `sched_setaffinity(tid, mask of cpus)` (tid 0: the calling thread). */
+  schedSetaffinity(tid: number, cpus: readonly number[]): void;
+  /** `sched_getaffinity(tid)`: the CPUs in the mask, ascending. */
+  schedGetaffinity(tid: number): number[];
+
   /** Sequentially consistent 32-bit load at a 4-byte-aligned offset. */
   atomicLoad32(mapping: NativeMapping, offset: number): number;
   /** Sequentially consistent 32-bit store. */
