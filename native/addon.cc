@@ -16,7 +16,7 @@ namespace tsqom {
 namespace {
 
 // Bumped whenever the surface seen by src/native/index.ts changes.
-constexpr int kAbiVersion = 5;
+constexpr int kAbiVersion = 6;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kAbiVersion); }
 
@@ -72,6 +72,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdWatcher(env, exports);
   InitGuarded(env, exports);
   InitFsAt(env, exports);
+  InitMemory(env, exports);
+  InitThread(env, exports);
   return exports;
 }
 

@@ -41,14 +41,14 @@ import {
   setErrorReportSink,
   warnReport,
 } from '../util/error-report.js';
-import type { JsonObject } from '../qobject/qobject.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import {
   userCreatableCleanup,
   userCreatableTypesHelp,
   typeClassPropertiesHelp,
 } from '../qom/object_interfaces.js';
 import { QemuOptsError, QemuOptsList, qemuOptGet, isHelpOption } from '../util/qemu-option.js';
-import { OBJECT_OPTIONS, objectAdd } from '../monitor/qom-qmp-cmds.js';
+import { OBJECT_OPTIONS, objectAdd, parseObjectOptions } from '../monitor/qom-qmp-cmds.js';
 import {
   parseQmpAddress,
   QmpServer,
@@ -63,7 +63,7 @@ import {
 } from '../monitor/machine-info-cmds.js';
 import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
 import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
-import { jsonParseMessages } from '../qobject/json-parser.js';
+import { qobjectFromJson } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
@@ -112,8 +112,8 @@ import {
 } from '../monitor/qtest.js';
 import { addressSpaceIo, addressSpaceMemory, memoryMapInit } from '../system/memory.js';
 import { addressSpaceRead, addressSpaceWrite } from '../system/physmem.js';
-import { machineIrqListen } from '../system/irq.js';
-import { objectResolvePath } from '../qom/object.js';
+import { machineIrqListen, machineIrqSet } from '../system/irq.js';
+import { QomObject, objectResolvePath } from '../qom/object.js';
 import { qemuDeviceOpts, qdevDeviceAdd, qdevDeviceAddFromQdict } from '../hw/core/qdev-monitor.js';
 import {
   MachineInitPhase,
@@ -370,17 +370,22 @@ export class TsqomInstance {
   }
 }
 
-/** The JSON form of an option (`-object '{...}'`, `-device '{...}'`). */
+/**
+ * The JSON form of an option (`-object '{...}'`, `-device '{...}'`), read as
+ * QEMU's qobject_from_json reads it: exactly one value, so trailing text
+ * other than white space is `Expecting at most one JSON value`.
+ */
 function parseJsonOption(arg: string, where: string): JsonObject {
-  const parsed = jsonParseMessages(arg);
-  const first = parsed[0];
-  if (!first || first.error || parsed.length !== 1) {
-    throw new VlError(first?.error?.message ?? 'JSON parse error, premature EOI', where);
+  let value: JsonValue;
+  try {
+    value = qobjectFromJson(arg);
+  } catch (e) {
+    throw located(where, e);
   }
-  if (first.value === null || typeof first.value !== 'object' || Array.isArray(first.value)) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new VlError("Invalid parameter type for 'null', expected: object", where);
   }
-  return first.value as JsonObject;
+  return value;
 }
 
 /**
@@ -411,7 +416,13 @@ function parseObjectOption(
   io: VlIo,
   where: string,
 ): JsonObject | 'help-done' {
-  if (arg.startsWith('{')) return parseJsonOption(arg, where);
+  if (arg.startsWith('{')) {
+    const json = parseJsonOption(arg, where);
+    // QEMU visits ObjectOptions while it reads the option, so a bad member
+    // is reported with the option's location; creation comes later.
+    parseObjectOptions(json);
+    return json;
+  }
   const opts = list.parse(arg);
   for (const w of opts.warnings) warn(where, w);
   const type = qemuOptGet(opts, 'qom-type');
@@ -1016,18 +1027,23 @@ export async function qemuInit(
     qdevPropClearGlobals();
     for (const g of plan.globals) qdevPropRegisterGlobal(g);
     phaseReach(MachineInitPhase.AccelCreated);
-    let qtestLogFd: number | undefined;
-    if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+    // QEMU 7.2 logs the qtest protocol to stderr unless -qtest-log names a
+    // file, or `none`.
+    let qtestLog: ((text: string) => void) | undefined = (text) => io.err(text);
+    if (plan.qtestLog === 'none') {
+      qtestLog = undefined;
+    } else if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+      qtestLog = undefined;
       try {
-        qtestLogFd = openSync(plan.qtestLog, 'w');
-        const fd = qtestLogFd;
+        const fd = openSync(plan.qtestLog, 'w+');
         extraClose.push(() => closeSync(fd));
+        qtestLog = (text) => void writeSync(fd, text);
       } catch {
         // QEMU carries on without the log when the file cannot be opened.
       }
     }
     for (const q of plan.qtest) {
-      const server = qtestServer(qtestLogFd);
+      const server = qtestServer(qtestLog);
       instance.qtest.push(server);
       try {
         await server.listen(q.spec);
@@ -1182,7 +1198,7 @@ export async function qemuInit(
  * `irq_intercept_in PATH` accepts any QOM path (the `none` machine has no
  * interrupt controller) and then reports every machine interrupt line.
  */
-function qtestServer(logFd?: number): QtestServer {
+function qtestServer(log?: (text: string) => void): QtestServer {
   let unlisten: (() => void) | undefined;
   const target: QtestTarget = {
     read: (addr, len) => addressSpaceRead(addressSpaceMemory(), addr, len).data,
@@ -1202,11 +1218,21 @@ function qtestServer(logFd?: number): QtestServer {
     interceptIrq: () => {
       unlisten ??= machineIrqListen((line, level) => server.setIrq(line, level));
     },
+    // The machine's interrupt lines are the only GPIO inputs tsqom has: they
+    // are the unnamed inputs of `/machine`, the object `irq_intercept_in`
+    // watches. QEMU 7.2 aborts (or reads stray memory) for an object that is
+    // not a device or an input it lacks; tsqom answers FAIL.
+    setIrqIn: (dev, name, n, level) => {
+      if (dev !== qdevGetMachineState() || name !== undefined || n < 0) {
+        const o = dev instanceof QomObject ? dev : null;
+        throw new Error(
+          `no GPIO input ${name ?? 'unnamed-gpio-in'}[${n}] on ${o?.canonicalPath() ?? 'this object'}`,
+        );
+      }
+      machineIrqSet(n, level);
+    },
   };
-  const server = new QtestServer(
-    target,
-    logFd === undefined ? {} : { log: (text) => void writeSync(logFd, text) },
-  );
+  const server = new QtestServer(target, log === undefined ? {} : { log });
   server.on('closed', () => {
     unlisten?.();
     unlisten = undefined;

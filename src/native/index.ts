@@ -192,6 +192,14 @@ export interface NativeAddon {
   getPageSize(): number;
   /** `sysconf(3)`. */
   sysconf(name: number): number;
+  /**
+   * `malloc_trim(3)`: hands the C allocator's free memory back to the OS,
+   * keeping `pad` bytes (default 0) at the top of the heap; true when
+   * something was released (always false without glibc).
+   */
+  mallocTrim(pad?: number): boolean;
+  /** V8's low-memory notification: a full, compacting collection, now. */
+  lowMemoryNotification(): void;
   /** The CPUs a process (0: this one) may run on (`sched_getaffinity(2)`). */
   schedGetaffinity(pid?: number): number[];
 
@@ -312,6 +320,18 @@ export interface NativeAddon {
     cpus?: readonly number[] | null,
   ): Promise<void>;
 
+  /**
+   * Starts a context thread: a real thread that only waits until
+   * {@link NativeAddon.contextThreadStop}. Returns its tid.
+   */
+  contextThreadCreate(): number;
+  /** Stops and joins the context thread `tid` (ESRCH if there is none). */
+  contextThreadStop(tid: number): void;
+  /** `sched_setaffinity(tid, mask of cpus)` (tid 0: the calling thread). */
+  schedSetaffinity(tid: number, cpus: readonly number[]): void;
+  /** `sched_getaffinity(tid)`: the CPUs in the mask, ascending. */
+  schedGetaffinity(tid: number): number[];
+
   /** Sequentially consistent 32-bit load at a 4-byte-aligned offset. */
   atomicLoad32(mapping: NativeMapping, offset: number): number;
   /** Sequentially consistent 32-bit store. */
@@ -379,6 +399,8 @@ export interface NativeAddon {
   eventfdRead(fd: number): bigint | null;
   /** Adds to an eventfd counter; false on EAGAIN (the counter would overflow). */
   eventfdWrite(fd: number, value: bigint): boolean;
+  /** `pidfd_open(2)` (close-on-exec); throws ENOSYS where the kernel lacks it. */
+  pidfdOpen(pid: number): number;
 
   /** `socket(2)`. */
   socket(domain: number, type: number, protocol: number): number;
@@ -414,7 +436,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 function findPackageRoot(from: string): string {
   let dir = from;
