@@ -180,16 +180,17 @@ const reportFormat: ErrorReportFormat = { program: 'tsqom', timestamp: false, gu
  * Sends every report (the command line's and the library's) to `io.err`
  * in QEMU's layout, ending a progress bar's line first.
  */
-function installReportSink(io: VlIo): void {
+function installReportSink(io: VlIo): () => void {
   reportFormat.timestamp = false;
   reportFormat.guestName = false;
   delete reportFormat.name;
-  setErrorReportSink(
+  const prev = setErrorReportSink(
     formattingErrorReportSink((line) => {
       progressBarInterrupt();
       io.err(line);
     }, reportFormat),
   );
+  return () => void setErrorReportSink(prev);
 }
 
 /** A monitor on a chardev: `-mon`, or what `-qmp`/`-monitor` turned into. */
@@ -322,6 +323,9 @@ export class TsqomInstance {
   /** Whether {@link start} starts the VM (false with `-S`). */
   autostart = true;
 
+  /** @internal Runs last when the instance has stopped (the report sink goes back). */
+  afterStop: (() => void) | undefined;
+
   /** `-preconfig`: `x-exit-preconfig` finishes start-up (and starts the VM). */
   preconfig = false;
 
@@ -364,6 +368,7 @@ export class TsqomInstance {
         // for a while; a holder that never lets go sweeps our slot later.
         await vdevShmemSettle(SHUTDOWN_SETTLE_MS);
         for (const d of this.#cleanupDirs) rmSync(d, { recursive: true, force: true });
+        this.afterStop?.();
       }
     })();
     return this.#stopped;
@@ -930,7 +935,8 @@ export async function qemuInit(
     ? { cleanupDirs: extraCleanupDirs as readonly string[] }
     : (extraCleanupDirs as QemuInitOptions);
   const cleanupDirs = options.cleanupDirs ?? [];
-  installReportSink(io);
+  // Until the instance has stopped; then the embedder's sink is back.
+  const restoreReports = installReportSink(io);
   let plan: Plan | 'exit';
   try {
     plan = buildPlan(parseArgv(argv), io);
@@ -938,9 +944,13 @@ export async function qemuInit(
   } catch (e) {
     reportError(io, e);
     for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
+    restoreReports();
     return { instance: null, exitCode: 1 };
   }
-  if (plan === 'exit') return { instance: null, exitCode: 0 };
+  if (plan === 'exit') {
+    restoreReports();
+    return { instance: null, exitCode: 0 };
+  }
 
   let instance: TsqomInstance | undefined;
   const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
@@ -1022,6 +1032,7 @@ export async function qemuInit(
     for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
     phaseReach(MachineInitPhase.MachineCreated);
     instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
+    instance.afterStop = restoreReports;
     instance.autostart = plan.autostart;
     // -global: devices created from now on get the values.
     qdevPropClearGlobals();
@@ -1189,6 +1200,7 @@ export async function qemuInit(
       for (const c of extraClose) c();
       for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
     }
+    restoreReports();
     return { instance: null, exitCode: 1 };
   }
 }
