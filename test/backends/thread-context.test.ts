@@ -1,5 +1,6 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import {
   objectClassByName,
   objectNew,
@@ -95,6 +96,8 @@ test('thread-context: a real context thread, pinned and released', async (t) => 
 });
 
 test('thread-context: a mask the kernel refuses fails completion and leaves no thread', async (t) => {
+  // libuv starts its pool threads on first use: start them all before counting.
+  await Promise.all(Array.from({ length: 16 }, () => readFile('/proc/self/status')));
   const before = readdirSync('/proc/self/task').length;
   await t.throwsAsync(
     userCreatableAddType(TYPE_THREAD_CONTEXT, 'tcbad', { 'cpu-affinity': [4000] }),
