@@ -46,7 +46,12 @@ export {
   objectResolvePath,
   objectResolvePathType,
 } from './qom/object.js';
-export { QomType, type QomTypeOptions } from './qom/decorator.js';
+export {
+  QomInterface,
+  type QomInterfaceOptions,
+  QomType,
+  type QomTypeOptions,
+} from './qom/decorator.js';
 export { objectNewOwned, type Owned } from './qom/owned.js';
 export { containerGet } from './qom/container.js';
 export {

@@ -28,8 +28,10 @@ import {
   type AnyCtor,
   type ClassConstructor,
   type ClassType,
+  type InterfaceClass,
   type ObjectClass,
   type QomObject,
+  TYPE_INTERFACE,
   typeNameOfConstructor,
   typeRegister,
 } from './object.js';
@@ -144,6 +146,34 @@ export function QomType<C extends ObjectClass = never>(
       instanceType: ctor,
       classInit: own('classInit'),
       classBaseInit: own('classBaseInit'),
+    });
+  };
+}
+
+/** What `@QomInterface` takes. */
+export interface QomInterfaceOptions {
+  /** Interface type name. */
+  name: string;
+  /** The interface it extends; QEMU's `interface` by default. */
+  parent?: string;
+}
+
+/**
+ * Declares a QOM interface from its class struct: interfaces have no
+ * instances, so the decorated class is the interface's class (QEMU's
+ * `FooClass` of an `INTERFACE_CHECK` type), registered as a type whose
+ * parent is `interface` unless `opts.parent` names another interface.
+ * Types implement it by listing its name in `@QomType({ interfaces })`.
+ */
+export function QomInterface(
+  opts: QomInterfaceOptions,
+): <K extends ClassConstructor<InterfaceClass>>(ctor: K) => void {
+  return (ctor) => {
+    typeRegister({
+      name: opts.name,
+      parent: opts.parent ?? TYPE_INTERFACE,
+      abstract: true,
+      classType: ctor,
     });
   };
 }

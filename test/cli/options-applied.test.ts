@@ -6,7 +6,7 @@
  * with the type and property names swapped.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
@@ -54,6 +54,12 @@ interface Served {
   stop(): Promise<void>;
 }
 
+/** Processes still running, killed after the tests even when one failed half-way. */
+const live = new Set<ChildProcess>();
+test.after.always(() => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 async function serve(who: Launchee, args: readonly string[], wrap: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'tsqom-applied-'));
   const sock = join(dir, 'qmp.sock');
@@ -65,10 +71,16 @@ async function serve(who: Launchee, args: readonly string[], wrap: string[] = []
   ]);
   const all = [...wrap, cmd, ...argv];
   const child = spawn(all[0], all.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exit = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  const deadline = Date.now() + 10000;
+  const exit = new Promise<number | null>((resolve) =>
+    child.on('close', (c) => {
+      live.delete(child);
+      resolve(c);
+    }),
+  );
+  const deadline = Date.now() + 30000;
   while (!existsSync(sock)) {
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
@@ -77,7 +89,7 @@ async function serve(who: Launchee, args: readonly string[], wrap: string[] = []
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  const qmp = await QmpClient.connect(sock, 10000);
+  const qmp = await QmpClient.connect(sock, 30000);
   await qmp.negotiate();
   return {
     dir,
@@ -167,115 +179,137 @@ const globalCases: Array<{ qemu: string[]; tsqom: string[]; names: Array<[string
   },
 ];
 
-test('-global: a value a cold-plugged device refuses fails start-up with QEMU 7.2 text', async (t) => {
-  for (const c of globalCases) {
-    const [q, s] = await Promise.all([run('qemu', c.qemu), run('tsqom', c.tsqom)]);
-    t.is(q.code, 1, c.qemu.join(' '));
-    t.is(s.code, 1, c.tsqom.join(' '));
-    t.regex(q.stderr, /can't apply global/);
-    t.is(s.stderr, swap(q.stderr, c.names), c.tsqom.join(' '));
-  }
-});
-
-test('accepted as QEMU 7.2 accepts them: -global short forms, -preconfig, -overcommit', async (t) => {
-  const cases: string[][] = [
-    // The short form's driver may hold commas, its property dots and its value anything.
-    ['-global', 'a,b.c.d=1,2'],
-    ['-preconfig'],
-    ['-overcommit', 'mem-lock=off,cpu-pm=on'],
-  ];
-  const results = await Promise.all(
-    cases.map((args) => Promise.all([run('qemu', args, 3000), run('tsqom', args, 4000)])),
-  );
-  for (const [i, [q, s]] of results.entries()) {
-    t.true(q.running && s.running, cases[i].join(' '));
-    t.is(s.stderr, q.stderr, cases[i].join(' '));
-  }
-});
-
-test('-global: types that are not devices, and unknown ones, are warned about and not applied', async (t) => {
-  const args = [
-    '-global',
-    'nosuch.x=1',
-    '-global',
-    'memory-backend-ram.dump=off',
-    '-global',
-    'driver=machine,property=x,value=1',
-    '-object',
-    'memory-backend-ram,id=m,size=1M',
-  ];
-  const [q, s] = await Promise.all([serve('qemu', args), serve('tsqom', args)]);
-  try {
-    for (const p of [q, s]) {
-      t.is(await p.qmp.cmd('qom-get', { path: '/objects/m', property: 'dump' }), true, p.stderr());
+test.serial(
+  '-global: a value a cold-plugged device refuses fails start-up with QEMU 7.2 text',
+  async (t) => {
+    for (const c of globalCases) {
+      const [q, s] = await Promise.all([run('qemu', c.qemu), run('tsqom', c.tsqom)]);
+      t.is(q.code, 1, c.qemu.join(' '));
+      t.is(s.code, 1, c.tsqom.join(' '));
+      t.regex(q.stderr, /can't apply global/);
+      t.is(s.stderr, swap(q.stderr, c.names), c.tsqom.join(' '));
     }
-    t.regex(s.stderr(), /memory-backend-ram\.dump has invalid class name/);
-    t.is(s.stderr(), q.stderr());
-  } finally {
-    await Promise.all([q.stop(), s.stop()]);
-  }
-});
+  },
+);
 
-test('-global sets the default of cold- and hot-plugged devices; their own properties win', async (t) => {
-  // QEMU 7.2's nvme-subsys shows the same on the cold-plug side.
-  const q = await serve('qemu', [
-    '-global',
-    'nvme-subsys.nqn=foo',
-    '-device',
-    'nvme-subsys,id=a',
-    '-device',
-    'nvme-subsys,id=b,nqn=bar',
-  ]);
-  const s = await serve('tsqom', [
-    '-global',
-    'vdev-shmem.window-size=2M',
-    '-device',
-    'vdev-shmem,id=a,loc=0x10000000,intr=5',
-    '-device',
-    'vdev-shmem,id=b,loc=0x20000000,intr=6,window-size=4M',
-  ]);
-  try {
-    t.is(await q.qmp.cmd('qom-get', { path: '/machine/peripheral/a', property: 'nqn' }), 'foo');
-    t.is(await q.qmp.cmd('qom-get', { path: '/machine/peripheral/b', property: 'nqn' }), 'bar');
-    const get = (id: string): Promise<unknown> =>
-      s.qmp.cmd('qom-get', { path: `/machine/peripheral/${id}`, property: 'window-size' });
-    t.is(await get('a'), '2M');
-    t.is(await get('b'), '4M');
-    // device_add: QEMU 7.2 has no hot-pluggable bus-less device to compare with.
-    await s.qmp.cmd('device_add', {
-      driver: 'vdev-shmem',
-      id: 'c',
-      loc: '0x30000000',
-      intr: '7',
-    });
-    t.is(await get('c'), '2M');
-    t.is(s.stderr(), '');
-  } finally {
-    await Promise.all([q.stop(), s.stop()]);
-  }
-});
-
-test('-global that a hot-plugged device refuses is a warning, as in QEMU, and the device is added', async (t) => {
-  const s = await serve('tsqom', ['-global', 'vdev-shmem.bogus=1']);
-  try {
-    await s.qmp.cmd('device_add', {
-      driver: 'vdev-shmem',
-      id: 'c',
-      loc: '0x30000000',
-      intr: '7',
-    });
-    t.is(await s.qmp.cmd('qom-get', { path: '/machine/peripheral/c', property: 'realized' }), true);
-    // Inside a monitor command QEMU prints neither its name nor -msg prefixes.
-    t.is(
-      s.stderr(),
-      "warning: can't apply global vdev-shmem.bogus=1: Property 'vdev-shmem.bogus' not found\n",
+test.serial(
+  'accepted as QEMU 7.2 accepts them: -global short forms, -preconfig, -overcommit',
+  async (t) => {
+    const cases: string[][] = [
+      // The short form's driver may hold commas, its property dots and its value anything.
+      ['-global', 'a,b.c.d=1,2'],
+      ['-preconfig'],
+      ['-overcommit', 'mem-lock=off,cpu-pm=on'],
+    ];
+    const results = await Promise.all(
+      cases.map((args) => Promise.all([run('qemu', args, 3000), run('tsqom', args, 4000)])),
     );
-  } finally {
-    await s.stop();
-  }
-});
+    for (const [i, [q, s]] of results.entries()) {
+      t.true(q.running && s.running, cases[i].join(' '));
+      t.is(s.stderr, q.stderr, cases[i].join(' '));
+    }
+  },
+);
 
-test('-global: device-list-properties warns as QEMU 7.2 does', async (t) => {
+test.serial(
+  '-global: types that are not devices, and unknown ones, are warned about and not applied',
+  async (t) => {
+    const args = [
+      '-global',
+      'nosuch.x=1',
+      '-global',
+      'memory-backend-ram.dump=off',
+      '-global',
+      'driver=machine,property=x,value=1',
+      '-object',
+      'memory-backend-ram,id=m,size=1M',
+    ];
+    const [q, s] = await Promise.all([serve('qemu', args), serve('tsqom', args)]);
+    try {
+      for (const p of [q, s]) {
+        t.is(
+          await p.qmp.cmd('qom-get', { path: '/objects/m', property: 'dump' }),
+          true,
+          p.stderr(),
+        );
+      }
+      t.regex(s.stderr(), /memory-backend-ram\.dump has invalid class name/);
+      t.is(s.stderr(), q.stderr());
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
+    }
+  },
+);
+
+test.serial(
+  '-global sets the default of cold- and hot-plugged devices; their own properties win',
+  async (t) => {
+    // QEMU 7.2's nvme-subsys shows the same on the cold-plug side.
+    const q = await serve('qemu', [
+      '-global',
+      'nvme-subsys.nqn=foo',
+      '-device',
+      'nvme-subsys,id=a',
+      '-device',
+      'nvme-subsys,id=b,nqn=bar',
+    ]);
+    const s = await serve('tsqom', [
+      '-global',
+      'vdev-shmem.window-size=2M',
+      '-device',
+      'vdev-shmem,id=a,loc=0x10000000,intr=5',
+      '-device',
+      'vdev-shmem,id=b,loc=0x20000000,intr=6,window-size=4M',
+    ]);
+    try {
+      t.is(await q.qmp.cmd('qom-get', { path: '/machine/peripheral/a', property: 'nqn' }), 'foo');
+      t.is(await q.qmp.cmd('qom-get', { path: '/machine/peripheral/b', property: 'nqn' }), 'bar');
+      const get = (id: string): Promise<unknown> =>
+        s.qmp.cmd('qom-get', { path: `/machine/peripheral/${id}`, property: 'window-size' });
+      t.is(await get('a'), '2M');
+      t.is(await get('b'), '4M');
+      // device_add: QEMU 7.2 has no hot-pluggable bus-less device to compare with.
+      await s.qmp.cmd('device_add', {
+        driver: 'vdev-shmem',
+        id: 'c',
+        loc: '0x30000000',
+        intr: '7',
+      });
+      t.is(await get('c'), '2M');
+      t.is(s.stderr(), '');
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
+    }
+  },
+);
+
+test.serial(
+  '-global that a hot-plugged device refuses is a warning, as in QEMU, and the device is added',
+  async (t) => {
+    const s = await serve('tsqom', ['-global', 'vdev-shmem.bogus=1']);
+    try {
+      await s.qmp.cmd('device_add', {
+        driver: 'vdev-shmem',
+        id: 'c',
+        loc: '0x30000000',
+        intr: '7',
+      });
+      t.is(
+        await s.qmp.cmd('qom-get', { path: '/machine/peripheral/c', property: 'realized' }),
+        true,
+      );
+      // Inside a monitor command QEMU prints neither its name nor -msg prefixes.
+      t.is(
+        s.stderr(),
+        "warning: can't apply global vdev-shmem.bogus=1: Property 'vdev-shmem.bogus' not found\n",
+      );
+    } finally {
+      await s.stop();
+    }
+  },
+);
+
+test.serial('-global: device-list-properties warns as QEMU 7.2 does', async (t) => {
   const q = await serve('qemu', ['-global', 'nvme-subsys.bogus=1']);
   const s = await serve('tsqom', ['-global', 'vdev-shmem.bogus=1']);
   try {
@@ -299,7 +333,7 @@ function maskTimes(t: { true(v: boolean, m?: string): void }, text: string): str
   });
 }
 
-test('-msg timestamp and guest-name prefix reports as QEMU 7.2 does', async (t) => {
+test.serial('-msg timestamp and guest-name prefix reports as QEMU 7.2 does', async (t) => {
   const cases: string[][] = [
     ['-msg', 'timestamp=on', '-object', 'memory-backend-ram,id=m,size=bogus'],
     [
@@ -339,142 +373,157 @@ const memlockWrap = (limit: number): string[] => [
   '--bounding-set=-ipc_lock',
 ];
 
-test('-overcommit mem-lock=on: a refused mlockall fails start-up with QEMU 7.2 text', async (t) => {
-  for (const [limit, args] of [
-    [0, ['-overcommit', 'mem-lock=on']],
-    [65536, ['-overcommit', 'mem-lock=on']],
-    [0, ['-msg', 'timestamp=on', '-overcommit', 'mem-lock=on', '-device', 'bogus']],
-    // Option errors come first; the lock is taken after board initialization.
-    [0, ['-overcommit', 'mem-lock=on', '-object', 'memory-backend-ram,id=m,size=1M,bogus=1']],
-    [0, ['-overcommit', 'mem-lock=on', '-smp', '0']],
-  ] as const) {
-    const [q, s] = await Promise.all([
-      run('qemu', args, 4000, memlockWrap(limit)),
-      run('tsqom', args, 6000, memlockWrap(limit)),
-    ]);
-    t.is(q.code, 1, args.join(' '));
-    t.is(s.code, 1, args.join(' '));
-    t.is(maskTimes(t, s.stderr), maskTimes(t, q.stderr), `${limit} ${args.join(' ')}`);
-  }
-  // What start-up made is released: the QMP socket, the shared memory.
-  const dir = mkdtempSync(join(tmpdir(), 'tsqom-applied-lock-'));
-  try {
-    const shmBefore = new Set(readdirSync('/dev/shm'));
-    const r = await run(
-      'tsqom',
-      [
-        '-qmp',
-        `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
-        '-object',
-        'memory-backend-shm,id=m,size=4M',
-        '-overcommit',
-        'mem-lock=on',
-      ],
-      6000,
-      memlockWrap(0),
-    );
-    t.is(r.code, 1);
-    t.is(r.stderr, 'tsqom: mlockall: Operation not permitted\ntsqom: locking memory failed\n');
-    t.deepEqual(readdirSync(dir), []);
-    t.deepEqual(
-      readdirSync('/dev/shm').filter((n) => !shmBefore.has(n) && n.startsWith('tsqom')),
-      [],
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test.serial(
+  '-overcommit mem-lock=on: a refused mlockall fails start-up with QEMU 7.2 text',
+  async (t) => {
+    for (const [limit, args] of [
+      [0, ['-overcommit', 'mem-lock=on']],
+      [65536, ['-overcommit', 'mem-lock=on']],
+      [0, ['-msg', 'timestamp=on', '-overcommit', 'mem-lock=on', '-device', 'bogus']],
+      // Option errors come first; the lock is taken after board initialization.
+      [0, ['-overcommit', 'mem-lock=on', '-object', 'memory-backend-ram,id=m,size=1M,bogus=1']],
+      [0, ['-overcommit', 'mem-lock=on', '-smp', '0']],
+    ] as const) {
+      const [q, s] = await Promise.all([
+        run('qemu', args, 4000, memlockWrap(limit)),
+        run('tsqom', args, 6000, memlockWrap(limit)),
+      ]);
+      t.is(q.code, 1, args.join(' '));
+      t.is(s.code, 1, args.join(' '));
+      t.is(maskTimes(t, s.stderr), maskTimes(t, q.stderr), `${limit} ${args.join(' ')}`);
+    }
+    // What start-up made is released: the QMP socket, the shared memory.
+    const dir = mkdtempSync(join(tmpdir(), 'tsqom-applied-lock-'));
+    try {
+      const shmBefore = new Set(readdirSync('/dev/shm'));
+      const r = await run(
+        'tsqom',
+        [
+          '-qmp',
+          `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
+          '-object',
+          'memory-backend-shm,id=m,size=4M',
+          '-overcommit',
+          'mem-lock=on',
+        ],
+        6000,
+        memlockWrap(0),
+      );
+      t.is(r.code, 1);
+      t.is(r.stderr, 'tsqom: mlockall: Operation not permitted\ntsqom: locking memory failed\n');
+      t.deepEqual(readdirSync(dir), []);
+      t.deepEqual(
+        readdirSync('/dev/shm').filter((n) => !shmBefore.has(n) && n.startsWith('tsqom')),
+        [],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 function vmLck(pid: number): number {
   const m = /^VmLck:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : -1;
 }
 
-test('-overcommit mem-lock=on locks the process memory as QEMU 7.2 does; off does not', async (t) => {
-  const backend = ['-object', 'memory-backend-ram,id=m,size=16M'];
-  // A small translation buffer keeps QEMU's locked TCG region short.
-  const q = await serve('qemu', [
-    '-accel',
-    'tcg,tb-size=1',
-    '-overcommit',
-    'mem-lock=on',
-    ...backend,
-  ]);
-  const s = await serve('tsqom', ['-overcommit', 'mem-lock=on', ...backend]);
-  const off = await serve('tsqom', ['-overcommit', 'mem-lock=off', ...backend]);
-  try {
-    t.true(vmLck(q.pid) > 16 * 1024, `qemu VmLck ${vmLck(q.pid)}`);
-    t.true(vmLck(s.pid) > 16 * 1024, `tsqom VmLck ${vmLck(s.pid)}`);
-    t.is(vmLck(off.pid), 0);
-    t.is(s.stderr(), q.stderr());
-  } finally {
-    await Promise.all([q.stop(), s.stop(), off.stop()]);
-  }
-});
-
-test('-preconfig: the QMP transcript matches QEMU 7.2 (refused commands, x-exit-preconfig, run state)', async (t) => {
-  const args = ['-preconfig', '-m', '64', '-global', 'nosuch.x=1', '-vga', 'std'];
-  const [q, s] = await Promise.all([serve('qemu', args), serve('tsqom', args)]);
-  const script: Array<[string, Record<string, unknown>?]> = [
-    ['query-status'],
-    ['qom-list', { path: '/objects' }],
-    ['object-add', { 'qom-type': 'memory-backend-ram', id: 'm', size: 1048576 }],
-    ['query-memdev'],
-    ['cont'],
-    ['stop'],
-    ['device_add', { driver: 'x', id: 'd' }],
-    ['x-exit-preconfig', { bogus: 1 }],
-    ['x-exit-preconfig'],
-    ['query-status'],
-    // -m's backend exists once the board is initialized.
-    ['qom-get', { path: '/objects/ram', property: 'size' }],
-    ['x-exit-preconfig'],
-  ];
-  try {
-    const transcript = async (p: Served, stderrMarks: string[]): Promise<string[]> => {
-      const out: string[] = [];
-      for (const [cmd, a] of script) {
-        if (cmd === 'x-exit-preconfig') stderrMarks.push(p.stderr());
-        out.push(normalizeLine(await p.qmp.executeRaw(cmd, a as never)));
-        out.push(...p.qmp.events.splice(0).map((e) => String(e.event)));
-      }
-      return out;
-    };
-    const qm: string[] = [];
-    const sm: string[] = [];
-    const [qt, st] = await Promise.all([transcript(q, qm), transcript(s, sm)]);
-    t.deepEqual(st, qt);
-    t.true(st.includes('RESUME'));
-    // Nothing about the globals or -vga until the machine is created, then
-    // the warnings, without the program name (they happen in a command).
-    t.is(sm[0], '');
-    t.is(qm[0], '');
-    t.is(s.stderr(), q.stderr());
-    t.regex(s.stderr(), /^warning: global nosuch\.x has invalid class name\nwarning: A -vga/);
-  } finally {
-    await Promise.all([q.stop(), s.stop()]);
-  }
-});
-
-test('-preconfig: each command is allowed before x-exit-preconfig exactly when QEMU 7.2 allows it', async (t) => {
-  const [q, s] = await Promise.all([serve('qemu', ['-preconfig']), serve('tsqom', ['-preconfig'])]);
-  try {
-    const names = ((await s.qmp.cmd('query-commands')) as Array<{ name: string }>)
-      .map((c) => c.name)
-      .filter((n) => n !== 'quit' && n !== 'x-exit-preconfig');
-    t.true(names.length > 30);
-    const refused = (line: string): boolean =>
-      line.includes('is permitted only after machine initialization has completed');
-    for (const name of names) {
-      // Without arguments: a command that runs fails on them, or does nothing harmful.
-      const [a, b] = await Promise.all([q.qmp.executeRaw(name), s.qmp.executeRaw(name)]);
-      t.is(refused(b), refused(a), `${name}: qemu ${a} tsqom ${b}`);
-      if (refused(a)) t.is(b, a);
+test.serial(
+  '-overcommit mem-lock=on locks the process memory as QEMU 7.2 does; off does not',
+  async (t) => {
+    const backend = ['-object', 'memory-backend-ram,id=m,size=16M'];
+    // A small translation buffer keeps QEMU's locked TCG region short.
+    const q = await serve('qemu', [
+      '-accel',
+      'tcg,tb-size=1',
+      '-overcommit',
+      'mem-lock=on',
+      ...backend,
+    ]);
+    const s = await serve('tsqom', ['-overcommit', 'mem-lock=on', ...backend]);
+    const off = await serve('tsqom', ['-overcommit', 'mem-lock=off', ...backend]);
+    try {
+      t.true(vmLck(q.pid) > 16 * 1024, `qemu VmLck ${vmLck(q.pid)}`);
+      t.true(vmLck(s.pid) > 16 * 1024, `tsqom VmLck ${vmLck(s.pid)}`);
+      t.is(vmLck(off.pid), 0);
+      t.is(s.stderr(), q.stderr());
+    } finally {
+      await Promise.all([q.stop(), s.stop(), off.stop()]);
     }
-  } finally {
-    await Promise.all([q.stop(), s.stop()]);
-  }
-});
+  },
+);
+
+test.serial(
+  '-preconfig: the QMP transcript matches QEMU 7.2 (refused commands, x-exit-preconfig, run state)',
+  async (t) => {
+    const args = ['-preconfig', '-m', '64', '-global', 'nosuch.x=1', '-vga', 'std'];
+    const [q, s] = await Promise.all([serve('qemu', args), serve('tsqom', args)]);
+    const script: Array<[string, Record<string, unknown>?]> = [
+      ['query-status'],
+      ['qom-list', { path: '/objects' }],
+      ['object-add', { 'qom-type': 'memory-backend-ram', id: 'm', size: 1048576 }],
+      ['query-memdev'],
+      ['cont'],
+      ['stop'],
+      ['device_add', { driver: 'x', id: 'd' }],
+      ['x-exit-preconfig', { bogus: 1 }],
+      ['x-exit-preconfig'],
+      ['query-status'],
+      // -m's backend exists once the board is initialized.
+      ['qom-get', { path: '/objects/ram', property: 'size' }],
+      ['x-exit-preconfig'],
+    ];
+    try {
+      const transcript = async (p: Served, stderrMarks: string[]): Promise<string[]> => {
+        const out: string[] = [];
+        for (const [cmd, a] of script) {
+          if (cmd === 'x-exit-preconfig') stderrMarks.push(p.stderr());
+          out.push(normalizeLine(await p.qmp.executeRaw(cmd, a as never)));
+          out.push(...p.qmp.events.splice(0).map((e) => String(e.event)));
+        }
+        return out;
+      };
+      const qm: string[] = [];
+      const sm: string[] = [];
+      const [qt, st] = await Promise.all([transcript(q, qm), transcript(s, sm)]);
+      t.deepEqual(st, qt);
+      t.true(st.includes('RESUME'));
+      // Nothing about the globals or -vga until the machine is created, then
+      // the warnings, without the program name (they happen in a command).
+      t.is(sm[0], '');
+      t.is(qm[0], '');
+      t.is(s.stderr(), q.stderr());
+      t.regex(s.stderr(), /^warning: global nosuch\.x has invalid class name\nwarning: A -vga/);
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
+    }
+  },
+);
+
+test.serial(
+  '-preconfig: each command is allowed before x-exit-preconfig exactly when QEMU 7.2 allows it',
+  async (t) => {
+    const [q, s] = await Promise.all([
+      serve('qemu', ['-preconfig']),
+      serve('tsqom', ['-preconfig']),
+    ]);
+    try {
+      const names = ((await s.qmp.cmd('query-commands')) as Array<{ name: string }>)
+        .map((c) => c.name)
+        .filter((n) => n !== 'quit' && n !== 'x-exit-preconfig');
+      t.true(names.length > 30);
+      const refused = (line: string): boolean =>
+        line.includes('is permitted only after machine initialization has completed');
+      for (const name of names) {
+        // Without arguments: a command that runs fails on them, or does nothing harmful.
+        const [a, b] = await Promise.all([q.qmp.executeRaw(name), s.qmp.executeRaw(name)]);
+        t.is(refused(b), refused(a), `${name}: qemu ${a} tsqom ${b}`);
+        if (refused(a)) t.is(b, a);
+      }
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
+    }
+  },
+);
 
 /** A human monitor on a unix socket: each command's output, without QEMU's readline echo. */
 async function hmpSession(who: Launchee, lines: readonly string[]): Promise<string[]> {
@@ -519,57 +568,73 @@ async function hmpSession(who: Launchee, lines: readonly string[]): Promise<stri
   }
 }
 
-test('-preconfig: the human monitor refuses what QEMU 7.2 refuses before x-exit-preconfig', async (t) => {
-  const lines = [
-    'device_add x',
-    'device_del x',
-    'info mtree',
-    'info status',
-    'qom-get /machine type',
-    'object_add memory-backend-ram,id=m,size=1M',
-    'info memdev',
-  ];
-  const [q, s] = await Promise.all([hmpSession('qemu', lines), hmpSession('tsqom', lines)]);
-  t.is(
-    s[0],
-    "Command 'device_add' not available until machine initialization has completed.\r\n(qemu) ",
-  );
-  t.deepEqual(s, q);
-});
+test.serial(
+  '-preconfig: the human monitor refuses what QEMU 7.2 refuses before x-exit-preconfig',
+  async (t) => {
+    const lines = [
+      'device_add x',
+      'device_del x',
+      'info mtree',
+      'info status',
+      'qom-get /machine type',
+      'object_add memory-backend-ram,id=m,size=1M',
+      'info memdev',
+    ];
+    const [q, s] = await Promise.all([hmpSession('qemu', lines), hmpSession('tsqom', lines)]);
+    t.is(
+      s[0],
+      "Command 'device_add' not available until machine initialization has completed.\r\n(qemu) ",
+    );
+    t.deepEqual(s, q);
+  },
+);
 
-test('-preconfig: x-exit-preconfig is in query-commands and the schema as in QEMU 7.2', async (t) => {
-  const [q, s] = await Promise.all([serve('qemu', ['-preconfig']), serve('tsqom', ['-preconfig'])]);
-  try {
-    for (const p of [q, s]) {
-      const cmds = (await p.qmp.cmd('query-commands')) as Array<{ name: string }>;
-      t.true(cmds.some((c) => c.name === 'x-exit-preconfig'));
+test.serial(
+  '-preconfig: x-exit-preconfig is in query-commands and the schema as in QEMU 7.2',
+  async (t) => {
+    const [q, s] = await Promise.all([
+      serve('qemu', ['-preconfig']),
+      serve('tsqom', ['-preconfig']),
+    ]);
+    try {
+      for (const p of [q, s]) {
+        const cmds = (await p.qmp.cmd('query-commands')) as Array<{ name: string }>;
+        t.true(cmds.some((c) => c.name === 'x-exit-preconfig'));
+      }
+      const entry = async (p: Served): Promise<unknown> => {
+        const schema = (await p.qmp.cmd('query-qmp-schema')) as Array<Record<string, unknown>>;
+        const e = schema.find((x) => x.name === 'x-exit-preconfig')!;
+        const empty = schema.find((x) => x.name === e['arg-type'])!;
+        return {
+          ...e,
+          'arg-type': empty,
+          'ret-type': schema.find((x) => x.name === e['ret-type']),
+        };
+      };
+      t.deepEqual(await entry(s), await entry(q));
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
     }
-    const entry = async (p: Served): Promise<unknown> => {
-      const schema = (await p.qmp.cmd('query-qmp-schema')) as Array<Record<string, unknown>>;
-      const e = schema.find((x) => x.name === 'x-exit-preconfig')!;
-      const empty = schema.find((x) => x.name === e['arg-type'])!;
-      return { ...e, 'arg-type': empty, 'ret-type': schema.find((x) => x.name === e['ret-type']) };
-    };
-    t.deepEqual(await entry(s), await entry(q));
-  } finally {
-    await Promise.all([q.stop(), s.stop()]);
-  }
-});
+  },
+);
 
-test('-preconfig: a failure in x-exit-preconfig ends the process as QEMU 7.2 does', async (t) => {
-  const args = ['-preconfig', '-msg', 'timestamp=on', '-device', 'bogus'];
-  const [q, s] = await Promise.all([serve('qemu', args), serve('tsqom', args)]);
-  try {
-    for (const p of [q, s]) {
-      p.qmp.sendRaw('{"execute":"x-exit-preconfig"}');
-      t.deepEqual(await p.qmp.readToEof(), []);
-      t.is(await p.exited(), 1);
+test.serial(
+  '-preconfig: a failure in x-exit-preconfig ends the process as QEMU 7.2 does',
+  async (t) => {
+    const args = ['-preconfig', '-msg', 'timestamp=on', '-device', 'bogus'];
+    const [q, s] = await Promise.all([serve('qemu', args), serve('tsqom', args)]);
+    try {
+      for (const p of [q, s]) {
+        p.qmp.sendRaw('{"execute":"x-exit-preconfig"}');
+        t.deepEqual(await p.qmp.readToEof(), []);
+        t.is(await p.exited(), 1);
+      }
+      // Nothing left behind: the QMP socket is gone.
+      t.deepEqual(readdirSync(s.dir), []);
+      t.is(s.stderr(), "-device bogus: 'bogus' is not a valid device model name\n");
+      t.is(s.stderr(), q.stderr());
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
     }
-    // Nothing left behind: the QMP socket is gone.
-    t.deepEqual(readdirSync(s.dir), []);
-    t.is(s.stderr(), "-device bogus: 'bogus' is not a valid device model name\n");
-    t.is(s.stderr(), q.stderr());
-  } finally {
-    await Promise.all([q.stop(), s.stop()]);
-  }
-});
+  },
+);

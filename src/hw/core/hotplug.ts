@@ -5,9 +5,11 @@
  * either), so such links only ever hold `''`.
  * @module
  */
-import { TYPE_INTERFACE, typeRegister } from '../../qom/index.js';
+import { InterfaceClass, QomInterface } from '../../qom/index.js';
 
 /** QEMU's TYPE_HOTPLUG_HANDLER. */
 export const TYPE_HOTPLUG_HANDLER = 'hotplug-handler';
 
-typeRegister({ name: TYPE_HOTPLUG_HANDLER, parent: TYPE_INTERFACE });
+/** QEMU's HotplugHandlerClass; no hooks yet, as nothing implements it. */
+@QomInterface({ name: TYPE_HOTPLUG_HANDLER })
+export class HotplugHandlerClass extends InterfaceClass {}
