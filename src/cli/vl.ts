@@ -30,6 +30,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import { hostOs } from '../util/machine-context.js';
+import { errorReportPrefix, setErrorReportSink } from '../util/error-report.js';
 import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,11 +61,13 @@ import { jsonParseMessages } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
+  qemuChardevOptsCheckTypes,
   Chardev,
   getChardevsRoot,
   qemuChardevNew,
   qemuChrCleanup,
   qemuChrFind,
+  qemuChrAbortCreation,
   qemuChrNewFromOpts,
   qemuChrParse,
 } from '../chardev/char.js';
@@ -113,7 +116,7 @@ import {
   qdevGetPeripheralAnon,
   qdevMachineCreationDone,
 } from '../hw/core/qdev.js';
-import type { QemuOpts } from '../util/qemu-option.js';
+import type { QemuOpt, QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
@@ -158,7 +161,8 @@ interface MonitorPlan {
 /** A chardev `-qmp`/`-monitor` creates (QEMU's `compat_monitorN`). */
 type CompatChardev =
   | { where: string; label: string; kind: 'unix-client'; path: string }
-  | { where: string; label: string; kind: 'null' };
+  | { where: string; label: string; kind: 'null' }
+  | { where: string; label: string; kind: 'opts'; opts: QemuOpts };
 
 /** What parsing decided to create, in order. */
 interface Plan {
@@ -166,14 +170,6 @@ interface Plan {
   qmp: Array<{ where: string; address: QmpAddress; pretty: boolean; label?: string }>;
   /** Listening human monitors (`-monitor unix:P,server=on`). */
   hmpListen: Array<{ where: string; address: QmpAddress }>;
-  /** Monitors that connect out over TCP (`-qmp tcp:H:P` without server). */
-  tcpClients: Array<{
-    where: string;
-    host: string;
-    port: number;
-    mode: 'control' | 'readline';
-    pretty: boolean;
-  }>;
   compatChardevs: CompatChardev[];
   monitors: MonitorPlan[];
   stdioMonitor: 'control' | 'readline' | undefined;
@@ -380,7 +376,6 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     machine: {},
     chardevs: [],
     hmpListen: [],
-    tcpClients: [],
     compatChardevs: [],
     monitors: [],
     stdioMonitor: undefined,
@@ -652,8 +647,18 @@ function monitorParse(
     plan.monitors.push({ where, chardev: label, mode, pretty });
     return;
   }
+  if (arg.startsWith('tcp:')) {
+    plan.compatChardevs.push({
+      where,
+      label,
+      kind: 'opts',
+      opts: parseCompatTcp(arg, label, where),
+    });
+    plan.monitors.push({ where, chardev: label, mode, pretty });
+    return;
+  }
   const [head, rest] = splitCompat(arg);
-  if (!head.startsWith('unix:') && !head.startsWith('tcp:')) {
+  if (!head.startsWith('unix:')) {
     throw new VlError(`'${arg}' is not a valid char driver`, where);
   }
   const opts = new QemuOptsList('chardev').parse(rest, false);
@@ -686,12 +691,43 @@ function monitorParse(
     else plan.hmpListen.push({ where, address });
     return;
   }
-  if (address.type === 'tcp') {
-    plan.tcpClients.push({ where, host: address.host, port: address.port, mode, pretty });
-    return;
-  }
+  if (address.type === 'tcp') throw new VlError(`'${arg}' is not a valid char driver`, where);
   plan.compatChardevs.push({ where, label, kind: 'unix-client', path: address.path });
   plan.monitors.push({ where, chardev: label, mode, pretty });
+}
+
+/**
+ * QEMU's qemu_chr_parse_compat for `tcp:HOST:PORT[,opts]`: the chardev
+ * options of a TCP socket chardev labelled `label` (host up to 64 bytes
+ * before the first colon, port up to 32 before the first comma, as its
+ * sscanf reads them). The chardev is then created as `-chardev` would.
+ */
+function parseCompatTcp(arg: string, label: string, where: string): QemuOpts {
+  const p = arg.slice(4);
+  const m = /^([^:]{1,64}):([^,]{1,32})/.exec(p) ?? /^:([^,]{1,32})/.exec(p);
+  if (m === null) throw new VlError(`parse error: ${arg}`, where);
+  const [host, port] = m.length === 3 ? [m[1], m[2]] : ['', m[1]];
+  const opts: QemuOpt[] = [
+    { name: 'backend', str: 'socket' },
+    { name: 'host', str: host },
+    { name: 'port', str: port },
+  ];
+  const rest = p.slice(m[0].length);
+  if (rest.startsWith(',')) {
+    const parseError = `tsqom: ${where}: parse error: ${arg}\n`;
+    try {
+      const more = new QemuOptsList('chardev').parse(rest.slice(1), false);
+      for (const k of more.opts) {
+        if (!QEMU_CHARDEV_KEYS.includes(k.name))
+          throw new QomError(`Invalid parameter '${k.name}'`);
+      }
+      qemuChardevOptsCheckTypes(more);
+      opts.push(...more.opts);
+    } catch (e) {
+      throw new VlError((e as Error).message, where, parseError);
+    }
+  }
+  return { id: label, opts, helpWanted: false, warnings: [] };
 }
 
 /** QEMU's strerror text for a failed bind or connect from Node.js. */
@@ -827,215 +863,220 @@ export async function qemuInit(
   if (plan === 'exit') return { instance: null, exitCode: 0 };
 
   let instance: TsqomInstance | undefined;
-  const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
-  // QEMU greets once the command line has been processed.
-  qmp.holdGreetings();
-  const listeners: QmpListener[] = [];
-  const extraClose: Array<() => void> = [];
-  let pidfd: number | undefined;
+  // Reports made while a chardev option is processed name it, as QEMU's
+  // error_report does with its location (`info: QEMU waiting for connection`).
+  let reportWhere: string | undefined;
+  const outerSink = setErrorReportSink((msg, level) =>
+    io.err(`tsqom: ${reportWhere ? `${reportWhere}: ` : ''}${errorReportPrefix(level)}${msg}\n`),
+  );
   try {
-    if (plan.pidfile !== undefined) {
-      pidfd = writePidfile(plan.pidfile);
-      const path = plan.pidfile;
-      const fd = pidfd;
-      extraClose.push(() => {
-        rmSync(path, { force: true });
-        closeSync(fd);
-      });
-    }
-    if (options.proceed && !options.proceed()) throw new VlError('', undefined);
-    for (const q of plan.qmp) {
-      try {
-        listeners.push(await qmp.listen(q.address, q.pretty));
-      } catch (e) {
-        const path =
-          q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
-        throw new VlError(
-          `Failed to bind socket to ${path}: ${socketErrorText(e, q.address.type === 'unix' ? q.address.path : undefined)}`,
-          q.where,
-        );
-      }
-    }
-    // QEMU's chardev for a listening -qmp: /chardevs/compat_monitorN, a
-    // chardev-socket with its address (the QMP server does the accepting).
-    for (const q of plan.qmp) {
-      if (q.label === undefined || q.address.type !== 'unix') continue;
-      const chr = objectNew(SocketChardev);
-      chr.label = q.label;
-      chr.addr = { type: 'unix', path: q.address.path };
-      chr.isListen = true;
-      chr.filename = `disconnected:unix:${q.address.path},server=on`;
-      chr.frontend = qmp;
-      getChardevsRoot().propertyAddChild(q.label, chr);
-      chr.unref();
-    }
-    for (const h of plan.hmpListen) {
-      const server = net.createServer((sock) => hmpMonitorAttach(sock));
-      const a = h.address;
-      if (a.type === 'unix') rmSync(a.path, { force: true });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          if (a.type === 'unix') server.listen(a.path, resolve);
-          else server.listen(a.port, a.host, resolve);
+    return await qemuInitWith(plan);
+  } finally {
+    setErrorReportSink(outerSink);
+  }
+
+  async function qemuInitWith(plan: Plan): Promise<QemuInitResult> {
+    const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
+    // QEMU greets once the command line has been processed.
+    qmp.holdGreetings();
+    const listeners: QmpListener[] = [];
+    const extraClose: Array<() => void> = [];
+    let pidfd: number | undefined;
+    try {
+      if (plan.pidfile !== undefined) {
+        pidfd = writePidfile(plan.pidfile);
+        const path = plan.pidfile;
+        const fd = pidfd;
+        extraClose.push(() => {
+          rmSync(path, { force: true });
+          closeSync(fd);
         });
-      } catch (e) {
-        const path = a.type === 'unix' ? a.path : `${a.host}:${a.port}`;
-        throw new VlError(
-          `Failed to bind socket to ${path}: ${socketErrorText(e, a.type === 'unix' ? a.path : undefined)}`,
-          h.where,
-        );
       }
-      extraClose.push(() => {
-        server.close();
-        if (a.type === 'unix') rmSync(a.path, { force: true });
-      });
-    }
-    // QEMU's qemu_create_machine + qemu_apply_machine_options: before any
-    // listener or object, so `/machine` is the machine, not a bare container.
-    const { type = 'none', 'memory-backend': memdev, ...machineProps } = plan.machine;
-    if (type !== 'none') {
-      throw new VlError(
-        'unsupported machine type',
-        undefined,
-        'Use -machine help to list supported machines\n',
-      );
-    }
-    const machine = machineCreate();
-    memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
-    for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
-    instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
-    instance.autostart = plan.autostart;
-    // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
-    for (const g of plan.globals) {
-      if (!objectClassByName(g.driver)) {
-        warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
-      }
-    }
-    let qtestLogFd: number | undefined;
-    if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
-      try {
-        qtestLogFd = openSync(plan.qtestLog, 'w');
-        const fd = qtestLogFd;
-        extraClose.push(() => closeSync(fd));
-      } catch {
-        // QEMU carries on without the log when the file cannot be opened.
-      }
-    }
-    for (const q of plan.qtest) {
-      const server = qtestServer(qtestLogFd);
-      instance.qtest.push(server);
-      try {
-        await server.listen(q.spec);
-      } catch (e) {
-        const path = q.spec.kind === 'unix' ? q.spec.path : `${q.spec.host}:${q.spec.port}`;
-        if (!q.spec.server) {
+      if (options.proceed && !options.proceed()) throw new VlError('', undefined);
+      for (const q of plan.qmp) {
+        try {
+          listeners.push(await qmp.listen(q.address, q.pretty));
+        } catch (e) {
+          const path =
+            q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
           throw new VlError(
-            `Failed to connect to '${path}': ${socketErrorText(e, undefined)}`,
+            `Failed to bind socket to ${path}: ${socketErrorText(e, q.address.type === 'unix' ? q.address.path : undefined)}`,
             q.where,
           );
         }
+      }
+      // QEMU's chardev for a listening -qmp: /chardevs/compat_monitorN, a
+      // chardev-socket with its address (the QMP server does the accepting).
+      for (const q of plan.qmp) {
+        if (q.label === undefined || q.address.type !== 'unix') continue;
+        const chr = objectNew(SocketChardev);
+        chr.label = q.label;
+        chr.addr = { type: 'unix', path: q.address.path };
+        chr.isListen = true;
+        chr.filename = `disconnected:unix:${q.address.path},server=on`;
+        chr.frontend = qmp;
+        getChardevsRoot().propertyAddChild(q.label, chr);
+        chr.unref();
+      }
+      for (const h of plan.hmpListen) {
+        const server = net.createServer((sock) => hmpMonitorAttach(sock));
+        const a = h.address;
+        if (a.type === 'unix') rmSync(a.path, { force: true });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            if (a.type === 'unix') server.listen(a.path, resolve);
+            else server.listen(a.port, a.host, resolve);
+          });
+        } catch (e) {
+          const path = a.type === 'unix' ? a.path : `${a.host}:${a.port}`;
+          throw new VlError(
+            `Failed to bind socket to ${path}: ${socketErrorText(e, a.type === 'unix' ? a.path : undefined)}`,
+            h.where,
+          );
+        }
+        extraClose.push(() => {
+          server.close();
+          if (a.type === 'unix') rmSync(a.path, { force: true });
+        });
+      }
+      // QEMU's qemu_create_machine + qemu_apply_machine_options: before any
+      // listener or object, so `/machine` is the machine, not a bare container.
+      const { type = 'none', 'memory-backend': memdev, ...machineProps } = plan.machine;
+      if (type !== 'none') {
         throw new VlError(
-          `Failed to bind socket to ${path}: ${socketErrorText(e, q.spec.kind === 'unix' ? q.spec.path : undefined)}`,
-          q.where,
+          'unsupported machine type',
+          undefined,
+          'Use -machine help to list supported machines\n',
         );
       }
-    }
-    // QEMU creates chardevs first (backends and devices refer to them); the
-    // ones -qmp and -monitor imply are among them.
-    for (const c of plan.compatChardevs) {
-      try {
-        if (c.kind === 'null') await qemuChardevNew(c.label, 'chardev-null', {});
-        else await qemuChardevNew(c.label, 'chardev-socket', { path: c.path, server: false });
-      } catch (e) {
-        throw located(c.where, e);
+      const machine = machineCreate();
+      memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
+      for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
+      instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
+      instance.autostart = plan.autostart;
+      // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
+      for (const g of plan.globals) {
+        if (!objectClassByName(g.driver)) {
+          warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
+        }
       }
-    }
-    for (const c of plan.chardevs) {
-      try {
-        await qemuChrNewFromOpts(c.opts);
-      } catch (e) {
-        throw located(c.where, e);
+      let qtestLogFd: number | undefined;
+      if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+        try {
+          qtestLogFd = openSync(plan.qtestLog, 'w');
+          const fd = qtestLogFd;
+          extraClose.push(() => closeSync(fd));
+        } catch {
+          // QEMU carries on without the log when the file cannot be opened.
+        }
       }
-    }
-    for (const [i, s] of plan.serials.entries()) {
-      if (s.arg === 'null') await qemuChardevNew(`serial${i}`, 'chardev-null', {});
-    }
-    for (const o of plan.objects) {
-      await objectAdd(o.args);
-    }
-    // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
-    if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
-      await objectAdd({
-        'qom-type': 'memory-backend-ram',
-        id: 'ram',
-        size: Number(plan.memory.size),
-      });
-      machineSetMemoryBackend('ram');
-      machine.propertySet('memory-backend', 'ram');
-    }
-    // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
-    if (memdev !== undefined) {
-      machineSetMemoryBackend(String(memdev));
-      machine.propertySet('memory-backend', String(memdev));
-    }
-    const ms = qdevGetMachineState();
-    if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
-    // Monitors (QEMU's mon_init_func, among the late backends).
-    for (const m of plan.monitors) {
-      const chr = qemuChrFind(m.chardev);
-      if (!chr) throw new VlError(`chardev "${m.chardev}" not found`, m.where);
-      try {
-        monitorInitChardev(chr, m.mode, m.pretty, qmp);
-      } catch (e) {
-        throw located(m.where, e);
+      for (const q of plan.qtest) {
+        const server = qtestServer(qtestLogFd);
+        instance.qtest.push(server);
+        try {
+          await server.listen(q.spec);
+        } catch (e) {
+          const path = q.spec.kind === 'unix' ? q.spec.path : `${q.spec.host}:${q.spec.port}`;
+          if (!q.spec.server) {
+            throw new VlError(
+              `Failed to connect to '${path}': ${socketErrorText(e, undefined)}`,
+              q.where,
+            );
+          }
+          throw new VlError(
+            `Failed to bind socket to ${path}: ${socketErrorText(e, q.spec.kind === 'unix' ? q.spec.path : undefined)}`,
+            q.where,
+          );
+        }
       }
-    }
-    for (const t of plan.tcpClients) {
-      const sock = await new Promise<net.Socket>((resolve, reject) => {
-        const c = net.connect({ host: t.host, port: t.port });
-        c.once('connect', () => resolve(c));
-        c.once('error', (e) =>
-          reject(
-            new VlError(
-              `Failed to connect to '${t.host}:${t.port}': ${socketErrorText(e, undefined)}`,
-              t.where,
-            ),
-          ),
-        );
-      });
-      if (t.mode === 'control') qmp.attach(sock, t.pretty);
-      else hmpMonitorAttach(sock);
-      extraClose.push(() => sock.end());
-    }
-    if (plan.stdioMonitor !== undefined) {
-      const d = stdioDuplex();
-      if (plan.stdioMonitor === 'control') qmp.attach(d);
-      else hmpMonitorAttach(d);
-    }
-    // QEMU creates -device after the backends, and reports its errors at the option.
-    for (const d of plan.devices) {
-      try {
-        if ('json' in d) await qdevDeviceAddFromQdict(d.json, true);
-        else await qdevDeviceAdd(d.opts);
-      } catch (e) {
-        throw located(d.where, e);
+      // QEMU creates chardevs first (backends and devices refer to them); the
+      // ones -qmp and -monitor imply are among them.
+      for (const c of plan.compatChardevs) {
+        reportWhere = c.where;
+        try {
+          if (c.kind === 'null') await qemuChardevNew(c.label, 'chardev-null', {});
+          else if (c.kind === 'opts') await qemuChrNewFromOpts(c.opts);
+          else await qemuChardevNew(c.label, 'chardev-socket', { path: c.path, server: false });
+        } catch (e) {
+          throw located(c.where, e);
+        } finally {
+          reportWhere = undefined;
+        }
       }
+      for (const c of plan.chardevs) {
+        reportWhere = c.where;
+        try {
+          await qemuChrNewFromOpts(c.opts);
+        } catch (e) {
+          throw located(c.where, e);
+        } finally {
+          reportWhere = undefined;
+        }
+      }
+      for (const [i, s] of plan.serials.entries()) {
+        if (s.arg === 'null') await qemuChardevNew(`serial${i}`, 'chardev-null', {});
+      }
+      for (const o of plan.objects) {
+        await objectAdd(o.args);
+      }
+      // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
+      if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
+        await objectAdd({
+          'qom-type': 'memory-backend-ram',
+          id: 'ram',
+          size: Number(plan.memory.size),
+        });
+        machineSetMemoryBackend('ram');
+        machine.propertySet('memory-backend', 'ram');
+      }
+      // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
+      if (memdev !== undefined) {
+        machineSetMemoryBackend(String(memdev));
+        machine.propertySet('memory-backend', String(memdev));
+      }
+      const ms = qdevGetMachineState();
+      if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
+      // Monitors (QEMU's mon_init_func, among the late backends).
+      for (const m of plan.monitors) {
+        const chr = qemuChrFind(m.chardev);
+        if (!chr) throw new VlError(`chardev "${m.chardev}" not found`, m.where);
+        try {
+          monitorInitChardev(chr, m.mode, m.pretty, qmp);
+        } catch (e) {
+          throw located(m.where, e);
+        }
+      }
+      if (plan.stdioMonitor !== undefined) {
+        const d = stdioDuplex();
+        if (plan.stdioMonitor === 'control') qmp.attach(d);
+        else hmpMonitorAttach(d);
+      }
+      // QEMU creates -device after the backends, and reports its errors at the option.
+      for (const d of plan.devices) {
+        try {
+          if ('json' in d) await qdevDeviceAddFromQdict(d.json, true);
+          else await qdevDeviceAdd(d.opts);
+        } catch (e) {
+          throw located(d.where, e);
+        }
+      }
+      qdevMachineCreationDone();
+      if (options.proceed && !options.proceed()) throw new VlError('', undefined);
+      return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
+    } catch (e) {
+      // A signal that stopped start-up (a server waiting for its client) is no error.
+      if (!options.proceed || options.proceed()) reportError(io, e);
+      if (instance) await instance.stop();
+      else {
+        for (const l of listeners) await l.close().catch(() => {});
+        await qmp.close().catch(() => {});
+        cleanupDevicesAndObjects();
+        for (const c of extraClose) c();
+        for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
+      }
+      return { instance: null, exitCode: 1 };
     }
-    qdevMachineCreationDone();
-    if (options.proceed && !options.proceed()) throw new VlError('', undefined);
-    return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
-  } catch (e) {
-    reportError(io, e);
-    if (instance) await instance.stop();
-    else {
-      for (const l of listeners) await l.close().catch(() => {});
-      await qmp.close().catch(() => {});
-      cleanupDevicesAndObjects();
-      for (const c of extraClose) c();
-      for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
-    }
-    return { instance: null, exitCode: 1 };
   }
 }
 
@@ -1174,8 +1215,11 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
     pendingSignal = sig;
     if (!qtestDriver) io.err(`tsqom: terminated by signal ${osConstants.signals[sig]}\n`);
     if (instance) instance.qmp.requestShutdown('host-signal');
+    else qemuChrAbortCreation();
   };
   for (const sig of EXIT_SIGNALS) process.on(sig, onSignal);
+  // QEMU's error_report names the program.
+  setErrorReportSink((msg, level) => io.err(`tsqom: ${errorReportPrefix(level)}${msg}\n`));
   // Nothing else need keep the process alive: it runs until asked to stop.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   let parentWatch: NodeJS.Timeout | undefined;
