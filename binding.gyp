@@ -12,7 +12,9 @@
         "native/net.cc",
         "native/fdwatcher.cc",
         "native/guarded.cc",
-        "native/fs-at.cc"
+        "native/fs-at.cc",
+        "native/memory.cc",
+        "native/thread.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -19,7 +19,7 @@ namespace tsqom {
 namespace {
 
 // Bumped whenever the surface seen by src/native/index.ts changes.
-constexpr int kAbiVersion = 5;
+constexpr int kAbiVersion = 7;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kAbiVersion); }
 
@@ -78,6 +78,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdWatcher(env, exports);
   InitGuarded(env, exports);
   InitFsAt(env, exports);
+  InitMemory(env, exports);
+  InitThread(env, exports);
   return exports;
 }
 

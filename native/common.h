@@ -67,6 +67,8 @@ void InitNet(Napi::Env env, Napi::Object exports);
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
 void InitGuarded(Napi::Env env, Napi::Object exports);
 void InitFsAt(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
+void InitThread(Napi::Env env, Napi::Object exports);
 
 // Adds a constant to an object.
 inline void SetConst(Napi::Object o, const char* name, double value) {

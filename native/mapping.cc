@@ -272,6 +272,13 @@ Napi::Value WrapRegion(Napi::Env env, void* p, uint64_t length, int prot, int fl
   return m;
 }
 
+// mlockall(2): locks the whole process, now and/or from now on.
+Napi::Value Mlockall(const Napi::CallbackInfo& info) {
+  int flags = ArgInt32(info, 0, "flags");
+  if (mlockall(flags) < 0) ThrowErrno(info.Env(), errno, "mlockall");
+  return info.Env().Undefined();
+}
+
 Napi::Value Madvise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Mapping* m = Mapping::From(env, info[0]);
@@ -398,6 +405,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   fn("mmap", Mmap);
   fn("mmapAligned", MmapAligned);
   fn("madvise", Madvise);
+  fn("mlockall", Mlockall);
   fn("madvisePopulateWriteSync", MadvisePopulateWriteSync);
   fn("msync", Msync);
   fn("mbind", Mbind);

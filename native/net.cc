@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -383,6 +384,20 @@ Napi::Value Nameinfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// pidfd_open(2) (Linux 5.3+), through syscall(2): older C libraries lack a
+// wrapper. The descriptor polls readable once the process has exited.
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+#ifdef SYS_pidfd_open
+  int pid = ArgInt32(info, 0, "pid");
+  // pidfds are always close-on-exec.
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "pidfd_open");
+  return Napi::Number::New(info.Env(), static_cast<double>(fd));
+#else
+  ThrowErrno(info.Env(), ENOSYS, "pidfd_open");
+#endif
+}
+
 }  // namespace
 
 void InitNet(Napi::Env env, Napi::Object exports) {
@@ -411,6 +426,7 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   fn("connectAddr", ConnectAddr);
   fn("getsockAddr", GetsockAddr);
   fn("nameinfo", Nameinfo);
+  fn("pidfdOpen", PidfdOpen);
 }
 
 }  // namespace tsqom

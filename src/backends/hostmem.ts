@@ -66,7 +66,7 @@ import {
   type MemoryRegion,
   type RamBlock,
 } from '../system/index.js';
-import { ThreadContext } from './thread-context.js';
+import { ThreadContext, threadContextCpus } from './thread-context.js';
 
 const traceBackends = trace('backends');
 
@@ -185,7 +185,7 @@ export class HostMemoryBackend extends QomObject {
   aligned = false;
   /** Threads used to preallocate. */
   preallocThreads = 1;
-  /** The `thread-context` linked by `prealloc-context` (recorded; see thread-context.ts). */
+  /** The `thread-context` linked by `prealloc-context`: preallocation runs on its CPUs. */
   preallocContext: ThreadContext | null = null;
   /** NUMA policy (a {@link HostMemPolicy}). */
   policy: number = HostMemPolicy.Default;
@@ -482,6 +482,9 @@ export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<v
     const threads = memsetNumThreads(hpagesize, numpages, backend.preallocThreads);
     const id = backend.canonicalPathComponent();
     const progress: PreallocProgress = { done: 0, total: length };
+    // QEMU starts its workers from the context thread, so they inherit its
+    // affinity; tsqom's native workers are pinned to it instead.
+    const cpus = backend.preallocContext ? threadContextCpus(backend.preallocContext) : null;
     backend.preallocProgress = progress;
     backend.ref();
     hostMemoryBackendEvents.emit('prealloc-start', { backend, id, done: 0, total: length });
@@ -493,6 +496,7 @@ export function hostMemoryBackendPrealloc(backend: HostMemoryBackend): Promise<v
           pageSize: hpagesize,
           offset: block.hostOffset,
           length,
+          ...(cpus ? { cpus } : {}),
           onProgress: (done, total) => {
             // Worker reports can arrive out of order; never go backwards.
             if (done < progress.done) return;

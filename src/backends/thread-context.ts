@@ -1,16 +1,16 @@
 /**
- * A minimal `thread-context` (QEMU's util/thread-context.c), so that a
- * memory backend's `prealloc-context` link has something to point to and
- * `-object thread-context,id=tc` configurations load.
+ * `thread-context` (QEMU's util/thread-context.c): a real OS thread whose
+ * CPU affinity preallocation follows. Completing the object starts the
+ * context thread (`thread-id` is its tid); `cpu-affinity` and
+ * `node-affinity` set its affinity with sched_setaffinity, before
+ * completion (applied then) or after, with QEMU 7.2's texts; `cpu-affinity`
+ * reads it back.
  *
- * QEMU's thread context is a thread from which preallocation threads are
- * spawned, so they inherit its CPU affinity. tsqom's preallocation threads
- * belong to the native layer, which cannot pin threads, so:
- * - `thread-id` stays -1 (there is no context thread to point tools at);
- * - `cpu-affinity` reads the process's allowed CPUs once completed;
- * - asking for an affinity (`cpu-affinity`, `node-affinity`) is validated
- *   with QEMU's texts and then refused with QEMU's
- *   `Setting CPU affinity failed: Operation not supported`.
+ * QEMU creates its preallocation threads from the context thread so they
+ * inherit its affinity; tsqom's preallocation workers are started by the
+ * native layer, which pins them to the context thread's affinity as read
+ * when the preallocation starts (see {@link threadContextCpus}), so the
+ * effect is the same.
  * @module
  */
 import { readFileSync } from 'node:fs';
@@ -24,15 +24,16 @@ import {
   type OutputVisitor,
   type Visitor,
 } from '../qom/index.js';
-import { strerror } from '../native/errors.js';
+import { isErrno } from '../native/errors.js';
+import { hostOs } from '../util/machine-context.js';
 
 /** The QOM type name of thread contexts. */
 export const TYPE_THREAD_CONTEXT = 'thread-context';
 
-const EOPNOTSUPP = 95;
-
-function affinityError(): QomError {
-  return new QomError(`Setting CPU affinity failed: ${strerror(EOPNOTSUPP)}`);
+function affinityError(e: unknown): QomError {
+  return new QomError(
+    `Setting CPU affinity failed: ${isErrno(e) ? e.strerror : (e as Error).message}`,
+  );
 }
 
 /** Parses a kernel CPU list such as `0-3,8`. */
@@ -44,11 +45,6 @@ function parseCpuList(s: string): number[] {
     for (let i = a; i <= (b ?? a); i++) out.push(i);
   }
   return out;
-}
-
-function allowedCpus(): number[] {
-  const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? parseCpuList(m[1]) : [];
 }
 
 function nodeCpus(node: number): number[] {
@@ -63,15 +59,14 @@ function nodeCpus(node: number): number[] {
 /** A thread context (QEMU's ThreadContext); see the module notes. */
 @QomType({ name: TYPE_THREAD_CONTEXT, parent: TYPE_OBJECT, interfaces: [TYPE_USER_CREATABLE] })
 export class ThreadContext extends QomObject {
-  /** QEMU's thread_id: -1, as tsqom has no context thread. */
+  /** The context thread's tid; -1 until complete started it. */
   threadId = -1;
-  /** Whether complete ran. */
-  completed = false;
   /** An affinity requested before complete (QEMU's init_cpu_bitmap). */
   initCpus: number[] | null = null;
 
   /** QEMU's thread_context_class_init. */
   static override classInit(oc: ObjectClass): void {
+    // QEMU reads its (int) thread id into a uint64: -1 before complete.
     oc.propertyAdd<ThreadContext>('thread-id', 'int', (tc, v: OutputVisitor, name) =>
       v.typeUint64(name, BigInt.asUintN(64, BigInt(tc.threadId))),
     );
@@ -79,24 +74,61 @@ export class ThreadContext extends QomObject {
     oc.propertyAdd<ThreadContext>('node-affinity', 'int', null, setNodeAffinity);
   }
 
-  /** QEMU's thread_context_instance_complete. */
+  /** QEMU's thread_context_instance_complete: starts the thread, applies a requested affinity. */
   complete(): void {
-    this.completed = true;
-    if (this.initCpus) {
-      this.initCpus = null;
-      throw affinityError();
+    this.threadId = hostOs().contextThreadCreate();
+    const cpus = this.initCpus;
+    this.initCpus = null;
+    if (cpus) {
+      try {
+        hostOs().schedSetaffinity(this.threadId, cpus);
+      } catch (e) {
+        throw affinityError(e);
+      }
+    }
+  }
+
+  /** Stops the context thread (QEMU joins it in finalize). */
+  override instanceFinalize(): void {
+    if (this.threadId !== -1) {
+      hostOs().contextThreadStop(this.threadId);
+      this.threadId = -1;
     }
   }
 }
 
+/**
+ * The CPUs a preallocation linked to `tc` runs on: the context thread's
+ * current affinity (null before the thread exists: inherit).
+ */
+export function threadContextCpus(tc: ThreadContext): number[] | null {
+  return tc.threadId === -1 ? null : hostOs().schedGetaffinity(tc.threadId);
+}
+
 function getCpuAffinity(tc: ThreadContext, v: OutputVisitor, name: string): void {
-  if (!tc.completed) throw new QomError('Object not initialized yet');
-  v.typeUint16List(name, allowedCpus());
+  if (tc.threadId === -1) throw new QomError('Object not initialized yet');
+  let cpus: number[];
+  try {
+    cpus = hostOs().schedGetaffinity(tc.threadId);
+  } catch (e) {
+    throw new QomError(
+      `Getting CPU affinity failed: ${isErrno(e) ? e.strerror : (e as Error).message}`,
+    );
+  }
+  v.typeUint16List(name, cpus);
 }
 
 function setAffinity(tc: ThreadContext, cpus: number[]): void {
-  if (tc.completed) throw affinityError();
-  tc.initCpus = cpus;
+  if (tc.threadId === -1) {
+    tc.initCpus = cpus;
+    return;
+  }
+  // Only the context thread changes; threads it already started keep theirs.
+  try {
+    hostOs().schedSetaffinity(tc.threadId, cpus);
+  } catch (e) {
+    throw affinityError(e);
+  }
 }
 
 function setCpuAffinity(tc: ThreadContext, v: Visitor, name: string): void {

@@ -171,10 +171,15 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
         'overcommit',
         true,
         '[mem-lock=on|off][,cpu-pm=on|off]',
-        'accepted (nothing to lock or pin)',
+        'mem-lock=on: lock all memory (mlockall); cpu-pm has nothing to act on',
       ],
       ['sandbox', true, 'off', 'only "off": tsqom has no seccomp filter'],
-      ['preconfig', false, undefined, 'accepted (tsqom has no preconfig phase)'],
+      [
+        'preconfig',
+        false,
+        undefined,
+        'stop before machine initialization until the QMP command x-exit-preconfig',
+      ],
       ['action', true, 'event=action', 'what reboot, shutdown, panic and watchdog do'],
       [
         'serial',

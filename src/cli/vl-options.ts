@@ -256,29 +256,28 @@ export function parseAccelOption(arg: string): string {
   return name;
 }
 
-/** `-global DRIVER.PROP=VALUE` or `-global driver=D,property=P,value=V`. */
+/**
+ * `-global DRIVER.PROP=VALUE` or `-global driver=D,property=P,value=V`
+ * (QEMU's qemu_global_option: the short form is `%63[^.=].%63[^=]=` and
+ * its value runs to the end, commas included).
+ */
 export function parseGlobalOption(arg: string): {
   driver: string;
   property: string;
   value: string;
 } {
-  const eq = arg.indexOf('=');
-  const dot = arg.indexOf('.');
-  if (dot > 0 && eq > dot && !arg.slice(0, dot).includes(',')) {
-    return {
-      driver: arg.slice(0, dot),
-      property: arg.slice(dot + 1, eq),
-      value: arg.slice(eq + 1),
-    };
+  const short = /^([^.=]{1,63})\.([^=]{1,63})=/.exec(arg);
+  if (short) {
+    return { driver: short[1], property: short[2], value: arg.slice(short[0].length) };
   }
   const opts = parse('global', undefined, arg);
   checkKeys(opts, ['driver', 'property', 'value']);
   const driver = qemuOptGet(opts, 'driver');
   const property = qemuOptGet(opts, 'property');
   const value = qemuOptGet(opts, 'value');
-  if (driver === undefined) throw new QemuOptsError("Parameter 'driver' is missing");
-  if (property === undefined) throw new QemuOptsError("Parameter 'property' is missing");
-  if (value === undefined) throw new QemuOptsError("Parameter 'value' is missing");
+  if (driver === undefined || property === undefined || value === undefined) {
+    throw new QemuOptsError("options 'driver', 'property', and 'value' are required");
+  }
   return { driver, property, value };
 }
 

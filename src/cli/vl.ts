@@ -30,19 +30,26 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import { hostOs } from '../util/machine-context.js';
-import { errorReportPrefix, setErrorReportSink } from '../util/error-report.js';
-import { O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
+import { MCL_CURRENT, MCL_FUTURE, O_CLOEXEC, O_CREAT, O_WRONLY } from '../native/constants.js';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QomError, TsqomError } from '../util/error.js';
-import type { JsonObject } from '../qobject/qobject.js';
+import {
+  type ErrorReportFormat,
+  type ErrorReportSink,
+  errorReport,
+  formattingErrorReportSink,
+  setErrorReportSink,
+  warnReport,
+} from '../util/error-report.js';
+import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import {
   userCreatableCleanup,
   userCreatableTypesHelp,
   typeClassPropertiesHelp,
 } from '../qom/object_interfaces.js';
 import { QemuOptsError, QemuOptsList, qemuOptGet, isHelpOption } from '../util/qemu-option.js';
-import { OBJECT_OPTIONS, objectAdd } from '../monitor/qom-qmp-cmds.js';
+import { OBJECT_OPTIONS, objectAdd, parseObjectOptions } from '../monitor/qom-qmp-cmds.js';
 import {
   parseQmpAddress,
   QmpServer,
@@ -57,7 +64,7 @@ import {
 } from '../monitor/machine-info-cmds.js';
 import { chardevBackendsHelpText } from '../monitor/char-cmds.js';
 import { monitorFdsetsCleanupAll } from '../monitor/fds.js';
-import { jsonParseMessages } from '../qobject/json-parser.js';
+import { qobjectFromJson } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
@@ -71,7 +78,7 @@ import {
   qemuChrNewFromOpts,
   qemuChrParse,
 } from '../chardev/char.js';
-import { objectClassByName, objectNew } from '../qom/object.js';
+import { objectNew } from '../qom/object.js';
 import { SocketChardev } from '../chardev/char-socket.js';
 import { hmpMonitorAttach, hmpMonitorsClose, monitorInitChardev } from '../monitor/monitor.js';
 import { vmSettings, vmState } from '../system/runstate.js';
@@ -108,10 +115,13 @@ import {
 } from '../monitor/qtest.js';
 import { addressSpaceIo, addressSpaceMemory, memoryMapInit } from '../system/memory.js';
 import { addressSpaceRead, addressSpaceWrite } from '../system/physmem.js';
-import { machineIrqListen } from '../system/irq.js';
-import { objectResolvePath } from '../qom/object.js';
+import { machineIrqListen, machineIrqSet } from '../system/irq.js';
+import { QomObject, objectResolvePath } from '../qom/object.js';
 import { qemuDeviceOpts, qdevDeviceAdd, qdevDeviceAddFromQdict } from '../hw/core/qdev-monitor.js';
 import {
+  MachineInitPhase,
+  phaseAdvance,
+  phaseCheck,
   qdevGetPeripheral,
   qdevGetPeripheralAnon,
   qdevMachineCreationDone,
@@ -120,6 +130,14 @@ import type { QemuOpt, QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
+import { PreallocProgressBar } from './progress.js';
+import { qmpSetExitPreconfigHandler } from '../monitor/qmp-cmds-misc.js';
+import {
+  qdevPropCheckGlobals,
+  qdevPropClearGlobals,
+  qdevPropRegisterGlobal,
+} from '../hw/core/qdev-properties.js';
+import { isErrno } from '../native/errors.js';
 
 /** How long shutdown waits for shared memory regions locked by another process. */
 const SHUTDOWN_SETTLE_MS = 1000;
@@ -142,13 +160,41 @@ export interface VlIo {
   out(text: string): void;
   /** Errors and warnings. */
   err(text: string): void;
+  /** Whether {@link VlIo.err} is a terminal (progress bars are drawn only there). */
+  readonly errIsTty?: boolean;
 }
 
 /** The process's stdout and stderr. */
 export const processIo: VlIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  get errIsTty() {
+    return process.stderr.isTTY === true;
+  },
 };
+
+/**
+ * How the program's reports start (QEMU's vreport): the program name, and
+ * what `-msg` and `-name` set while the command line is processed.
+ */
+const reportFormat: ErrorReportFormat = { program: 'tsqom', timestamp: false, guestName: false };
+
+/**
+ * Sends every report (the command line's and the library's) to `io.err`
+ * in QEMU's layout, ending a progress bar's line first.
+ */
+function installReportSink(io: VlIo): () => void {
+  reportFormat.timestamp = false;
+  reportFormat.guestName = false;
+  delete reportFormat.name;
+  const prev = setErrorReportSink(
+    formattingErrorReportSink((line) => {
+      progressBarInterrupt();
+      io.err(line);
+    }, reportFormat),
+  );
+  return () => void setErrorReportSink(prev);
+}
 
 /** A monitor on a chardev: `-mon`, or what `-qmp`/`-monitor` turned into. */
 interface MonitorPlan {
@@ -187,6 +233,12 @@ interface Plan {
   serials: Array<{ where: string; arg: string }>;
   defaultMonitor: boolean;
   globals: Array<{ driver: string; property: string; value: string }>;
+  /** `-overcommit mem-lock=on`. */
+  memLock: boolean;
+  /** `-preconfig`: stop before the board is initialized until `x-exit-preconfig`. */
+  preconfig: boolean;
+  /** `-vga` other than `none`: warned about once the machine is created. */
+  vgaWarning: boolean;
   qtest: Array<{ where: string; spec: QtestChardevSpec }>;
   devices: Array<{ where: string; opts: QemuOpts } | { where: string; json: JsonObject }>;
   machine: JsonObject;
@@ -205,8 +257,8 @@ class VlError extends TsqomError {
 }
 
 /** A `tsqom: ...: warning: ...` line, QEMU's warn_report. */
-function warn(io: VlIo, where: string | undefined, text: string): void {
-  io.err(`tsqom: ${where ? `${where}: ` : ''}warning: ${text}\n`);
+function warn(where: string | undefined, text: string): void {
+  warnReport(text, where);
 }
 
 function located(where: string, e: unknown): VlError {
@@ -267,13 +319,22 @@ export class TsqomInstance {
   /** Whether {@link start} starts the VM (false with `-S`). */
   autostart = true;
 
+  /** @internal Runs last when the instance has stopped (the report sink goes back). */
+  afterStop: (() => void) | undefined;
+
+  /** `-preconfig`: `x-exit-preconfig` finishes start-up (and starts the VM). */
+  preconfig = false;
+
+  /** The process's exit status once {@link exited} settles (1 when `x-exit-preconfig` failed). */
+  exitCode = 0;
+
   /**
    * The command line has been processed: starts the VM unless `-S` was
    * given (QEMU's vm_start: the run state becomes `running`), then greets
    * the monitors' clients.
    */
   start(): void {
-    if (this.autostart) vmStart(this.qmp);
+    if (this.autostart && !this.preconfig) vmStart(this.qmp);
     this.qmp.releaseGreetings();
   }
 
@@ -281,6 +342,7 @@ export class TsqomInstance {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#resolveExit('stop');
+      qmpSetExitPreconfigHandler(null);
       // Monitors first: a listener's close waits for its connections to end,
       // and a connected client (a reader, a hostile one) must not hold
       // shutdown up.
@@ -302,23 +364,29 @@ export class TsqomInstance {
         // for a while; a holder that never lets go sweeps our slot later.
         await vdevShmemSettle(SHUTDOWN_SETTLE_MS);
         for (const d of this.#cleanupDirs) rmSync(d, { recursive: true, force: true });
+        this.afterStop?.();
       }
     })();
     return this.#stopped;
   }
 }
 
-/** The JSON form of an option (`-object '{...}'`, `-device '{...}'`). */
+/**
+ * The JSON form of an option (`-object '{...}'`, `-device '{...}'`), read as
+ * QEMU's qobject_from_json reads it: exactly one value, so trailing text
+ * other than white space is `Expecting at most one JSON value`.
+ */
 function parseJsonOption(arg: string, where: string): JsonObject {
-  const parsed = jsonParseMessages(arg);
-  const first = parsed[0];
-  if (!first || first.error || parsed.length !== 1) {
-    throw new VlError(first?.error?.message ?? 'JSON parse error, premature EOI', where);
+  let value: JsonValue;
+  try {
+    value = qobjectFromJson(arg);
+  } catch (e) {
+    throw located(where, e);
   }
-  if (first.value === null || typeof first.value !== 'object' || Array.isArray(first.value)) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new VlError("Invalid parameter type for 'null', expected: object", where);
   }
-  return first.value as JsonObject;
+  return value;
 }
 
 /**
@@ -349,9 +417,15 @@ function parseObjectOption(
   io: VlIo,
   where: string,
 ): JsonObject | 'help-done' {
-  if (arg.startsWith('{')) return parseJsonOption(arg, where);
+  if (arg.startsWith('{')) {
+    const json = parseJsonOption(arg, where);
+    // QEMU visits ObjectOptions while it reads the option, so a bad member
+    // is reported with the option's location; creation comes later.
+    parseObjectOptions(json);
+    return json;
+  }
   const opts = list.parse(arg);
-  for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+  for (const w of opts.warnings) warn(where, w);
   const type = qemuOptGet(opts, 'qom-type');
   if (type === undefined) throw new VlError("Parameter 'qom-type' is missing", where);
   if (isHelpOption(type)) {
@@ -392,6 +466,9 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     serials: [],
     defaultMonitor: true,
     globals: [],
+    memLock: false,
+    preconfig: false,
+    vgaWarning: false,
   };
   let compatIndex = 0;
   const objectList = new QemuOptsList('object', 'qom-type');
@@ -450,7 +527,9 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.autostart = false;
           break;
         case 'no-user-config':
+          break;
         case 'preconfig':
+          plan.preconfig = true;
           break;
         case 'm': {
           plan.memory = { where, size: parseMemoryOption(o.arg!).size };
@@ -458,7 +537,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
         }
         case 'name': {
           const r = parseNameOption(o.arg!);
-          if (r.name !== undefined) vmState.name = r.name;
+          if (r.name !== undefined) vmState.name = reportFormat.name = r.name;
           if (r.process !== undefined) process.title = r.process;
           break;
         }
@@ -476,7 +555,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
             // QEMU reports -smp errors when it applies them, without the option.
             throw new VlError((e as Error).message, undefined);
           }
-          if (w) warn(io, undefined, w);
+          if (w) warn(undefined, w);
           break;
         }
         case 'no-shutdown':
@@ -493,12 +572,13 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           break;
         case 'msg': {
           const m = parseMsgOption(o.arg!);
-          vmSettings.msgTimestamp = m.timestamp;
-          vmSettings.msgGuestName = m.guestName;
+          vmSettings.msgTimestamp = reportFormat.timestamp = m.timestamp;
+          vmSettings.msgGuestName = reportFormat.guestName = m.guestName;
           break;
         }
         case 'overcommit':
-          parseOvercommitOption(o.arg!);
+          // cpu-pm only hints KVM guests; with no CPU it changes nothing.
+          plan.memLock = parseOvercommitOption(o.arg!).memLock;
           break;
         case 'sandbox':
           parseSandboxOption(o.arg!);
@@ -510,13 +590,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
           plan.nographic = true;
           break;
         case 'vga':
-          if (o.arg !== 'none') {
-            warn(
-              io,
-              undefined,
-              'A -vga option was passed but this machine type does not use that option; No VGA device has been created',
-            );
-          }
+          plan.vgaWarning = o.arg !== 'none';
           break;
         case 'pidfile':
           plan.pidfile = o.arg!;
@@ -548,7 +622,7 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
             plan.devices.push({ where, json: parseJsonOption(o.arg!, where) });
           } else {
             const opts = qemuDeviceOpts.parse(o.arg!);
-            for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+            for (const w of opts.warnings) warn(where, w);
             const help = deviceHelp(opts, io, where);
             if (help) return 'exit';
             plan.devices.push({ where, opts });
@@ -561,16 +635,16 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
             return 'exit';
           }
           const opts = qemuChrParse(o.arg!);
-          for (const w of opts.warnings) io.err(`tsqom: ${where}: warning: ${w}\n`);
+          for (const w of opts.warnings) warn(where, w);
           plan.chardevs.push({ where, opts });
           break;
         }
       }
     } catch (e) {
-      for (const w of takeOptionWarnings()) warn(io, where, w);
+      for (const w of takeOptionWarnings()) warn(where, w);
       throw located(where, e);
     }
-    for (const w of takeOptionWarnings()) warn(io, where, w);
+    for (const w of takeOptionWarnings()) warn(where, w);
   }
   const accel = plan.machine.accel;
   if (accel !== undefined) {
@@ -730,6 +804,25 @@ function parseCompatTcp(arg: string, label: string, where: string): QemuOpts {
   return { id: label, opts, helpWanted: false, warnings: [] };
 }
 
+/**
+ * Runs `fn` with reports located at a command-line option, as QEMU's
+ * loc_push while it processes an option (`-chardev ...: info: QEMU
+ * waiting for connection on: ...`). Reports made later (a reconnecting
+ * chardev's) are not located.
+ */
+async function atOption<T>(where: string, fn: () => Promise<T>): Promise<T> {
+  let inside = true;
+  const prev: ErrorReportSink = setErrorReportSink((m, l, loc) =>
+    prev(m, l, loc ?? (inside ? where : undefined)),
+  );
+  try {
+    return await fn();
+  } finally {
+    inside = false;
+    setErrorReportSink(prev);
+  }
+}
+
 /** QEMU's strerror text for a failed bind or connect from Node.js. */
 function socketErrorText(e: unknown, path: string | undefined): string {
   if (path !== undefined && !existsSync(dirname(path))) return 'No such file or directory';
@@ -796,24 +889,70 @@ function configureAccelerators(plan: Plan, io: VlIo): string {
   let initFailed = false;
   for (const a of list) {
     if (a.name === 'tcg' || a.name === 'qtest') {
-      if (initFailed && !qtest) io.err(`tsqom: falling back to ${a.name}\n`);
+      if (initFailed && !qtest) errorReport(`falling back to ${a.name}`);
       return a.name;
     }
     initFailed = true;
     if (a.name !== 'kvm') {
-      io.err(`tsqom: ${a.where ? `${a.where}: ` : ''}invalid accelerator ${a.name}\n`);
+      errorReport(`invalid accelerator ${a.name}`, a.where);
       continue;
     }
     // tsqom has no KVM: what QEMU prints on a host without /dev/kvm.
     io.err('Could not access KVM kernel module: No such file or directory\n');
     if (!qtest) {
-      io.err(
-        `tsqom: ${a.where ? `${a.where}: ` : ''}failed to initialize kvm: No such file or directory\n`,
-      );
+      errorReport('failed to initialize kvm: No such file or directory', a.where);
     }
   }
-  if (!initFailed) io.err('tsqom: no accelerator found\n');
+  if (!initFailed) errorReport('no accelerator found');
   throw new VlError('', undefined);
+}
+
+/** Advances the machine creation phase to `phase` unless it is there already. */
+function phaseReach(phase: MachineInitPhase): void {
+  if (!phaseCheck(phase)) phaseAdvance(phase);
+}
+
+/**
+ * QEMU's realtime_init for `-overcommit mem-lock=on`: locks the process's
+ * memory, present and future (os_mlock), or fails start-up as QEMU does.
+ */
+function realtimeInit(): void {
+  try {
+    hostOs().mlockall(MCL_CURRENT | MCL_FUTURE);
+  } catch (e) {
+    errorReport(`mlockall: ${isErrno(e) ? e.strerror : (e as Error).message}`);
+    throw new VlError('locking memory failed', undefined);
+  }
+}
+
+/** The bar drawn while command-line backends preallocate, if any. */
+let progressBar: PreallocProgressBar | null = null;
+
+/** Ends a progress bar's line, so that a report starts on a fresh one. */
+function progressBarInterrupt(): void {
+  progressBar?.interrupt();
+}
+
+/**
+ * Runs `fn` (which creates backends) with a progress bar on stderr when
+ * stderr is a terminal. `TSQOM_PROGRESS_DELAY_MS` changes how long a
+ * preallocation runs before the bar appears.
+ */
+async function withProgressBar(io: VlIo, fn: () => Promise<void>): Promise<void> {
+  if (!io.errIsTty) return fn();
+  const env = process.env.TSQOM_PROGRESS_DELAY_MS;
+  const delay = env !== undefined && /^\d+$/.test(env) ? Number(env) : undefined;
+  const bar = new PreallocProgressBar({
+    write: (t) => io.err(t),
+    ...(delay === undefined ? {} : { delayMs: delay }),
+  }).attach();
+  progressBar = bar;
+  try {
+    await fn();
+  } finally {
+    bar.detach();
+    if (progressBar === bar) progressBar = null;
+  }
 }
 
 /** Run-time choices {@link qemuInit} hands to the program. */
@@ -851,6 +990,8 @@ export async function qemuInit(
     ? { cleanupDirs: extraCleanupDirs as readonly string[] }
     : (extraCleanupDirs as QemuInitOptions);
   const cleanupDirs = options.cleanupDirs ?? [];
+  // Until the instance has stopped; then the embedder's sink is back.
+  const restoreReports = installReportSink(io);
   let plan: Plan | 'exit';
   try {
     plan = buildPlan(parseArgv(argv), io);
@@ -858,200 +999,200 @@ export async function qemuInit(
   } catch (e) {
     reportError(io, e);
     for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
+    restoreReports();
     return { instance: null, exitCode: 1 };
   }
-  if (plan === 'exit') return { instance: null, exitCode: 0 };
-
-  let instance: TsqomInstance | undefined;
-  // Reports made while a chardev option is processed name it, as QEMU's
-  // error_report does with its location (`info: QEMU waiting for connection`).
-  let reportWhere: string | undefined;
-  const outerSink = setErrorReportSink((msg, level) =>
-    io.err(`tsqom: ${reportWhere ? `${reportWhere}: ` : ''}${errorReportPrefix(level)}${msg}\n`),
-  );
-  try {
-    return await qemuInitWith(plan);
-  } finally {
-    setErrorReportSink(outerSink);
+  if (plan === 'exit') {
+    restoreReports();
+    return { instance: null, exitCode: 0 };
   }
 
-  async function qemuInitWith(plan: Plan): Promise<QemuInitResult> {
-    const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
-    // QEMU greets once the command line has been processed.
-    qmp.holdGreetings();
-    const listeners: QmpListener[] = [];
-    const extraClose: Array<() => void> = [];
-    let pidfd: number | undefined;
-    try {
-      if (plan.pidfile !== undefined) {
-        pidfd = writePidfile(plan.pidfile);
-        const path = plan.pidfile;
-        const fd = pidfd;
-        extraClose.push(() => {
-          rmSync(path, { force: true });
-          closeSync(fd);
-        });
-      }
-      if (options.proceed && !options.proceed()) throw new VlError('', undefined);
-      for (const q of plan.qmp) {
-        try {
-          listeners.push(await qmp.listen(q.address, q.pretty));
-        } catch (e) {
-          const path =
-            q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
-          throw new VlError(
-            `Failed to bind socket to ${path}: ${socketErrorText(e, q.address.type === 'unix' ? q.address.path : undefined)}`,
-            q.where,
-          );
-        }
-      }
-      // QEMU's chardev for a listening -qmp: /chardevs/compat_monitorN, a
-      // chardev-socket with its address (the QMP server does the accepting).
-      for (const q of plan.qmp) {
-        if (q.label === undefined || q.address.type !== 'unix') continue;
-        const chr = objectNew(SocketChardev);
-        chr.label = q.label;
-        chr.addr = { type: 'unix', path: q.address.path };
-        chr.isListen = true;
-        chr.filename = `disconnected:unix:${q.address.path},server=on`;
-        chr.frontend = qmp;
-        getChardevsRoot().propertyAddChild(q.label, chr);
-        chr.unref();
-      }
-      for (const h of plan.hmpListen) {
-        const server = net.createServer((sock) => hmpMonitorAttach(sock));
-        const a = h.address;
-        if (a.type === 'unix') rmSync(a.path, { force: true });
-        try {
-          await new Promise<void>((resolve, reject) => {
-            server.once('error', reject);
-            if (a.type === 'unix') server.listen(a.path, resolve);
-            else server.listen(a.port, a.host, resolve);
-          });
-        } catch (e) {
-          const path = a.type === 'unix' ? a.path : `${a.host}:${a.port}`;
-          throw new VlError(
-            `Failed to bind socket to ${path}: ${socketErrorText(e, a.type === 'unix' ? a.path : undefined)}`,
-            h.where,
-          );
-        }
-        extraClose.push(() => {
-          server.close();
-          if (a.type === 'unix') rmSync(a.path, { force: true });
-        });
-      }
-      // QEMU's qemu_create_machine + qemu_apply_machine_options: before any
-      // listener or object, so `/machine` is the machine, not a bare container.
-      const { type = 'none', 'memory-backend': memdev, ...machineProps } = plan.machine;
-      if (type !== 'none') {
+  let instance: TsqomInstance | undefined;
+  const qmp = new QmpServer({ onShutdown: (reason) => instance?.requestExit(reason) });
+  // QEMU greets once the command line has been processed.
+  qmp.holdGreetings();
+  const listeners: QmpListener[] = [];
+  const extraClose: Array<() => void> = [];
+  let pidfd: number | undefined;
+  try {
+    if (plan.pidfile !== undefined) {
+      pidfd = writePidfile(plan.pidfile);
+      const path = plan.pidfile;
+      const fd = pidfd;
+      extraClose.push(() => {
+        rmSync(path, { force: true });
+        closeSync(fd);
+      });
+    }
+    if (options.proceed && !options.proceed()) throw new VlError('', undefined);
+    for (const q of plan.qmp) {
+      try {
+        listeners.push(await qmp.listen(q.address, q.pretty));
+      } catch (e) {
+        const path =
+          q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
         throw new VlError(
-          'unsupported machine type',
-          undefined,
-          'Use -machine help to list supported machines\n',
+          `Failed to bind socket to ${path}: ${socketErrorText(e, q.address.type === 'unix' ? q.address.path : undefined)}`,
+          q.where,
         );
       }
-      const machine = machineCreate();
-      memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
-      for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
-      instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
-      instance.autostart = plan.autostart;
-      // qdev_prop_check_globals: a -global naming no type is reported, not fatal.
-      for (const g of plan.globals) {
-        if (!objectClassByName(g.driver)) {
-          warn(io, undefined, `global ${g.driver}.${g.property} has invalid class name`);
-        }
+    }
+    // QEMU's chardev for a listening -qmp: /chardevs/compat_monitorN, a
+    // chardev-socket with its address (the QMP server does the accepting).
+    for (const q of plan.qmp) {
+      if (q.label === undefined || q.address.type !== 'unix') continue;
+      const chr = objectNew(SocketChardev);
+      chr.label = q.label;
+      chr.addr = { type: 'unix', path: q.address.path };
+      chr.isListen = true;
+      chr.filename = `disconnected:unix:${q.address.path},server=on`;
+      chr.frontend = qmp;
+      getChardevsRoot().propertyAddChild(q.label, chr);
+      chr.unref();
+    }
+    for (const h of plan.hmpListen) {
+      const server = net.createServer((sock) => hmpMonitorAttach(sock));
+      const a = h.address;
+      if (a.type === 'unix') rmSync(a.path, { force: true });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          if (a.type === 'unix') server.listen(a.path, resolve);
+          else server.listen(a.port, a.host, resolve);
+        });
+      } catch (e) {
+        const path = a.type === 'unix' ? a.path : `${a.host}:${a.port}`;
+        throw new VlError(
+          `Failed to bind socket to ${path}: ${socketErrorText(e, a.type === 'unix' ? a.path : undefined)}`,
+          h.where,
+        );
       }
-      let qtestLogFd: number | undefined;
-      if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
-        try {
-          qtestLogFd = openSync(plan.qtestLog, 'w');
-          const fd = qtestLogFd;
-          extraClose.push(() => closeSync(fd));
-        } catch {
-          // QEMU carries on without the log when the file cannot be opened.
-        }
+      extraClose.push(() => {
+        server.close();
+        if (a.type === 'unix') rmSync(a.path, { force: true });
+      });
+    }
+    // QEMU's qemu_create_machine + qemu_apply_machine_options: before any
+    // listener or object, so `/machine` is the machine, not a bare container.
+    const { type = 'none', 'memory-backend': memdev, ...machineProps } = plan.machine;
+    if (type !== 'none') {
+      throw new VlError(
+        'unsupported machine type',
+        undefined,
+        'Use -machine help to list supported machines\n',
+      );
+    }
+    const machine = machineCreate();
+    memoryMapInit(); // system memory and I/O exist from machine creation, as in QEMU
+    for (const [k, v] of Object.entries(machineProps)) machine.propertyParse(k, String(v));
+    phaseReach(MachineInitPhase.MachineCreated);
+    instance = new TsqomInstance(qmp, listeners, cleanupDirs, [], extraClose);
+    instance.afterStop = restoreReports;
+    instance.autostart = plan.autostart;
+    // -global: devices created from now on get the values.
+    qdevPropClearGlobals();
+    for (const g of plan.globals) qdevPropRegisterGlobal(g);
+    phaseReach(MachineInitPhase.AccelCreated);
+    // QEMU 7.2 logs the qtest protocol to stderr unless -qtest-log names a
+    // file, or `none`.
+    let qtestLog: ((text: string) => void) | undefined = (text) => io.err(text);
+    if (plan.qtestLog === 'none') {
+      qtestLog = undefined;
+    } else if (plan.qtestLog !== undefined && plan.qtest.length > 0) {
+      qtestLog = undefined;
+      try {
+        const fd = openSync(plan.qtestLog, 'w+');
+        extraClose.push(() => closeSync(fd));
+        qtestLog = (text) => void writeSync(fd, text);
+      } catch {
+        // QEMU carries on without the log when the file cannot be opened.
       }
-      for (const q of plan.qtest) {
-        const server = qtestServer(qtestLogFd);
-        instance.qtest.push(server);
-        try {
-          await server.listen(q.spec);
-        } catch (e) {
-          const path = q.spec.kind === 'unix' ? q.spec.path : `${q.spec.host}:${q.spec.port}`;
-          if (!q.spec.server) {
-            throw new VlError(
-              `Failed to connect to '${path}': ${socketErrorText(e, undefined)}`,
-              q.where,
-            );
-          }
+    }
+    for (const q of plan.qtest) {
+      const server = qtestServer(qtestLog);
+      instance.qtest.push(server);
+      try {
+        await server.listen(q.spec);
+      } catch (e) {
+        const path = q.spec.kind === 'unix' ? q.spec.path : `${q.spec.host}:${q.spec.port}`;
+        if (!q.spec.server) {
           throw new VlError(
-            `Failed to bind socket to ${path}: ${socketErrorText(e, q.spec.kind === 'unix' ? q.spec.path : undefined)}`,
+            `Failed to connect to '${path}': ${socketErrorText(e, undefined)}`,
             q.where,
           );
         }
+        throw new VlError(
+          `Failed to bind socket to ${path}: ${socketErrorText(e, q.spec.kind === 'unix' ? q.spec.path : undefined)}`,
+          q.where,
+        );
       }
-      // QEMU creates chardevs first (backends and devices refer to them); the
-      // ones -qmp and -monitor imply are among them.
-      for (const c of plan.compatChardevs) {
-        reportWhere = c.where;
-        try {
+    }
+    // QEMU creates chardevs first (backends and devices refer to them); the
+    // ones -qmp and -monitor imply are among them.
+    for (const c of plan.compatChardevs) {
+      try {
+        await atOption(c.where, async () => {
           if (c.kind === 'null') await qemuChardevNew(c.label, 'chardev-null', {});
           else if (c.kind === 'opts') await qemuChrNewFromOpts(c.opts);
           else await qemuChardevNew(c.label, 'chardev-socket', { path: c.path, server: false });
-        } catch (e) {
-          throw located(c.where, e);
-        } finally {
-          reportWhere = undefined;
-        }
-      }
-      for (const c of plan.chardevs) {
-        reportWhere = c.where;
-        try {
-          await qemuChrNewFromOpts(c.opts);
-        } catch (e) {
-          throw located(c.where, e);
-        } finally {
-          reportWhere = undefined;
-        }
-      }
-      for (const [i, s] of plan.serials.entries()) {
-        if (s.arg === 'null') await qemuChardevNew(`serial${i}`, 'chardev-null', {});
-      }
-      for (const o of plan.objects) {
-        await objectAdd(o.args);
-      }
-      // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
-      if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
-        await objectAdd({
-          'qom-type': 'memory-backend-ram',
-          id: 'ram',
-          size: Number(plan.memory.size),
         });
-        machineSetMemoryBackend('ram');
-        machine.propertySet('memory-backend', 'ram');
+      } catch (e) {
+        throw located(c.where, e);
       }
-      // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
-      if (memdev !== undefined) {
-        machineSetMemoryBackend(String(memdev));
-        machine.propertySet('memory-backend', String(memdev));
+    }
+    for (const c of plan.chardevs) {
+      try {
+        await atOption(c.where, () => qemuChrNewFromOpts(c.opts));
+      } catch (e) {
+        throw located(c.where, e);
       }
-      const ms = qdevGetMachineState();
-      if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
-      // Monitors (QEMU's mon_init_func, among the late backends).
-      for (const m of plan.monitors) {
-        const chr = qemuChrFind(m.chardev);
-        if (!chr) throw new VlError(`chardev "${m.chardev}" not found`, m.where);
-        try {
-          monitorInitChardev(chr, m.mode, m.pretty, qmp);
-        } catch (e) {
-          throw located(m.where, e);
+    }
+    for (const [i, s] of plan.serials.entries()) {
+      if (s.arg === 'null') await qemuChardevNew(`serial${i}`, 'chardev-null', {});
+    }
+    await withProgressBar(io, async () => {
+      for (const o of plan.objects) await objectAdd(o.args);
+    });
+    // Monitors (QEMU's mon_init_func, among the late backends).
+    for (const m of plan.monitors) {
+      const chr = qemuChrFind(m.chardev);
+      if (!chr) throw new VlError(`chardev "${m.chardev}" not found`, m.where);
+      try {
+        monitorInitChardev(chr, m.mode, m.pretty, qmp);
+      } catch (e) {
+        throw located(m.where, e);
+      }
+    }
+    if (plan.stdioMonitor !== undefined) {
+      const d = stdioDuplex();
+      if (plan.stdioMonitor === 'control') qmp.attach(d);
+      else hmpMonitorAttach(d);
+    }
+    // QEMU's qmp_x_exit_preconfig: the board, the devices, the end of
+    // machine creation. With -preconfig, QMP runs it on request.
+    const inst = instance;
+    const finishMachine = async (): Promise<void> => {
+      await withProgressBar(io, async () => {
+        // -m: QEMU 7.2 gives the none machine its RAM as the backend "ram".
+        if (plan.memory !== undefined && plan.memory.size > 0n && memdev === undefined) {
+          await objectAdd({
+            'qom-type': 'memory-backend-ram',
+            id: 'ram',
+            size: Number(plan.memory.size),
+          });
+          machineSetMemoryBackend('ram');
+          machine.propertySet('memory-backend', 'ram');
         }
-      }
-      if (plan.stdioMonitor !== undefined) {
-        const d = stdioDuplex();
-        if (plan.stdioMonitor === 'control') qmp.attach(d);
-        else hmpMonitorAttach(d);
-      }
+        // qemu_resolve_machine_memdev: the guest RAM backend exists by now.
+        if (memdev !== undefined) {
+          machineSetMemoryBackend(String(memdev));
+          machine.propertySet('memory-backend', String(memdev));
+        }
+        const ms = qdevGetMachineState();
+        if (ms) ms.ramSize = ms.memoryBackend ? ms.memoryBackend.size : (plan.memory?.size ?? 0n);
+      });
+      phaseReach(MachineInitPhase.MachineInitialized);
+      if (plan.memLock) realtimeInit();
       // QEMU creates -device after the backends, and reports its errors at the option.
       for (const d of plan.devices) {
         try {
@@ -1061,22 +1202,48 @@ export async function qemuInit(
           throw located(d.where, e);
         }
       }
+      // qemu_machine_creation_done.
+      qdevPropCheckGlobals();
       qdevMachineCreationDone();
-      if (options.proceed && !options.proceed()) throw new VlError('', undefined);
-      return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
-    } catch (e) {
-      // A signal that stopped start-up (a server waiting for its client) is no error.
-      if (!options.proceed || options.proceed()) reportError(io, e);
-      if (instance) await instance.stop();
-      else {
-        for (const l of listeners) await l.close().catch(() => {});
-        await qmp.close().catch(() => {});
-        cleanupDevicesAndObjects();
-        for (const c of extraClose) c();
-        for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
+      if (plan.vgaWarning) {
+        warn(
+          undefined,
+          'A -vga option was passed but this machine type does not use that option; No VGA device has been created',
+        );
       }
-      return { instance: null, exitCode: 1 };
+    };
+    if (plan.preconfig) {
+      inst.preconfig = true;
+      qmpSetExitPreconfigHandler(async (host) => {
+        try {
+          await finishMachine();
+        } catch (e) {
+          // QEMU exits at once, without a reply or an event.
+          reportError(io, e);
+          inst.exitCode = 1;
+          inst.requestExit('failed');
+          return new Promise<never>(() => undefined);
+        }
+        if (inst.autostart) vmStart(host);
+      });
+    } else {
+      await finishMachine();
     }
+    if (options.proceed && !options.proceed()) throw new VlError('', undefined);
+    return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
+  } catch (e) {
+    // A signal that stopped start-up (a server waiting for its client) is no error.
+    if (!options.proceed || options.proceed()) reportError(io, e);
+    if (instance) await instance.stop();
+    else {
+      for (const l of listeners) await l.close().catch(() => {});
+      await qmp.close().catch(() => {});
+      cleanupDevicesAndObjects();
+      for (const c of extraClose) c();
+      for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
+    }
+    restoreReports();
+    return { instance: null, exitCode: 1 };
   }
 }
 
@@ -1085,7 +1252,7 @@ export async function qemuInit(
  * `irq_intercept_in PATH` accepts any QOM path (the `none` machine has no
  * interrupt controller) and then reports every machine interrupt line.
  */
-function qtestServer(logFd?: number): QtestServer {
+function qtestServer(log?: (text: string) => void): QtestServer {
   let unlisten: (() => void) | undefined;
   const target: QtestTarget = {
     read: (addr, len) => addressSpaceRead(addressSpaceMemory(), addr, len).data,
@@ -1105,11 +1272,21 @@ function qtestServer(logFd?: number): QtestServer {
     interceptIrq: () => {
       unlisten ??= machineIrqListen((line, level) => server.setIrq(line, level));
     },
+    // The machine's interrupt lines are the only GPIO inputs tsqom has: they
+    // are the unnamed inputs of `/machine`, the object `irq_intercept_in`
+    // watches. QEMU 7.2 aborts (or reads stray memory) for an object that is
+    // not a device or an input it lacks; tsqom answers FAIL.
+    setIrqIn: (dev, name, n, level) => {
+      if (dev !== qdevGetMachineState() || name !== undefined || n < 0) {
+        const o = dev instanceof QomObject ? dev : null;
+        throw new Error(
+          `no GPIO input ${name ?? 'unnamed-gpio-in'}[${n}] on ${o?.canonicalPath() ?? 'this object'}`,
+        );
+      }
+      machineIrqSet(n, level);
+    },
   };
-  const server = new QtestServer(
-    target,
-    logFd === undefined ? {} : { log: (text) => void writeSync(logFd, text) },
-  );
+  const server = new QtestServer(target, log === undefined ? {} : { log });
   server.on('closed', () => {
     unlisten?.();
     unlisten = undefined;
@@ -1144,7 +1321,9 @@ function reportError(io: VlIo, e: unknown): void {
   else if (e instanceof QomError) ({ message, hint } = e);
   else message = (e as Error).message;
   if (message === '' && !hint) return; // reported already
-  io.err(`tsqom: ${where ? `${where}: ` : ''}${message}\n${hint ?? ''}`);
+  errorReport(message, where);
+  // QEMU's error_printf: hints are plain lines, without the report's prefixes.
+  if (hint) io.err(hint);
 }
 
 /** The environment variable that marks the detached child of `-daemonize`. */
@@ -1213,13 +1392,11 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
   const onSignal = (sig: NodeJS.Signals): void => {
     if (pendingSignal !== undefined) return;
     pendingSignal = sig;
-    if (!qtestDriver) io.err(`tsqom: terminated by signal ${osConstants.signals[sig]}\n`);
+    if (!qtestDriver) errorReport(`terminated by signal ${osConstants.signals[sig]}`);
     if (instance) instance.qmp.requestShutdown('host-signal');
     else qemuChrAbortCreation();
   };
   for (const sig of EXIT_SIGNALS) process.on(sig, onSignal);
-  // QEMU's error_report names the program.
-  setErrorReportSink((msg, level) => io.err(`tsqom: ${errorReportPrefix(level)}${msg}\n`));
   // Nothing else need keep the process alive: it runs until asked to stop.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   let parentWatch: NodeJS.Timeout | undefined;
@@ -1260,7 +1437,7 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
     if (pendingSignal !== undefined) instance.qmp.requestShutdown('host-signal');
     await instance.exited;
     await instance.stop();
-    return 0;
+    return instance.exitCode;
   } finally {
     for (const sig of EXIT_SIGNALS) process.off(sig, onSignal);
     clearInterval(keepAlive);

@@ -48,9 +48,27 @@ export class UnixStreamDuplex extends Duplex {
     this.#sock.resume();
   }
 
+  /** Bytes handed to the socket that it has not sent yet (not part of `writableLength`). */
+  get pendingBytes(): number {
+    return this.#sock.pendingBytes;
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.#sock.send(chunk);
-    cb();
+    // While the peer does not read, further writes wait in this stream
+    // (`writableLength` grows, `write()` returns false, `'drain'` follows),
+    // so a writer that honours backpressure holds a bounded amount.
+    if (!this.#sock.throttled || this.#sock.closed) {
+      cb();
+      return;
+    }
+    const done = (): void => {
+      this.#sock.off('drain', done);
+      this.#sock.off('close', done);
+      cb();
+    };
+    this.#sock.on('drain', done);
+    this.#sock.on('close', done);
   }
 
   override _final(cb: (e?: Error | null) => void): void {

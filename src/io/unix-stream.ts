@@ -36,6 +36,7 @@ import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
 import { HostOs } from '../native/host.js';
 import { OsError } from '../native/errors.js';
+import { connectionReleased } from '../util/memory-release.js';
 import type { NativeFdWatcher } from '../native/index.js';
 import {
   AF_UNIX,
@@ -118,6 +119,8 @@ export interface UnixStreamEvents {
   end: [];
   /** A socket error; `close` follows. */
   error: [error: Error];
+  /** What was queued to send has (mostly) gone out: the stream is no longer throttled. */
+  drain: [];
   /** The socket is closed; emitted exactly once. */
   close: [];
 }
@@ -160,6 +163,8 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
   /** What the queue costs: its bytes plus a per-message overhead (many tiny replies cost more than their bytes). */
   #pendingCost = 0;
   #pendingFds = 0;
+  /** The most the send queue cost at once. */
+  #peakCost = 0;
   /** Reading is held back until the peer drains what is queued. */
   #throttled = false;
   readonly #allowHalfOpen: boolean;
@@ -271,6 +276,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
     this.#queue.push(p);
     this.#pendingBytes += p.data.byteLength;
     this.#pendingCost += p.data.byteLength + PENDING_OVERHEAD;
+    if (this.#pendingCost > this.#peakCost) this.#peakCost = this.#pendingCost;
     this.#pendingFds += p.fds.length;
     if (this.#pendingCost > this.#maxPendingBytes || this.#pendingFds > this.#maxPendingFds) {
       this.#throttled = true;
@@ -376,6 +382,8 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       // Not connected any more: nothing to shut down.
     }
     this.os.close(fd);
+    // A peer that left a large queue behind: give that memory back.
+    connectionReleased(this.#peakCost, this.os);
     this.emit('close');
   }
 
@@ -470,6 +478,7 @@ export class UnixStream extends EventEmitter<UnixStreamEvents> {
       this.#pendingFds <= this.#maxPendingFds / 4
     ) {
       this.#throttled = false;
+      this.emit('drain');
     }
     if (this.#queue.length === 0 && this.#endAfterFlush) this.close();
   }

@@ -238,7 +238,6 @@ export function registerCharCommands(
   });
   registry.register({
     name: 'query-chardev-backends',
-    allowPreconfig: true,
     handler() {
       const out: JsonObject[] = [];
       for (const kind of CHARDEV_BACKEND_KINDS) {

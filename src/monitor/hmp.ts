@@ -6,6 +6,38 @@
  */
 import { QomError } from '../util/error.js';
 import type { QmpHost } from './qmp-dispatch.js';
+import { MachineInitPhase, phaseCheck } from '../hw/core/qdev.js';
+
+/**
+ * QEMU 7.2's HMP commands flagged `p` (usable with `-preconfig` before
+ * `x-exit-preconfig`), by table: top level, then `info`.
+ */
+const PRECONFIG_COMMANDS: ReadonlySet<string> = new Set([
+  'help|?',
+  'info',
+  'quit|q',
+  'object_add',
+  'object_del',
+  'qom-list',
+  'qom-get',
+  'qom-set',
+]);
+const PRECONFIG_INFO_COMMANDS: ReadonlySet<string> = new Set([
+  'version',
+  'status',
+  'name',
+  'uuid',
+  'qom-tree',
+  'memdev',
+]);
+
+/** QEMU's cmd_available: once the machine is ready, or for the commands allowed before. */
+function cmdAvailable(cmd: HmpCommand, topLevel: boolean): boolean {
+  if (!phaseCheck(MachineInitPhase.MachineCreated) || phaseCheck(MachineInitPhase.MachineReady)) {
+    return true;
+  }
+  return (topLevel ? PRECONFIG_COMMANDS : PRECONFIG_INFO_COMMANDS).has(cmd.name);
+}
 
 /** Parsed HMP arguments: strings, flags (`-j`) as booleans. */
 export type HmpArgs = Record<string, string | boolean | undefined>;
@@ -252,6 +284,12 @@ export async function handleHmpCommand(
     const found = t.find(r.name);
     if (!found) {
       out.print(`unknown command: '${line.slice(0, r.p)}'\n`);
+      return;
+    }
+    if (!cmdAvailable(found, t === table)) {
+      out.print(
+        `Command '${line.slice(0, r.p)}' not available until machine initialization has completed.\n`,
+      );
       return;
     }
     cmd = found;

@@ -18,16 +18,14 @@ import {
   type ObjectProperty,
   objectClassByName,
   objectClassGetList,
-  objectDynamicCast,
   objectNew,
-  objectGetObjectsRoot,
 } from '../qom/object.js';
 import { objectPropertyHelp, typeClassPropertiesHelp } from '../qom/object_interfaces.js';
 import { vmState } from '../system/runstate.js';
-import { memoryRegionGetRamBlock } from '../system/physmem.js';
-import { HostMemoryBackend, hostMemoryBackendGetMemory } from '../backends/hostmem.js';
+import { ramBlockList } from '../system/physmem.js';
 import { TYPE_DEVICE, DeviceClass, qdevWithEventEmitter } from '../hw/core/qdev.js';
 import { TYPE_NONE_MACHINE, qdevGetMachineState } from '../hw/core/machine.js';
+import { sysbusGetDefault } from '../hw/core/sysbus.js';
 import {
   qemuDeviceOpts,
   qmpDeviceAdd,
@@ -380,32 +378,19 @@ function sizeToStr(n: number): string {
   return i === 0 ? `${n} B` : `${Number.isInteger(v) ? v : v.toFixed(3)} ${units[i]}`;
 }
 
-/** `info ramblock`: the RAM blocks of the memory backends, largest first as QEMU keeps them. */
+/** `info ramblock`: every RAM block in QEMU's list order, at its QEMU offset. */
 export function hmpInfoRamblockText(): string {
   let text =
     '              Block Name    PSize              Offset               Used              Total\n';
-  const blocks: { name: string; psize: number; used: bigint; max: bigint }[] = [];
-  objectGetObjectsRoot().childForeach((child) => {
-    const backend = objectDynamicCast(child, HostMemoryBackend);
-    if (!backend) return;
-    const mr = hostMemoryBackendGetMemory(backend);
-    const rb = mr ? memoryRegionGetRamBlock(mr) : null;
-    if (!rb) return;
+  const guestRam = qdevGetMachineState()?.memoryBackend ?? null;
+  for (const rb of ramBlockList()) {
     // QEMU names a RAM block only once it is registered for migration, as
-    // the machine's RAM backend is; other backends' blocks have no name.
-    const isGuestRam = qdevGetMachineState()?.memoryBackend === child;
-    blocks.push({
-      name: isGuestRam ? (child.canonicalPathComponent() ?? '') : '',
-      psize: rb.pageSize,
-      used: rb.usedLength,
-      max: rb.maxLength,
-    });
-  });
-  blocks.sort((a, b) => (a.max > b.max ? -1 : a.max < b.max ? 1 : 0));
-  let offset = 0n;
-  for (const b of blocks) {
-    text += `${b.name.padStart(24)} ${sizeToStr(b.psize).padStart(8)}  ${hex16(offset)} ${hex16(b.used)} ${hex16(b.max)}\n`;
-    offset += b.max;
+    // the machine's RAM backend is; other blocks have no name.
+    const name =
+      guestRam !== null && rb.mr.owner === guestRam
+        ? (guestRam.canonicalPathComponent() ?? '')
+        : '';
+    text += `${name.padStart(24)} ${sizeToStr(rb.pageSize).padStart(8)}  ${hex16(rb.offset)} ${hex16(rb.usedLength)} ${hex16(rb.maxLength)}\n`;
   }
   return text;
 }
@@ -418,7 +403,6 @@ export function registerMachineInfoCommands(
 ): void {
   registry.register({
     name: 'query-target',
-    allowPreconfig: true,
     handler: () => ({ arch: QEMU_TARGET }),
   });
   registry.register({
@@ -431,7 +415,6 @@ export function registerMachineInfoCommands(
   });
   registry.register({
     name: 'query-cpus-fast',
-    allowPreconfig: true,
     handler: () => [],
   });
   registry.register({
@@ -477,7 +460,10 @@ export function registerMachineInfoCommands(
     params: '',
     help: 'show device tree',
     // tsqom's devices sit on no bus, so the system bus is empty.
-    handler: (_a, out) => out.print('bus: main-system-bus\n  type System\n'),
+    handler: (_a, out) => {
+      const bus = sysbusGetDefault();
+      out.print(`bus: ${bus.name}\n  type ${bus.typeName}\n`);
+    },
   });
   info.register({
     name: 'ramblock',

@@ -20,7 +20,7 @@ import {
   type RunState,
   vmState,
 } from '../system/runstate.js';
-import { qemuDevicesReset } from '../hw/core/qdev.js';
+import { MachineInitPhase, phaseCheck, qemuDevicesReset } from '../hw/core/qdev.js';
 import { type HmpCommandTable, hmpCommands, hmpInfoCommands } from './hmp.js';
 import { type QmpHost, type QmpCommandRegistry, qmpCommands } from './qmp-dispatch.js';
 
@@ -74,6 +74,20 @@ export function qemuSystemReset(host: QmpHost, reason: string, guest = false): v
   if (!vmState.running) vmState.setRunState('prelaunch');
 }
 
+/** What `x-exit-preconfig` runs: the rest of start-up, given the calling monitor's host. */
+export type ExitPreconfigHandler = (host: QmpHost) => Promise<void>;
+
+let exitPreconfigHandler: ExitPreconfigHandler | null = null;
+
+/**
+ * Sets what `x-exit-preconfig` runs (the command line does, with
+ * `-preconfig`): board initialization, the devices, and the end of machine
+ * creation. The handler runs once.
+ */
+export function qmpSetExitPreconfigHandler(handler: ExitPreconfigHandler | null): void {
+  exitPreconfigHandler = handler;
+}
+
 /** `hmp_info_status`. */
 export function hmpInfoStatusText(): string {
   const s = qmpQueryStatus();
@@ -107,6 +121,19 @@ export function registerMiscCommands(
         throw new QomError('Resetting the Virtual Machine is required');
       if (vmState.runState === 'suspended') return {};
       vmStart(monitor.host);
+      return {};
+    },
+  });
+  registry.register({
+    name: 'x-exit-preconfig',
+    allowPreconfig: true,
+    async handler(_a, { monitor }) {
+      const run = exitPreconfigHandler;
+      if (run === null || phaseCheck(MachineInitPhase.MachineInitialized)) {
+        throw new QomError('The command is permitted only before machine initialization');
+      }
+      exitPreconfigHandler = null;
+      await run(monitor.host);
       return {};
     },
   });

@@ -6,6 +6,8 @@
  */
 import type { JsonObject, JsonValue } from '../qobject/qobject.js';
 import { QomError } from '../util/error.js';
+import { errorReportInMonitor } from '../util/error-report.js';
+import { MachineInitPhase, phaseCheck } from '../hw/core/qdev.js';
 import { isJsonObject } from '../qobject/qobject.js';
 import { jsonObjectSet, qdictKeys } from '../qobject/qdict.js';
 import { type QapiArgsSchema, qapiInputVisit } from '../qapi/qapi.js';
@@ -228,9 +230,21 @@ export function qmpDispatch(
       );
     }
     if (oob && !cmd.allowOob) throw new QomError(`The command ${command} does not support OOB`);
+    // -preconfig: between machine creation and x-exit-preconfig. A server
+    // with no machine (an embedder's) serves everything.
+    if (
+      !cmd.allowPreconfig &&
+      phaseCheck(MachineInitPhase.MachineCreated) &&
+      !phaseCheck(MachineInitPhase.MachineReady)
+    ) {
+      throw new QomError(
+        `The command '${command}' is permitted only after machine initialization has completed`,
+      );
+    }
     const rawArgs = (request.arguments as JsonObject | undefined) ?? {};
     const args = cmd.rawArgs ? rawArgs : qapiInputVisit(cmd.args ?? {}, rawArgs);
-    ret = cmd.handler(args, ctx);
+    // Reports made while the command runs are the monitor's (QEMU's monitor_cur()).
+    ret = errorReportInMonitor(() => cmd.handler(args, ctx));
   } catch (e) {
     return finish(qmpErrorResponse(e), id);
   }

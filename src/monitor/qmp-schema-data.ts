@@ -283,6 +283,13 @@ export const SCHEMA_ENTITIES: readonly SchemaEntry[] = [
     'arg-type': 'q_empty',
   },
   {
+    name: 'x-exit-preconfig',
+    'ret-type': 'q_empty',
+    'meta-type': 'command',
+    'arg-type': 'q_empty',
+    features: ['unstable'],
+  },
+  {
     name: 'human-monitor-command',
     'ret-type': 'str',
     'meta-type': 'command',

@@ -22,6 +22,7 @@
 import { CLOCK, type Clock } from '../util/clock.js';
 import { MachineContext } from '../util/machine-context.js';
 import { trace } from '../util/trace.js';
+import { connectionReleased } from '../util/memory-release.js';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -185,6 +186,8 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
   #held: Buffer | null = null;
   #outText: string[] = [];
   #outLength = 0;
+  /** The most this monitor had queued (input held, output unsent) at once. */
+  #peakQueued = 0;
   #flushScheduled = false;
   #feeding = false;
   #sliceScheduled = false;
@@ -210,6 +213,7 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
     stream.on('data', (chunk: Buffer) => {
       if (this.#closed) return;
       this.#held = this.#held === null ? chunk : Buffer.concat([this.#held, chunk]);
+      this.#peakQueued = Math.max(this.#peakQueued, this.#held.length + this.#unsentBytes);
       this.#feedHeld();
     });
     stream.on('drain', () => {
@@ -271,6 +275,7 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
     // Replies produced in one go leave in one write (fewer, larger buffers).
     this.#outText.push(text);
     this.#outLength += text.length;
+    this.#peakQueued = Math.max(this.#peakQueued, this.#unsentBytes + (this.#held?.length ?? 0));
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(() => this.#flushOutput());
@@ -292,7 +297,9 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
 
   /** Bytes sent but not yet taken by the client (or the kernel). */
   get #unsentBytes(): number {
-    return this.#stream.writableLength + this.#outLength;
+    // A unix socket's own send queue lies beyond the stream's writableLength.
+    const s = this.#stream as Duplex & { pendingBytes?: number };
+    return this.#stream.writableLength + (s.pendingBytes ?? 0) + this.#outLength;
   }
 
   /** Too much is waiting (requests to run or replies to be read) to take more input. */
@@ -384,6 +391,8 @@ export class QmpMonitor implements QmpMonitorHandle, QmpFdSource {
     this.#outText = [];
     this.#outLength = 0;
     this.#parser.reset();
+    // What a client that did not read made the process queue goes back to the OS.
+    connectionReleased(this.#peakQueued);
     this.#server.monitorClosed(this);
   }
 

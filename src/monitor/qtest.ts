@@ -39,6 +39,7 @@
  * @module
  */
 import { trace } from '../util/trace.js';
+import { connectionReleased } from '../util/memory-release.js';
 import { TsqomError } from '../util/error.js';
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
@@ -282,6 +283,8 @@ interface Conn {
   /** Asynchronous lines (IRQ) that came while a reply was being streamed. */
   deferred: string[];
   paused: boolean;
+  /** The most this connection had queued (input held, output unsent) at once. */
+  peakQueued: number;
 }
 
 /** A reply: text, text sent without the log prefix, or text produced piece by piece. */
@@ -542,6 +545,7 @@ export class QtestServer extends EventEmitter {
       streaming: undefined,
       deferred: [],
       paused: false,
+      peakQueued: 0,
     };
     this.#active = conn;
     this.#irqLevels.clear();
@@ -551,6 +555,8 @@ export class QtestServer extends EventEmitter {
       conn.held.push(chunk);
       this.#pump(conn);
     });
+    // What a client that did not read made the process queue goes back to the OS.
+    sock.once('close', () => connectionReleased(conn.peakQueued));
     sock.on('drain', () => this.#pump(conn));
     sock.resume();
     this.emit('opened');
@@ -627,6 +633,9 @@ export class QtestServer extends EventEmitter {
       else conn.streaming = reply;
     }
     if (this.#active !== conn || sock.destroyed) return;
+    let queued = sock.writableLength + conn.partsLen;
+    for (const b of conn.held) queued += b.length;
+    if (queued > conn.peakQueued) conn.peakQueued = queued;
     const waiting = conn.held.length > 0 || conn.streaming !== undefined;
     if (waiting && !conn.paused) {
       conn.paused = true;

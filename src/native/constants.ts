@@ -123,6 +123,12 @@ export const MADV_NOHUGEPAGE = 15;
 export const MADV_DONTDUMP = 16;
 /** Undo MADV_DONTDUMP. */
 export const MADV_DODUMP = 17;
+/** mlockall: lock the pages mapped now. */
+export const MCL_CURRENT = 1;
+/** mlockall: lock pages mapped from now on. */
+export const MCL_FUTURE = 2;
+/** mlockall: lock pages only once they are faulted in. */
+export const MCL_ONFAULT = 4;
 /** Prefault the pages readable (Linux 5.14). */
 export const MADV_POPULATE_READ = 22;
 /** Prefault the pages writable, reporting errors (Linux 5.14). */

@@ -112,6 +112,18 @@ export class HostOs {
     return this.addon.schedGetaffinity(0);
   }
 
+  /**
+   * Hands memory the process no longer uses back to the OS: a full V8
+   * collection (which also frees the memory of unreferenced Buffers), then
+   * `malloc_trim(3)` of the C allocator, which otherwise keeps freed
+   * chunks below its top for reuse. Synchronous (tens of milliseconds on
+   * a small heap); true when the allocator released something.
+   */
+  releaseFreedMemory(): boolean {
+    this.addon.lowMemoryNotification();
+    return this.addon.mallocTrim(0);
+  }
+
   /** glibc's English text for an errno. */
   strerror(errno: number): string {
     return strerror(errno);
@@ -298,6 +310,11 @@ export class HostOs {
     return new MappedMemory(this.addon.mmapAligned(length, prot, flags, fd, offset, align));
   }
 
+  /** `mlockall(2)`: `flags` of MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT. */
+  mlockall(flags: number): void {
+    this.addon.mlockall(flags);
+  }
+
   /** `madvise(2)`; unsupported advice surfaces as EINVAL, for the caller to handle. */
   madvise(mapping: MappingLike, offset: number, length: number, advice: number): void {
     this.addon.madvise(raw(mapping), offset, length, advice);
@@ -360,6 +377,32 @@ export class HostOs {
       method,
       options.cpus ?? null,
     );
+  }
+
+  // --- threads and CPU affinity -------------------------------------------
+
+  /**
+   * Starts a context thread (a real OS thread that waits until
+   * {@link HostOs.contextThreadStop}) and returns its tid, so its affinity
+   * can be set and read like any thread's.
+   */
+  contextThreadCreate(): number {
+    return this.addon.contextThreadCreate();
+  }
+
+  /** Stops and joins a context thread made by {@link HostOs.contextThreadCreate}. */
+  contextThreadStop(tid: number): void {
+    this.addon.contextThreadStop(tid);
+  }
+
+  /** `sched_setaffinity(2)`: runs thread `tid` on `cpus` only (errno as the kernel gives it). */
+  schedSetaffinity(tid: number, cpus: readonly number[]): void {
+    this.addon.schedSetaffinity(tid, cpus);
+  }
+
+  /** `sched_getaffinity(2)`: the CPUs thread `tid` may run on. */
+  schedGetaffinity(tid: number): number[] {
+    return this.addon.schedGetaffinity(tid);
   }
 
   // --- atomics and futexes on shared memory -------------------------------
@@ -471,6 +514,16 @@ export class HostOs {
   /** Adds to the counter; false on EAGAIN (it would overflow). */
   eventfdWrite(fd: number, value: bigint = 1n): boolean {
     return this.addon.eventfdWrite(fd, value);
+  }
+
+  // --- process descriptors -------------------------------------------------
+
+  /**
+   * `pidfd_open(2)`: a descriptor for process `pid` that polls readable
+   * once it has exited (Linux 5.3+; ENOSYS before). Close-on-exec.
+   */
+  pidfdOpen(pid: number): number {
+    return this.addon.pidfdOpen(pid);
   }
 
   // --- unix sockets --------------------------------------------------------

@@ -208,6 +208,14 @@ export interface NativeAddon {
   getPageSize(): number;
   /** `sysconf(3)`. */
   sysconf(name: number): number;
+  /**
+   * `malloc_trim(3)`: hands the C allocator's free memory back to the OS,
+   * keeping `pad` bytes (default 0) at the top of the heap; true when
+   * something was released (always false without glibc).
+   */
+  mallocTrim(pad?: number): boolean;
+  /** V8's low-memory notification: a full, compacting collection, now. */
+  lowMemoryNotification(): void;
   /** The CPUs a process (0: this one) may run on (`sched_getaffinity(2)`). */
   schedGetaffinity(pid?: number): number[];
 
@@ -284,6 +292,8 @@ export interface NativeAddon {
     offset: number | bigint,
     align: number | bigint,
   ): NativeMapping;
+  /** `mlockall(2)` with MCL_* flags. */
+  mlockall(flags: number): void;
   /** `madvise(2)` on `[offset, offset+length)` of a mapping. */
   madvise(mapping: NativeMapping, offset: number, length: number, advice: number): void;
   /** One synchronous `madvise(MADV_POPULATE_WRITE)` (default: the whole mapping) on the calling thread. */
@@ -325,6 +335,18 @@ export interface NativeAddon {
     method?: number,
     cpus?: readonly number[] | null,
   ): Promise<void>;
+
+  /**
+   * Starts a context thread: a real thread that only waits until
+   * {@link NativeAddon.contextThreadStop}. Returns its tid.
+   */
+  contextThreadCreate(): number;
+  /** Stops and joins the context thread `tid` (ESRCH if there is none). */
+  contextThreadStop(tid: number): void;
+  /** `sched_setaffinity(tid, mask of cpus)` (tid 0: the calling thread). */
+  schedSetaffinity(tid: number, cpus: readonly number[]): void;
+  /** `sched_getaffinity(tid)`: the CPUs in the mask, ascending. */
+  schedGetaffinity(tid: number): number[];
 
   /** Sequentially consistent 32-bit load at a 4-byte-aligned offset. */
   atomicLoad32(mapping: NativeMapping, offset: number): number;
@@ -393,6 +415,8 @@ export interface NativeAddon {
   eventfdRead(fd: number): bigint | null;
   /** Adds to an eventfd counter; false on EAGAIN (the counter would overflow). */
   eventfdWrite(fd: number, value: bigint): boolean;
+  /** `pidfd_open(2)` (close-on-exec); throws ENOSYS where the kernel lacks it. */
+  pidfdOpen(pid: number): number;
 
   /** `socket(2)`. */
   socket(domain: number, type: number, protocol: number): number;
@@ -447,7 +471,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 7;
 
 function findPackageRoot(from: string): string {
   let dir = from;

@@ -22,7 +22,8 @@
  * @module
  */
 import { trace } from '../util/trace.js';
-import { QomError } from '../util/error.js';
+import { QomError, errorPrepend } from '../util/error.js';
+import { warnReport } from '../util/error-report.js';
 import { type JsonValue, isJsonInteger } from '../qobject/qobject.js';
 import {
   ForwardFieldInputVisitor,
@@ -2418,3 +2419,46 @@ typeRegisterInternal({
 });
 typeRegister({ name: TYPE_CONTAINER, parent: TYPE_OBJECT });
 typeRegister({ name: TYPE_USER_CREATABLE, parent: TYPE_INTERFACE, classType: UserCreatableClass });
+
+/**
+ * A property value applied to every object of a type when it is created
+ * (QEMU's GlobalProperty: `-global DRIVER.PROPERTY=VALUE`).
+ */
+export interface GlobalProperty {
+  /** The type name; objects of this type and its subtypes are affected. */
+  readonly driver: string;
+  /** The property to set. */
+  readonly property: string;
+  /** The value, parsed as the command line parses property values. */
+  readonly value: string;
+  /** Skip objects that lack the property instead of failing. */
+  readonly optional?: boolean;
+  /** Set once the global has been applied to some object. */
+  used: boolean;
+}
+
+/**
+ * QEMU's object_apply_global_props: applies each of `props` that matches
+ * `obj`'s type, in order (a later one wins). A failure is prefixed
+ * `can't apply global D.P=V: ` and thrown when `onError` is `throw`;
+ * with `warn` it is reported as a warning and the other globals still
+ * apply.
+ */
+export function objectApplyGlobalProps(
+  obj: QomObject,
+  props: readonly GlobalProperty[],
+  onError: 'throw' | 'warn',
+): void {
+  for (const p of props) {
+    if (!obj.dynamicCast(p.driver)) continue;
+    if (p.optional && !obj.propertyFind(p.property)) continue;
+    p.used = true;
+    try {
+      obj.propertyParse(p.property, p.value);
+    } catch (e) {
+      const err = errorPrepend(e, `can't apply global ${p.driver}.${p.property}=${p.value}: `);
+      if (onError === 'throw') throw err;
+      warnReport(err.message);
+    }
+  }
+}

@@ -74,6 +74,44 @@ function toBig(v: Hwaddr): bigint {
 }
 
 /**
+ * QEMU's ram_list: every live RAM block, largest first (a new block goes
+ * after the blocks of its size), which is the order `info ramblock` prints.
+ */
+const ramList: RamBlock[] = [];
+
+/** QEMU aligns block offsets to a bitmap word: 64 target pages. */
+const RAM_OFFSET_ALIGN = 64n * TARGET_PAGE_SIZE;
+const RAM_ADDR_MAX = (1n << 64n) - 1n;
+
+/**
+ * QEMU's find_ram_offset: the end of some block (aligned) that starts the
+ * smallest gap the new block fits in; 0 only for the first block (the
+ * space before the lowest block is never reused, as in QEMU).
+ */
+function findRamOffset(size: bigint): bigint {
+  if (ramList.length === 0) return 0n;
+  let offset = RAM_ADDR_MAX;
+  let mingap = RAM_ADDR_MAX;
+  for (const block of ramList) {
+    const candidate = alignUp(block.offset + block.maxLength, RAM_OFFSET_ALIGN);
+    let next = RAM_ADDR_MAX;
+    for (const b of ramList) if (b.offset >= candidate && b.offset < next) next = b.offset;
+    const gap = next - candidate;
+    if (gap >= size && gap < mingap) {
+      offset = candidate;
+      mingap = gap;
+    }
+  }
+  // QEMU aborts when no gap fits; 2^64 bytes of RAM blocks cannot exist here.
+  return offset;
+}
+
+/** The live RAM blocks in QEMU's ram_list order (largest first). */
+export function ramBlockList(): readonly RamBlock[] {
+  return ramList;
+}
+
+/**
  * QEMU's RAMBlock: the memory behind a RAM region. It owns its mapping
  * unless it was given a borrowed one (RAM_PREALLOC), and closes its
  * descriptor at the end when it owns it.
@@ -103,6 +141,8 @@ export class RamBlock implements RamBackend {
   readonly ownsMapping: boolean;
   /** Whether {@link RamBlock.free} closes `fd`. */
   readonly ownsFd: boolean;
+  /** QEMU's ram_addr_t offset of the block in the RAM address space (`info ramblock`). */
+  readonly offset: bigint;
   #freed = false;
 
   /** @internal Made by the qemuRamAlloc* functions. */
@@ -131,6 +171,11 @@ export class RamBlock implements RamBackend {
     this.readonlyMapping = (init.host.native.prot & PROT_WRITE) === 0;
     this.ownsMapping = init.ownsMapping;
     this.ownsFd = init.ownsFd;
+    // QEMU's ram_block_add: an offset in the RAM address space, and a place
+    // in the list after the blocks at least as large.
+    this.offset = findRamOffset(this.maxLength);
+    const at = ramList.findIndex((b) => b.maxLength < this.maxLength);
+    ramList.splice(at < 0 ? ramList.length : at, 0, this);
   }
 
   /** Whether {@link RamBlock.free} ran. */
@@ -192,6 +237,8 @@ export class RamBlock implements RamBackend {
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
+    const i = ramList.indexOf(this);
+    if (i >= 0) ramList.splice(i, 1);
     try {
       if (this.ownsMapping) this.host.unmap();
     } finally {
@@ -371,6 +418,13 @@ export function qemuRamAllocFromFd(
     );
   }
   if (fileSize !== 0n && fileSize < off + maxSize && !opts.grow) {
+    // QEMU 7.2 has no offset and its own text; with an offset (QEMU 8's
+    // property) the text is QEMU 8's.
+    if (off === 0n) {
+      throw new QomError(
+        `backing store size 0x${hex(fileSize)} does not match 'size' option 0x${hex(maxSize)}`,
+      );
+    }
     throw new QomError(
       `${memoryRegionName(mr)} backing store size 0x${hex(fileSize)} is too small for 'size' option ` +
         `0x${hex(maxSize)} plus 'offset' option 0x${hex(off)}`,

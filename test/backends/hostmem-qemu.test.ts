@@ -4,7 +4,7 @@
  * what QEMU 7.2 has (ram, file, memfd; no rom/offset, no shm).
  */
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject } from '../../src/qom/index.js';
@@ -186,6 +186,17 @@ const SCENARIOS: [string, Step[]][] = [
       add({ 'qom-type': MEMFD, id: 'd1', size: 2n ** 63n }),
       add({ 'qom-type': MEMFD, id: 'd1', size: MiB, share: false, seal: false }),
       del('d1'),
+      // A memfd is sized to the unaligned size, the block to whole pages.
+      add({ 'qom-type': MEMFD, id: 'd2', size: 1000 }),
+      add({ 'qom-type': MEMFD, id: 'd2', size: 5000 }),
+    ],
+  ],
+  [
+    'file backend shorter than size',
+    [
+      add({ 'qom-type': FILE, id: 'f2', size: 2 * MiB, 'mem-path': small, readonly: true }),
+      add({ 'qom-type': FILE, id: 'f2', size: 2 * MiB, 'mem-path': small, share: true }),
+      add({ 'qom-type': FILE, id: 'f2', size: 2 * MiB, 'mem-path': small }),
     ],
   ],
 ];
@@ -202,3 +213,66 @@ for (const [title, steps] of SCENARIOS) {
     }
   });
 }
+
+/** The affinity of thread `tid` of process `pid`, from /proc. */
+function taskCpuList(pid: number, tid: number): string {
+  const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(
+    readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'),
+  );
+  return m ? m[1] : '';
+}
+
+/** The highest CPU this process may run on (the last of Cpus_allowed_list). */
+const LAST_CPU = Number(/(\d+)$/.exec(taskCpuList(process.pid, process.pid))![1]);
+
+test.serial(
+  'thread-context: a real thread whose affinity follows cpu-affinity and node-affinity',
+  async (t) => {
+    const steps: Step[] = [
+      add({ 'qom-type': 'thread-context', id: 'tca', 'cpu-affinity': [0] }),
+      add({ 'qom-type': 'thread-context', id: 'tcn', 'node-affinity': [0] }),
+      add({ 'qom-type': 'thread-context', id: 'tcx', 'cpu-affinity': [4000] }),
+      add({ 'qom-type': 'thread-context', id: 'tcx', 'node-affinity': [5] }),
+      get('tca', 'cpu-affinity'),
+      get('tcn', 'cpu-affinity'),
+      get('tca', 'node-affinity'),
+      set('tca', 'cpu-affinity', [4000]),
+      set('tca', 'cpu-affinity', [LAST_CPU]),
+      get('tca', 'cpu-affinity'),
+      set('tca', 'node-affinity', [0]),
+      get('tca', 'cpu-affinity'),
+      set('tca', 'node-affinity', [7]),
+      set('tca', 'cpu-affinity', [0]),
+      add({ 'qom-type': RAM, id: 'rtc', size: MiB, prealloc: true, 'prealloc-context': 'tca' }),
+      get('rtc', 'prealloc'),
+      del('rtc'),
+    ];
+    for (const [cmd, args] of steps) {
+      const [q, s] = await Promise.all([cq.executeRaw(cmd, args), ct.executeRaw(cmd, args)]);
+      t.is(s, q, `${cmd} ${JSON.stringify(args)}`);
+    }
+    // thread-id differs between processes; each names a thread of its
+    // process pinned as asked.
+    for (const [c, pid] of [
+      [cq, qemu.process.pid!],
+      [ct, process.pid],
+    ] as const) {
+      const tid = (await c.cmd('qom-get', {
+        path: '/objects/tca',
+        property: 'thread-id',
+      })) as number;
+      t.true(tid > 0 && tid < 2 ** 32, `${pid}: ${tid}`);
+      t.not(tid, pid);
+      t.is(taskCpuList(pid, tid), '0');
+      await c.cmd('qom-set', {
+        path: '/objects/tca',
+        property: 'cpu-affinity',
+        value: [LAST_CPU],
+      });
+      t.is(taskCpuList(pid, tid), String(LAST_CPU));
+      await c.cmd('object-del', { id: 'tca' });
+      await c.cmd('object-del', { id: 'tcn' });
+      t.false(existsSync(`/proc/${pid}/task/${tid}`), 'the context thread ends with its object');
+    }
+  },
+);

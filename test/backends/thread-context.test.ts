@@ -1,10 +1,10 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import {
   objectClassByName,
   objectNew,
   userCreatableAddType,
-  userCreatableComplete,
   userCreatableDel,
 } from '../../src/qom/index.js';
 import {
@@ -13,6 +13,8 @@ import {
   TYPE_THREAD_CONTEXT,
   ThreadContext,
 } from '../../src/backends/index.js';
+import { HOST_OS, HostOs, type MappingLike, type PreallocOptions } from '../../src/native/host.js';
+import { MachineContext } from '../../src/util/machine-context.js';
 
 function allowedCpus(): number[] {
   const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))!;
@@ -38,7 +40,20 @@ test('thread-context: a user-creatable type with QEMU 7.2 properties', (t) => {
   );
 });
 
-test('thread-context: affinity checks with QEMU texts; tsqom cannot pin threads', async (t) => {
+/** The affinity of thread `tid` of this process, as the kernel shows it. */
+function taskCpus(tid: number): number[] {
+  const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(
+    readFileSync(`/proc/self/task/${tid}/status`, 'utf8'),
+  )!;
+  const out: number[] = [];
+  for (const part of m[1].split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let i = a; i <= (b ?? a); i++) out.push(i);
+  }
+  return out;
+}
+
+test('thread-context: affinity checks with QEMU 7.2 texts before completion', (t) => {
   using tc = objectNew(ThreadContext);
   t.is(tc.propertyGet('thread-id'), 18446744073709551615n);
   t.throws(() => tc.propertyGet('cpu-affinity'), { message: 'Object not initialized yet' });
@@ -52,21 +67,86 @@ test('thread-context: affinity checks with QEMU texts; tsqom cannot pin threads'
   t.throws(() => tc.propertySet('node-affinity', [0]), {
     message: 'Mixing CPU and node affinity not supported',
   });
-  t.throws(() => userCreatableComplete(tc), {
-    message: 'Setting CPU affinity failed: Operation not supported',
-  });
-  await t.throwsAsync(userCreatableAddType(TYPE_THREAD_CONTEXT, 'tcaff', { 'cpu-affinity': [0] }), {
-    message: 'Setting CPU affinity failed: Operation not supported',
+  t.throws(() => tc.propertySet('cpu-affinity', [0]), {
+    message: 'Mixing CPU and node affinity not supported',
   });
 });
 
-test('thread-context: completed, it reports the allowed CPUs; backends link it strongly', async (t) => {
+test('thread-context: a real context thread, pinned and released', async (t) => {
+  const cpus = allowedCpus();
+  const tc = await userCreatableAddType(ThreadContext, 'tcreal', { 'cpu-affinity': [cpus[0]] });
+  tc.unref();
+  const tid = Number(tc.propertyGet('thread-id'));
+  t.not(tid, process.pid);
+  t.true(existsSync(`/proc/self/task/${tid}`));
+  t.deepEqual(taskCpus(tid), [cpus[0]]);
+  t.deepEqual(tc.propertyGet('cpu-affinity'), [cpus[0]]);
+  // After completion the thread is re-pinned at once.
+  tc.propertySet('cpu-affinity', cpus);
+  t.deepEqual(taskCpus(tid), cpus);
+  tc.propertySet('node-affinity', [0]);
+  t.deepEqual(taskCpus(tid), cpus);
+  t.throws(() => tc.propertySet('cpu-affinity', [4000]), {
+    message: 'Setting CPU affinity failed: Invalid argument',
+  });
+  t.deepEqual(taskCpus(tid), cpus, 'a refused mask changes nothing');
+  userCreatableDel('tcreal');
+  t.true(tc.finalized);
+  t.false(existsSync(`/proc/self/task/${tid}`), 'the context thread is joined');
+});
+
+test('thread-context: a mask the kernel refuses fails completion and leaves no thread', async (t) => {
+  // libuv starts its pool threads on first use: start them all before counting.
+  await Promise.all(Array.from({ length: 16 }, () => readFile('/proc/self/status')));
+  const before = readdirSync('/proc/self/task').length;
+  await t.throwsAsync(
+    userCreatableAddType(TYPE_THREAD_CONTEXT, 'tcbad', { 'cpu-affinity': [4000] }),
+    { message: 'Setting CPU affinity failed: Invalid argument' },
+  );
+  t.is(readdirSync('/proc/self/task').length, before);
+  t.throws(() => userCreatableDel('tcbad'));
+});
+
+/** Records the CPUs each preallocation asks for. */
+class SpyOs extends HostOs {
+  readonly preallocCpus: Array<readonly number[] | undefined> = [];
+  override prealloc(mapping: MappingLike, options?: PreallocOptions): Promise<void> {
+    this.preallocCpus.push(options?.cpus);
+    return super.prealloc(mapping, options);
+  }
+}
+
+test("thread-context: preallocation runs on the context thread's CPUs", async (t) => {
+  const spy = new SpyOs();
+  const ctx = new MachineContext().register(HOST_OS, spy);
+  const cpus = allowedCpus();
+  const tc = await ctx.run(() =>
+    userCreatableAddType(ThreadContext, 'tcpre', { 'cpu-affinity': [cpus[cpus.length - 1]] }),
+  );
+  tc.unref();
+  const b = (await ctx.run(() =>
+    userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'tcpremem', {
+      size: 1 << 20,
+      prealloc: true,
+      'prealloc-context': 'tcpre',
+    }),
+  )) as HostMemoryBackend;
+  b.unref();
+  const plain = (await ctx.run(() =>
+    userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'tcpremem2', { size: 1 << 20, prealloc: true }),
+  )) as HostMemoryBackend;
+  plain.unref();
+  t.deepEqual(spy.preallocCpus, [[cpus[cpus.length - 1]], undefined]);
+  t.true(b.propertyGetBool('prealloc'));
+  userCreatableDel('tcpremem2');
+  userCreatableDel('tcpremem');
+  userCreatableDel('tcpre');
+});
+
+test('thread-context: completed, it reports its CPUs; backends link it strongly', async (t) => {
   const tc = await userCreatableAddType(ThreadContext, 'tc0', {});
   tc.unref();
   t.deepEqual(tc.propertyGet('cpu-affinity'), allowedCpus());
-  t.throws(() => tc.propertySet('cpu-affinity', [0]), {
-    message: 'Setting CPU affinity failed: Operation not supported',
-  });
   const b = (await userCreatableAddType(TYPE_MEMORY_BACKEND_RAM, 'tcmem', {
     size: 1 << 20,
     prealloc: true,

@@ -60,6 +60,8 @@ const refused: string[][] = [
   ['-chardev', 'socket,id=c,fd=99'],
   ['-chardev', 'null,id=c,bogus=1'],
   ['-global', 'foo'],
+  ['-global', 'driver=x,property=y'],
+  ['-global', 'a.b'],
 ];
 
 const accepted: string[][] = [

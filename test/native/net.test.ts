@@ -243,3 +243,28 @@ test('unix socket: bind, listen, nonblocking connect, accept, SO_ERROR, names an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('pidfdOpen: polls readable once the process exits; ESRCH for no such process', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  const fd = os.pidfdOpen(child.pid!);
+  try {
+    let fired = 0;
+    const w = os.watch(fd, UV_READABLE, () => {
+      fired++;
+      w.stop();
+    });
+    w.start();
+    await new Promise((r) => setTimeout(r, 100));
+    t.is(fired, 0, 'alive');
+    child.kill('SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (fired === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    t.is(fired, 1);
+    w.close();
+  } finally {
+    os.close(fd);
+  }
+  const err = t.throws(() => os.pidfdOpen(0x3ffffff), { instanceOf: OsError });
+  t.is(err?.code, 'ESRCH');
+});

@@ -153,8 +153,8 @@ test.serial('RAM from an fd: QEMU’s errors, and the region is unparented', (t)
   t.throws(
     () => memoryRegionInitRamFromFd(memoryRegionNew(), owner, 'big', SIZE, RAM_SHARED, small, 0),
     {
-      message:
-        "big backing store size 0x1000 is too small for 'size' option 0x10000 plus 'offset' option 0x0",
+      // QEMU 7.2's text without an offset, QEMU 8's with one.
+      message: "backing store size 0x1000 does not match 'size' option 0x10000",
     },
   );
   t.throws(

@@ -7,3 +7,6 @@ export * from './qdev.js';
 export * from './qdev-properties.js';
 export * from './qdev-monitor.js';
 export * from './machine.js';
+export * from './hotplug.js';
+export * from './bus.js';
+export * from './sysbus.js';

@@ -18,6 +18,7 @@ import {
 import { HostMemoryBackend } from '../../backends/hostmem.js';
 import { machineGetContainer } from '../../system/memory.js';
 import { phaseCheck, MachineInitPhase } from './qdev.js';
+import { sysbusGetDefault } from './sysbus.js';
 
 /** QEMU's TYPE_MACHINE. */
 export const TYPE_MACHINE = 'machine';
@@ -122,6 +123,8 @@ export function machineCreate(type: string = TYPE_NONE_MACHINE): QomObject {
   root.propertyAddChild('machine', m);
   m.unref();
   for (const c of ['peripheral', 'peripheral-anon', 'unattached']) machineGetContainer(c);
+  // QEMU's machine_initfn ends by creating the main system bus.
+  sysbusGetDefault();
   return m;
 }
 

@@ -16,13 +16,17 @@
  * @module
  */
 import {
+  type GlobalProperty,
   type JsonValue,
   type ObjectProperty,
   type OutputVisitor,
   QomError,
   type Visitor,
+  objectApplyGlobalProps,
+  objectClassByName,
 } from '../../qom/index.js';
-import { type DeviceClass, type DeviceState } from './qdev.js';
+import { warnReport } from '../../util/error-report.js';
+import { DeviceClass, type DeviceState, TYPE_DEVICE } from './qdev.js';
 
 /** The field names of `D` whose values are `T`. */
 export type FieldOfType<D, T> = {
@@ -246,4 +250,64 @@ export function deviceClassSetProps<D extends DeviceState>(
     dc.propertySetDescription(p.name, p.description);
     return op;
   });
+}
+
+/** The `-global` properties, in registration order (QEMU's global_props()). */
+const globalProps: GlobalProperty[] = [];
+
+/**
+ * QEMU's qdev_prop_register_global: devices of `prop.driver` (and its
+ * subtypes) created from now on get the value before their own
+ * properties are set. Globals for other types are kept and reported by
+ * {@link qdevPropCheckGlobals}, as QEMU 7.2 does: they apply to devices
+ * only.
+ */
+export function qdevPropRegisterGlobal(prop: Omit<GlobalProperty, 'used'>): void {
+  globalProps.push({ ...prop, used: false });
+}
+
+/** The registered globals (QEMU's global_props()). */
+export function qdevGlobalProps(): readonly GlobalProperty[] {
+  return globalProps;
+}
+
+/** Forgets every registered global (a process that starts a machine again). */
+export function qdevPropClearGlobals(): void {
+  globalProps.length = 0;
+}
+
+/**
+ * QEMU's qdev_prop_set_globals, from device_post_init: applies the
+ * globals to a new device. A failure is an error for a device created
+ * with the machine (the command line's) and a warning for a hot-plugged
+ * one, as in QEMU.
+ */
+export function qdevPropSetGlobals(dev: DeviceState): void {
+  if (globalProps.length === 0) return;
+  objectApplyGlobalProps(dev, globalProps, dev.hotplugged ? 'warn' : 'throw');
+}
+
+/**
+ * QEMU's qdev_prop_check_globals, once the machine is created: warns
+ * about each global that was never applied and names no device type
+ * (`global D.P has invalid class name`) or a device type that cannot be
+ * hot-plugged later (`global D.P=V not used`). Returns whether it warned.
+ */
+export function qdevPropCheckGlobals(): boolean {
+  let warned = false;
+  for (const p of globalProps) {
+    if (p.used) continue;
+    const oc = objectClassByName(p.driver);
+    const dc = oc?.isA(TYPE_DEVICE) ? oc.dynamicCast(DeviceClass) : null;
+    if (!dc) {
+      warnReport(`global ${p.driver}.${p.property} has invalid class name`);
+      warned = true;
+      continue;
+    }
+    if (!dc.hotpluggable) {
+      warnReport(`global ${p.driver}.${p.property}=${p.value} not used`);
+      warned = true;
+    }
+  }
+  return warned;
 }

@@ -35,6 +35,7 @@ import {
   objectGetClass,
 } from '../../qom/index.js';
 import { machineGetContainer } from '../../system/memory.js';
+import { qdevPropSetGlobals } from './qdev-properties.js';
 
 /** QEMU's TYPE_DEVICE. */
 export const TYPE_DEVICE = 'device';
@@ -240,6 +241,11 @@ export class DeviceState extends QomObject {
   /** QEMU's device_initfn: hot-plugged when created after the machine is ready. */
   override instanceInit(): void {
     if (phaseCheck(MachineInitPhase.MachineReady)) this.hotplugged = true;
+  }
+
+  /** QEMU's device_post_init: the `-global` values, before the creator sets its own. */
+  override instancePostInit(): void {
+    qdevPropSetGlobals(this);
   }
 
   /** QEMU's device_finalize: DEVICE_DELETED for a device that was realized then unrealized. */

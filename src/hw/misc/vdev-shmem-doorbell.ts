@@ -14,11 +14,17 @@
  * {@link vdevShmemDoorbellPath}) and records that path in the header slots
  * it holds; it answers each connection with one byte and its eventfd
  * (SCM_RIGHTS) and keeps the connection open. A peer connects once and
- * keeps both the eventfd and the connection: when the process dies, the
- * kernel closes its end and the peer's watcher sees the hang-up at once,
- * which is how a killed client is noticed without polling. A process
- * removes its socket file when it has no clients left; the socket file of
- * a killed process is removed by whoever reclaims its slots.
+ * keeps both the eventfd and the connection, and watches the peer's
+ * process descriptor too (see vdev-shmem-liveness.ts). Every process with
+ * clients keeps such a connection and watch for every other process that
+ * holds a slot in its regions, whether or not it ever rang it: when one
+ * dies, the watch (or the hang-up) says so at once, without polling. A
+ * hang-up on a connection a peer opened to us makes us look at the headers
+ * again, so a member that joined and died before it rang anyone is still
+ * noticed. A peer reported gone is not connected to again while its slot
+ * remains (the reclaim may wait for a busy lock); a ring still tries. A
+ * process removes its socket file when it has no clients left; the socket
+ * file of a killed process is removed by whoever reclaims its slots.
  *
  * A peer cannot make a process spend without bound: at most
  * {@link VDEV_SHMEM_DOORBELL_MAX_CONNECTIONS} connections are kept (more
@@ -46,7 +52,11 @@ import {
   UV_READABLE,
   isErrno,
 } from '../../native/index.js';
-import type { VdevShmemProcessId } from './vdev-shmem-liveness.js';
+import {
+  type VdevShmemExitWatch,
+  type VdevShmemProcessId,
+  vdevShmemWatchExit,
+} from './vdev-shmem-liveness.js';
 
 /** The file name of the socket a process's doorbell listens on. */
 export function vdevShmemDoorbellName(id: VdevShmemProcessId): string {
@@ -91,8 +101,14 @@ export interface VdevShmemPeer extends VdevShmemProcessId {
 export interface VdevShmemDoorbellHandlers {
   /** Our doorbell rang: some client of this process may have news. */
   onRing(): void;
-  /** A peer hung up or refused us: it may be dead (check before reclaiming anything). */
+  /** A peer exited, hung up or refused us: it may be dead (check before reclaiming anything). */
   onPeerGone(peer: VdevShmemPeer): void;
+  /**
+   * A connection some peer opened to us closed (or was dead on arrival):
+   * the peer set may have changed, look at the headers again. Coalesced:
+   * at most once per event-loop turn.
+   */
+  onHangUp?(): void;
 }
 
 interface Peer {
@@ -103,6 +119,8 @@ interface Peer {
   bell: number;
   /** A ring is owed, to be sent when the eventfd arrives. */
   owed: boolean;
+  /** The watch on the peer's exit. */
+  exit: VdevShmemExitWatch;
 }
 
 function peerKey(id: VdevShmemProcessId): string {
@@ -139,6 +157,9 @@ export class VdevShmemDoorbell {
   #listenWatcher: NativeFdWatcher | null = null;
   readonly #accepted = new Map<number, NativeFdWatcher>();
   readonly #peers = new Map<string, Peer>();
+  /** Peers reported gone while they may still hold slots: not connected to again by retainPeers. */
+  readonly #gone = new Set<string>();
+  #hangUpQueued = false;
   // Bytes a peer sends are dropped: read them in large bites.
   readonly #scratch = new Uint8Array(4096);
   /** The socket path this doorbell listens on. */
@@ -220,6 +241,7 @@ export class VdevShmemDoorbell {
   stop(): void {
     const os = this.#os;
     for (const key of [...this.#peers.keys()]) this.#dropPeer(key);
+    this.#gone.clear();
     for (const [fd, w] of this.#accepted) {
       w.close();
       os.close(fd);
@@ -279,9 +301,43 @@ export class VdevShmemDoorbell {
       if (id.pid === this.#self.pid && id.token === this.#self.token) continue;
       const key = peerKey(id);
       keep.add(key);
-      if (!this.#peers.has(key)) this.#connect(id);
+      if (!this.#peers.has(key) && !this.#gone.has(key)) this.#connect(id);
     }
     for (const key of [...this.#peers.keys()]) if (!keep.has(key)) this.#dropPeer(key);
+    for (const key of [...this.#gone]) if (!keep.has(key)) this.#gone.delete(key);
+  }
+
+  /**
+   * Connects to every one of `ids` not connected yet, keeping the rest. A
+   * joining process calls it before its slot becomes visible: should it
+   * die right after, the members see its connections hang up, look at the
+   * header again and find its slot.
+   */
+  addPeers(ids: Iterable<VdevShmemPeer>): void {
+    for (const id of ids) {
+      if (id.pid === this.#self.pid && id.token === this.#self.token) continue;
+      const key = peerKey(id);
+      if (!this.#peers.has(key) && !this.#gone.has(key)) this.#connect(id);
+    }
+  }
+
+  /** Tells the owner once that `id` is gone (again only after it left the peer set, or came back). */
+  #reportGone(id: VdevShmemPeer, later: boolean): void {
+    const key = peerKey(id);
+    if (this.#gone.has(key)) return;
+    this.#gone.add(key);
+    if (later) setImmediate(() => this.#handlers.onPeerGone(id));
+    else this.#handlers.onPeerGone(id);
+  }
+
+  /** A connection from a peer closed: the owner re-reads the headers (once per turn). */
+  #hungUp(): void {
+    if (this.#hangUpQueued || !this.#handlers.onHangUp) return;
+    this.#hangUpQueued = true;
+    setImmediate(() => {
+      this.#hangUpQueued = false;
+      if (this.running) this.#handlers.onHangUp?.();
+    });
   }
 
   #rung(): void {
@@ -311,7 +367,9 @@ export class VdevShmemDoorbell {
       try {
         os.sendmsg(fd, MSG, [this.#efd]);
       } catch {
+        // Dead on arrival: its process may have joined a region and died.
         os.close(fd);
+        this.#hungUp();
         continue;
       }
       const conn = fd;
@@ -342,29 +400,43 @@ export class VdevShmemDoorbell {
     w.close();
     this.#os.close(fd);
     this.#accepted.delete(fd);
+    this.#hungUp();
   }
 
   #connect(id: VdevShmemPeer): Peer | undefined {
     const os = this.#os;
     const key = peerKey(id);
     if (!vdevShmemIsDoorbellPath(id.path, id)) return undefined;
+    const exit = vdevShmemWatchExit(
+      id,
+      () => {
+        this.#dropPeer(key);
+        this.#reportGone(id, false);
+      },
+      os,
+    );
+    if (!exit) {
+      this.#reportGone(id, true);
+      return undefined;
+    }
     let sock: number;
     try {
       sock = os.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     } catch {
+      exit.close();
       return undefined;
     }
     try {
       os.connect(sock, id.path);
     } catch (e) {
       os.close(sock);
+      exit.close();
       // Nobody listens: the process is gone (or has no clients any more).
-      if (isErrno(e, 'ECONNREFUSED') || isErrno(e, 'ENOENT')) {
-        setImmediate(() => this.#handlers.onPeerGone(id));
-      }
+      if (isErrno(e, 'ECONNREFUSED') || isErrno(e, 'ENOENT')) this.#reportGone(id, true);
       return undefined;
     }
-    const p: Peer = { id, sock, watcher: null, bell: -1, owed: false };
+    this.#gone.delete(key);
+    const p: Peer = { id, sock, watcher: null, bell: -1, owed: false, exit };
     p.watcher = os.watch(sock, UV_READABLE | UV_DISCONNECT, () => this.#servicePeer(key, p));
     p.watcher.start();
     this.#peers.set(key, p);
@@ -396,7 +468,7 @@ export class VdevShmemDoorbell {
     }
     if (gone) {
       this.#dropPeer(key);
-      this.#handlers.onPeerGone(p.id);
+      this.#reportGone(p.id, false);
       return;
     }
     if (p.owed && p.bell >= 0) {
@@ -409,6 +481,7 @@ export class VdevShmemDoorbell {
     const p = this.#peers.get(key);
     if (!p) return;
     this.#peers.delete(key);
+    p.exit.close();
     p.watcher?.close();
     this.#os.close(p.sock);
     if (p.bell >= 0) this.#os.close(p.bell);

@@ -503,6 +503,9 @@ function ensureDoorbell(): VdevShmemDoorbell {
     doorbell = new VdevShmemDoorbell(vdevShmemSelf(), {
       onRing: scanLocalClients,
       onPeerGone: sweepAfterPeerGone,
+      // A member may have joined and died before it rang us: re-read the
+      // headers, so it is watched (and found dead) like any other peer.
+      onHangUp: refreshDoorbell,
     });
   }
   doorbell.start();
@@ -973,6 +976,9 @@ function claimSlotLocked(
   const active = r.load(H.ACTIVE);
   for (let i = 0; i < GUEST_SHM_MAX_CLIENTS; i++) {
     if (active & (1 << i) || r.load(slotOff(i, H.SLOT_PID)) !== 0) continue;
+    // Connected to the members before our slot shows: if we die from here
+    // on, they hear the hang-up and find the slot (see vdev-shmem-doorbell.ts).
+    doorbell?.addPeers(r.peers());
     r.setSlotPath(i, path);
     r.store(slotOff(i, H.SLOT_TOKEN), me.token);
     r.store(slotOff(i, H.SLOT_PENDING), 0);

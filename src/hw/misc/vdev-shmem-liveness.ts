@@ -9,9 +9,16 @@
  * it is exiting (`PF_EXITING`, set before the kernel closes its
  * descriptors, so a peer that sees one of its sockets hang up already sees
  * it exiting), or when the start time differs.
+ *
+ * A peer's exit is noticed at once through a process descriptor
+ * (`pidfd_open`, Linux 5.3+) watched on the event loop: it polls readable
+ * when the process has exited, whatever it had open and whether or not it
+ * ever talked to us (see {@link vdevShmemWatchExit}).
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { HostOs, type NativeFdWatcher, UV_READABLE, isErrno } from '../../native/index.js';
+import { hostOs } from '../../util/machine-context.js';
 
 /** A process as the shared header records it. */
 export interface VdevShmemProcessId {
@@ -76,4 +83,52 @@ export function vdevShmemAlive(pid: number, token = 0): boolean {
   const t = vdevShmemProcessToken(pid);
   if (t === undefined) return false;
   return token === 0 || t === 0xffffffff || t === token;
+}
+
+/** A watch on a peer's exit (see {@link vdevShmemWatchExit}). */
+export interface VdevShmemExitWatch {
+  /** Stops watching and closes the process descriptor (idempotent). */
+  close(): void;
+}
+
+const NO_WATCH: VdevShmemExitWatch = { close: () => undefined };
+
+/**
+ * Calls `onExit` (once, from the event loop) when the process `id` exits.
+ * Returns null when it is not alive now (dead, exiting, or its pid is
+ * another process's), so the caller reports it gone itself. Where the
+ * kernel has no `pidfd_open` the watch does nothing: peers' hang-ups on
+ * the doorbell connections are then the only news of a death.
+ */
+export function vdevShmemWatchExit(
+  id: VdevShmemProcessId,
+  onExit: () => void,
+  os: HostOs = hostOs(),
+): VdevShmemExitWatch | null {
+  let fd: number;
+  try {
+    fd = os.pidfdOpen(id.pid);
+  } catch (e) {
+    if (isErrno(e, 'ESRCH') || isErrno(e, 'EINVAL')) return null;
+    return NO_WATCH;
+  }
+  // The descriptor was opened before this check: if the pid was recycled
+  // in between, the token differs and the process we meant is gone.
+  if (!vdevShmemAlive(id.pid, id.token)) {
+    os.close(fd);
+    return null;
+  }
+  let watcher: NativeFdWatcher | null = null;
+  const close = (): void => {
+    if (!watcher) return;
+    watcher.close();
+    watcher = null;
+    os.close(fd);
+  };
+  watcher = os.watch(fd, UV_READABLE, () => {
+    close();
+    onExit();
+  });
+  watcher.start();
+  return { close };
 }

@@ -32,11 +32,16 @@ import {
   vdevShmemAlive,
   vdevShmemProcessToken,
   vdevShmemSelf,
+  vdevShmemWatchExit,
 } from '../../../src/hw/misc/vdev-shmem-liveness.js';
 import { vdevShmemDoorbellName } from '../../../src/hw/misc/vdev-shmem-doorbell.js';
 import { shmEntries } from '../../helpers/vdev-shmem/guest.js';
 
 const P = `h${process.pid}`;
+const lockHolderScript = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../helpers/hostile/lock-holder.js',
+);
 const holderScript = join(
   dirname(fileURLToPath(import.meta.url)),
   '../../helpers/vdev-shmem/holder.js',
@@ -103,6 +108,38 @@ test('liveness: this process, a running child, a killed one', async (t) => {
   t.deepEqual([...shmEntries(`${P}live`)], []);
 });
 
+test.serial(
+  'exit watch: fires once when the process exits, not for the living, leaves no fd',
+  async (t) => {
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const h = await startHolder('anchor', `${P}watch`, 1);
+    const pid = h.child.pid!;
+    const token = vdevShmemProcessToken(pid)!;
+    t.is(
+      vdevShmemWatchExit({ pid, token: token + 1 }, () => t.fail()),
+      null,
+      'another start time',
+    );
+    let fired = 0;
+    const w = vdevShmemWatchExit({ pid, token }, () => fired++);
+    t.truthy(w);
+    await new Promise((r) => setTimeout(r, 50));
+    t.is(fired, 0, 'alive');
+    await kill(h);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1000 && fired === 0) await new Promise((r) => setTimeout(r, 5));
+    t.is(fired, 1);
+    w!.close();
+    t.is(
+      vdevShmemWatchExit({ pid, token }, () => t.fail()),
+      null,
+      'dead',
+    );
+    vdevShmemSweep(`${P}watch`);
+    t.is(readdirSync('/proc/self/fd').length, fdsBefore);
+  },
+);
+
 test('the header: slots, pending bits, active set, generation', (t) => {
   const name = `${P}hdr`;
   const a = attach(name, 2);
@@ -133,26 +170,100 @@ test('the header: slots, pending bits, active set, generation', (t) => {
   t.deepEqual([...b.mapping.read(VDEV_SHMEM_HEADER_SIZE + 10, 3)], [1, 2, 3]);
 });
 
-test('a killed client: its slot and socket are reclaimed by the next attach', async (t) => {
-  const name = `${P}kill`;
+test.serial(
+  'a killed client: its peer notices at once, reclaims its slot and socket',
+  async (t) => {
+    const name = `${P}kill`;
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const a = attach(name);
+    const h = await startHolder('client', name, 1);
+    t.is(h.idx, 1);
+    const pid = h.child.pid!;
+    const sock = vdevShmemDoorbellName({ pid, token: vdevShmemProcessToken(pid)! });
+    t.true(existsSync(join(tmpdir(), sock)));
+    let events = 0;
+    a.onEvent = () => events++;
+    await kill(h);
+    // No attach or detach follows: the survivor hears of the death by itself
+    // (its watch on the peer's process, or the hang-up), reclaims the slot
+    // and the socket file, and tells its clients.
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1000 && (a.peekStatus() >>> 16 !== 1 || events < 1))
+      await new Promise((r) => setTimeout(r, 5));
+    t.is(a.peekStatus() >>> 16, 1, 'only a is active');
+    t.true(events >= 1, 'a heard of it');
+    t.is(word(a, H.ACTIVE), 0b1, 'slot 1 is free');
+    t.false(readdirSync(tmpdir()).includes(sock), 'the dead socket file is gone');
+    const b = attach(name);
+    t.is(b.idx, 1, 'the slot is reused');
+    b.detach();
+    a.detach();
+    t.is(readdirSync('/proc/self/fd').length, fdsBefore, 'no descriptor left behind');
+  },
+);
+
+test.serial(
+  'a killed client while another process holds the lock: reclaimed once it lets go',
+  async (t) => {
+    const name = `${P}klock`;
+    const a = attach(name);
+    t.teardown(() => a.detach());
+    const h = await startHolder('client', name, 1);
+    const locker = spawn(process.execPath, [lockHolderScript, name], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    t.teardown(() => {
+      locker.kill('SIGKILL');
+    });
+    let out = '';
+    locker.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const say = async (cmd: string, answer: string): Promise<void> => {
+      locker.stdin!.write(`${cmd}\n`);
+      const deadline = Date.now() + 5000;
+      while (!out.includes(answer) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+    };
+    await say('lock', 'locked');
+    let events = 0;
+    a.onEvent = () => events++;
+    const cpu0 = process.cpuUsage();
+    await kill(h);
+    await new Promise((r) => setTimeout(r, 300));
+    const cpu = process.cpuUsage(cpu0);
+    t.is(word(a, H.ACTIVE), 0b11, 'nothing changes while the lock is held');
+    // Waiting for the lock is a timer, not a loop of reconnects and sweeps.
+    t.true(cpu.user + cpu.system < 150_000, `${cpu.user + cpu.system} us of CPU in 300 ms`);
+    await say('unlock', 'unlocked');
+    const t0 = Date.now();
+    while (Date.now() - t0 < 2000 && (word(a, H.ACTIVE) !== 0b1 || events < 1))
+      await new Promise((r) => setTimeout(r, 5));
+    t.is(word(a, H.ACTIVE), 0b1, 'reclaimed once the lock is free');
+    t.true(events >= 1);
+  },
+);
+
+test.serial('a member that joined and died before anyone looked is noticed too', async (t) => {
+  // Killed the moment its slot shows, the holder may die before it rings
+  // anyone. It connected to our doorbell before taking the slot, so that
+  // connection hangs up after the slot is there, and we look again.
+  const name = `${P}kill2`;
   const a = attach(name);
   t.teardown(() => a.detach());
-  const h = await startHolder('client', name, 1);
-  t.is(h.idx, 1);
-  const pid = h.child.pid!;
-  const sock = vdevShmemDoorbellName({ pid, token: vdevShmemProcessToken(pid)! });
-  t.true(existsSync(join(tmpdir(), sock)));
-  let events = 0;
-  a.onEvent = () => events++;
-  await kill(h);
-  // The next attach finds the dead holder, reclaims its slot and socket,
-  // and the members hear of the change.
-  const b = attach(name);
-  t.teardown(() => b.detach());
-  t.is(b.idx, 1, 'the slot is reused');
-  for (let i = 0; i < 500 && events < 1; i++) await new Promise((r) => setTimeout(r, 10));
-  t.true(events >= 1, 'a heard of it');
-  t.false(readdirSync(tmpdir()).includes(sock), 'the dead socket file is gone');
+  for (let round = 0; round < 5; round++) {
+    const child = spawn(process.execPath, [holderScript, 'client', name, '1'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // Killed as soon as its slot is taken (the header says so), not when it reports.
+    while (word(a, H.ACTIVE) === 0b1 && child.exitCode === null)
+      await new Promise((r) => setImmediate(r));
+    child.kill('SIGKILL');
+    await exited;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1000 && word(a, H.ACTIVE) !== 0b1)
+      await new Promise((r) => setTimeout(r, 5));
+    t.is(word(a, H.ACTIVE), 0b1, `round ${round}: the dead member's slot is reclaimed`);
+  }
 });
 
 test('slots of dead processes written into the header are reclaimed at attach', async (t) => {
