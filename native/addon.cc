@@ -6,6 +6,9 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -16,7 +19,7 @@ namespace tsqom {
 namespace {
 
 // Bumped whenever the surface seen by src/native/index.ts changes.
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 7;
 
 Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kAbiVersion); }
 
@@ -52,6 +55,9 @@ Napi::Object Constants(Napi::Env env) {
   C(EFD_CLOEXEC); C(EFD_NONBLOCK); C(EFD_SEMAPHORE);
   C(AF_UNIX); C(SOCK_STREAM); C(SOCK_DGRAM); C(SOCK_SEQPACKET); C(SOCK_NONBLOCK); C(SOCK_CLOEXEC);
   C(SHUT_RD); C(SHUT_WR); C(SHUT_RDWR); C(SOL_SOCKET); C(SO_ERROR); C(SO_SNDBUF); C(SO_RCVBUF); C(SO_PASSCRED);
+  C(AF_INET); C(AF_INET6); C(AF_UNSPEC); C(SO_REUSEADDR); C(IPPROTO_TCP); C(TCP_NODELAY); C(IPPROTO_IPV6);
+  C(IPV6_V6ONLY); C(AI_PASSIVE); C(AI_CANONNAME); C(AI_NUMERICHOST); C(AI_V4MAPPED); C(AI_ADDRCONFIG);
+  C(AI_NUMERICSERV);
   C(MSG_NOSIGNAL); C(MSG_CMSG_CLOEXEC); C(MSG_CTRUNC); C(MSG_TRUNC); C(MSG_DONTWAIT); C(MSG_PEEK);
   C(UV_READABLE); C(UV_WRITABLE); C(UV_DISCONNECT); C(UV_PRIORITIZED);
   C(_SC_PAGESIZE); C(_SC_NPROCESSORS_ONLN);

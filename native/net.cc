@@ -1,4 +1,8 @@
-// eventfd and unix domain sockets with descriptor passing (SCM_RIGHTS).
+// eventfd, unix domain sockets with descriptor passing (SCM_RIGHTS), and
+// the inet (TCP) pieces: name resolution off the main thread, bind and
+// connect to a resolved address, the numeric form of an address.
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -246,6 +250,140 @@ Napi::Value GetPeerCred(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// A socket address handed to JavaScript as the raw sockaddr bytes, so the
+// caller can bind or connect to exactly what getaddrinfo returned.
+Napi::Value SockaddrBuffer(Napi::Env env, const sockaddr* sa, socklen_t len) {
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(sa), len);
+}
+
+// getaddrinfo(3) blocks on DNS: it runs on the thread pool and settles a
+// promise with [{ family, addr }] or rejects with gai_strerror's text.
+class GetaddrinfoWorker : public Napi::AsyncWorker {
+ public:
+  GetaddrinfoWorker(Napi::Env env, bool hasHost, std::string host, bool hasService, std::string service,
+                    addrinfo hints)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        hasHost_(hasHost),
+        host_(std::move(host)),
+        hasService_(hasService),
+        service_(std::move(service)),
+        hints_(hints) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    addrinfo* res = nullptr;
+    rc_ = getaddrinfo(hasHost_ ? host_.c_str() : nullptr, hasService_ ? service_.c_str() : nullptr, &hints_, &res);
+    if (rc_ != 0) return;
+    for (addrinfo* e = res; e != nullptr; e = e->ai_next) {
+      results_.push_back({e->ai_family, std::string(reinterpret_cast<const char*>(e->ai_addr), e->ai_addrlen)});
+    }
+    freeaddrinfo(res);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (rc_ != 0) {
+      Napi::Error err = Napi::Error::New(env, gai_strerror(rc_));
+      err.Set("gaiCode", Napi::Number::New(env, rc_));
+      deferred_.Reject(err.Value());
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("family", Napi::Number::New(env, results_[i].first));
+      const std::string& a = results_[i].second;
+      o.Set("addr", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(a.data()), a.size()));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool hasHost_;
+  std::string host_;
+  bool hasService_;
+  std::string service_;
+  addrinfo hints_;
+  int rc_ = 0;
+  std::vector<std::pair<int, std::string>> results_;
+};
+
+// getaddrinfo(host|null, service|null, flags, family, socktype)
+Napi::Value Getaddrinfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool hasHost = !IsMissing(info, 0);
+  bool hasService = !IsMissing(info, 1);
+  addrinfo hints = {};
+  hints.ai_flags = ArgInt32(info, 2, "flags");
+  hints.ai_family = ArgInt32(info, 3, "family");
+  hints.ai_socktype = ArgInt32(info, 4, "socktype");
+  auto* w = new GetaddrinfoWorker(env, hasHost, hasHost ? ArgString(info, 0, "host") : std::string(), hasService,
+                                  hasService ? ArgString(info, 1, "service") : std::string(), hints);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+socklen_t ArgSockaddr(const Napi::CallbackInfo& info, size_t i, sockaddr_storage& ss) {
+  Bytes b = ArgBytes(info, i, "addr");
+  if (b.length < sizeof(sa_family_t) || b.length > sizeof ss) ThrowRange(info.Env(), "addr is not a socket address");
+  memset(&ss, 0, sizeof ss);
+  memcpy(&ss, b.data, b.length);
+  return static_cast<socklen_t>(b.length);
+}
+
+Napi::Value BindAddr(const Napi::CallbackInfo& info) {
+  sockaddr_storage ss;
+  socklen_t len = ArgSockaddr(info, 1, ss);
+  if (bind(ArgInt32(info, 0, "fd"), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    ThrowErrno(info.Env(), errno, "bind");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value ConnectAddr(const Napi::CallbackInfo& info) {
+  sockaddr_storage ss;
+  socklen_t len = ArgSockaddr(info, 1, ss);
+  int fd = ArgInt32(info, 0, "fd");
+  if (RetryEintr([&] { return connect(fd, reinterpret_cast<sockaddr*>(&ss), len); }) < 0) {
+    ThrowErrno(info.Env(), errno, "connect");
+  }
+  return info.Env().Undefined();
+}
+
+// The raw local (or, with peer=true, remote) address of a socket.
+Napi::Value GetsockAddr(const Napi::CallbackInfo& info) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof ss;
+  int fd = ArgInt32(info, 0, "fd");
+  bool peer = !IsMissing(info, 1) && info[1].ToBoolean().Value();
+  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc < 0) ThrowErrno(info.Env(), errno, peer ? "getpeername" : "getsockname");
+  return SockaddrBuffer(info.Env(), reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+// getnameinfo(3) with NI_NUMERICHOST | NI_NUMERICSERV: { host, service }.
+Napi::Value Nameinfo(const Napi::CallbackInfo& info) {
+  sockaddr_storage ss;
+  socklen_t len = ArgSockaddr(info, 0, ss);
+  char host[NI_MAXHOST];
+  char serv[NI_MAXSERV];
+  int rc = getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
+                       NI_NUMERICHOST | NI_NUMERICSERV);
+  if (rc != 0) throw Napi::Error::New(info.Env(), gai_strerror(rc));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("host", Napi::String::New(info.Env(), host));
+  o.Set("service", Napi::String::New(info.Env(), serv));
+  return o;
+}
+
 // pidfd_open(2) (Linux 5.3+), through syscall(2): older C libraries lack a
 // wrapper. The descriptor polls readable once the process has exited.
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
@@ -283,6 +421,11 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   fn("getsockname", Getsockname);
   fn("getpeername", Getpeername);
   fn("getPeerCred", GetPeerCred);
+  fn("getaddrinfo", Getaddrinfo);
+  fn("bindAddr", BindAddr);
+  fn("connectAddr", ConnectAddr);
+  fn("getsockAddr", GetsockAddr);
+  fn("nameinfo", Nameinfo);
   fn("pidfdOpen", PidfdOpen);
 }
 

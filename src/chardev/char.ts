@@ -186,6 +186,48 @@ export function qemuOptGetBool(opts: QemuOpts, name: string, def: boolean): bool
   throw new QomError(`Parameter '${name}' expects 'on' or 'off'`);
 }
 
+/** The keys of QEMU's -chardev options that are booleans or numbers (checked as QemuOpts checks them). */
+const BOOL_KEYS = new Set([
+  'wait',
+  'server',
+  'delay',
+  'nodelay',
+  'telnet',
+  'tn3270',
+  'websocket',
+  'ipv4',
+  'ipv6',
+  'mux',
+  'signal',
+  'append',
+  'logappend',
+  'mouse',
+  'clipboard',
+  'tight',
+  'abstract',
+]);
+const NUMBER_KEYS = new Set(['to', 'reconnect', 'width', 'height', 'cols', 'rows', 'debug']);
+
+/** QemuOpts' number parsing (qemu_strtou64, base 0): `Parameter '%s' expects a number`. */
+export function qemuChardevOptNumber(name: string, v: string): number {
+  const t = v.trim();
+  const ok = /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(t);
+  const n = ok ? Number(t.startsWith('0') && !/^0x/i.test(t) ? parseInt(t, 8) : t) : NaN;
+  if (!Number.isSafeInteger(n)) throw new QomError(`Parameter '${name}' expects a number`);
+  return n;
+}
+
+/**
+ * The typed checks QemuOpts makes while parsing `-chardev` options, in
+ * option order (`Parameter 'to' expects a number`, `... expects 'on' or 'off'`).
+ */
+export function qemuChardevOptsCheckTypes(opts: QemuOpts): void {
+  for (const o of opts.opts) {
+    if (BOOL_KEYS.has(o.name)) qemuOptGetBool({ ...opts, opts: [o] }, o.name, false);
+    else if (NUMBER_KEYS.has(o.name)) qemuChardevOptNumber(o.name, o.str);
+  }
+}
+
 /** The class of `chardev-<driver>`, or null when tsqom has no such chardev type. */
 function charDriverClass(driver: string): ChardevClass | null {
   const cls = objectClassByName(`chardev-${driver}`);
@@ -200,7 +242,16 @@ function checkKeys(opts: QemuOpts): void {
   }
 }
 
-const creating = new Set<string>();
+const creating = new Map<string, Chardev | null>();
+
+/**
+ * Closes the chardevs being created (a server waiting for its first
+ * client, a client connecting): their creation fails with `Chardev '%s'
+ * was removed`. For a program that is asked to stop during start-up.
+ */
+export function qemuChrAbortCreation(): void {
+  for (const chr of creating.values()) chr?.close();
+}
 
 /**
  * QEMU's qemu_chardev_new for tsqom's types: creates a chardev of
@@ -227,7 +278,7 @@ export async function qemuChardevNew(
   }
   const cc = objectGetClass(chr, ChardevClass);
   chr.label = id;
-  creating.add(id);
+  creating.set(id, chr);
   try {
     await cc.open?.(chr, backend);
     if (qemuChrFind(id)) throw new QomError(`Chardev with id '${id}' already exists`);

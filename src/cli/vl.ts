@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { QomError, TsqomError } from '../util/error.js';
 import {
   type ErrorReportFormat,
+  type ErrorReportSink,
   errorReport,
   formattingErrorReportSink,
   setErrorReportSink,
@@ -67,11 +68,13 @@ import { qobjectFromJson } from '../qobject/json-parser.js';
 import { optsVisit } from '../qapi/opts-visitor.js';
 import {
   QEMU_CHARDEV_KEYS,
+  qemuChardevOptsCheckTypes,
   Chardev,
   getChardevsRoot,
   qemuChardevNew,
   qemuChrCleanup,
   qemuChrFind,
+  qemuChrAbortCreation,
   qemuChrNewFromOpts,
   qemuChrParse,
 } from '../chardev/char.js';
@@ -123,7 +126,7 @@ import {
   qdevGetPeripheralAnon,
   qdevMachineCreationDone,
 } from '../hw/core/qdev.js';
-import type { QemuOpts } from '../util/qemu-option.js';
+import type { QemuOpt, QemuOpts } from '../util/qemu-option.js';
 import { CliError, parseArgv, usage, type CliOption } from './options.js';
 import { TSQOM_VERSION } from '../util/version.js';
 import { vdevShmemSettle } from '../hw/misc/vdev-shmem-host.js';
@@ -204,7 +207,8 @@ interface MonitorPlan {
 /** A chardev `-qmp`/`-monitor` creates (QEMU's `compat_monitorN`). */
 type CompatChardev =
   | { where: string; label: string; kind: 'unix-client'; path: string }
-  | { where: string; label: string; kind: 'null' };
+  | { where: string; label: string; kind: 'null' }
+  | { where: string; label: string; kind: 'opts'; opts: QemuOpts };
 
 /** What parsing decided to create, in order. */
 interface Plan {
@@ -212,14 +216,6 @@ interface Plan {
   qmp: Array<{ where: string; address: QmpAddress; pretty: boolean; label?: string }>;
   /** Listening human monitors (`-monitor unix:P,server=on`). */
   hmpListen: Array<{ where: string; address: QmpAddress }>;
-  /** Monitors that connect out over TCP (`-qmp tcp:H:P` without server). */
-  tcpClients: Array<{
-    where: string;
-    host: string;
-    port: number;
-    mode: 'control' | 'readline';
-    pretty: boolean;
-  }>;
   compatChardevs: CompatChardev[];
   monitors: MonitorPlan[];
   stdioMonitor: 'control' | 'readline' | undefined;
@@ -454,7 +450,6 @@ function buildPlan(options: CliOption[], io: VlIo): Plan | 'exit' {
     machine: {},
     chardevs: [],
     hmpListen: [],
-    tcpClients: [],
     compatChardevs: [],
     monitors: [],
     stdioMonitor: undefined,
@@ -726,8 +721,18 @@ function monitorParse(
     plan.monitors.push({ where, chardev: label, mode, pretty });
     return;
   }
+  if (arg.startsWith('tcp:')) {
+    plan.compatChardevs.push({
+      where,
+      label,
+      kind: 'opts',
+      opts: parseCompatTcp(arg, label, where),
+    });
+    plan.monitors.push({ where, chardev: label, mode, pretty });
+    return;
+  }
   const [head, rest] = splitCompat(arg);
-  if (!head.startsWith('unix:') && !head.startsWith('tcp:')) {
+  if (!head.startsWith('unix:')) {
     throw new VlError(`'${arg}' is not a valid char driver`, where);
   }
   const opts = new QemuOptsList('chardev').parse(rest, false);
@@ -760,12 +765,62 @@ function monitorParse(
     else plan.hmpListen.push({ where, address });
     return;
   }
-  if (address.type === 'tcp') {
-    plan.tcpClients.push({ where, host: address.host, port: address.port, mode, pretty });
-    return;
-  }
+  if (address.type === 'tcp') throw new VlError(`'${arg}' is not a valid char driver`, where);
   plan.compatChardevs.push({ where, label, kind: 'unix-client', path: address.path });
   plan.monitors.push({ where, chardev: label, mode, pretty });
+}
+
+/**
+ * QEMU's qemu_chr_parse_compat for `tcp:HOST:PORT[,opts]`: the chardev
+ * options of a TCP socket chardev labelled `label` (host up to 64 bytes
+ * before the first colon, port up to 32 before the first comma, as its
+ * sscanf reads them). The chardev is then created as `-chardev` would.
+ */
+function parseCompatTcp(arg: string, label: string, where: string): QemuOpts {
+  const p = arg.slice(4);
+  const m = /^([^:]{1,64}):([^,]{1,32})/.exec(p) ?? /^:([^,]{1,32})/.exec(p);
+  if (m === null) throw new VlError(`parse error: ${arg}`, where);
+  const [host, port] = m.length === 3 ? [m[1], m[2]] : ['', m[1]];
+  const opts: QemuOpt[] = [
+    { name: 'backend', str: 'socket' },
+    { name: 'host', str: host },
+    { name: 'port', str: port },
+  ];
+  const rest = p.slice(m[0].length);
+  if (rest.startsWith(',')) {
+    const parseError = `tsqom: ${where}: parse error: ${arg}\n`;
+    try {
+      const more = new QemuOptsList('chardev').parse(rest.slice(1), false);
+      for (const k of more.opts) {
+        if (!QEMU_CHARDEV_KEYS.includes(k.name))
+          throw new QomError(`Invalid parameter '${k.name}'`);
+      }
+      qemuChardevOptsCheckTypes(more);
+      opts.push(...more.opts);
+    } catch (e) {
+      throw new VlError((e as Error).message, where, parseError);
+    }
+  }
+  return { id: label, opts, helpWanted: false, warnings: [] };
+}
+
+/**
+ * Runs `fn` with reports located at a command-line option, as QEMU's
+ * loc_push while it processes an option (`-chardev ...: info: QEMU
+ * waiting for connection on: ...`). Reports made later (a reconnecting
+ * chardev's) are not located.
+ */
+async function atOption<T>(where: string, fn: () => Promise<T>): Promise<T> {
+  let inside = true;
+  const prev: ErrorReportSink = setErrorReportSink((m, l, loc) =>
+    prev(m, l, loc ?? (inside ? where : undefined)),
+  );
+  try {
+    return await fn();
+  } finally {
+    inside = false;
+    setErrorReportSink(prev);
+  }
 }
 
 /** QEMU's strerror text for a failed bind or connect from Node.js. */
@@ -1076,15 +1131,18 @@ export async function qemuInit(
     // ones -qmp and -monitor imply are among them.
     for (const c of plan.compatChardevs) {
       try {
-        if (c.kind === 'null') await qemuChardevNew(c.label, 'chardev-null', {});
-        else await qemuChardevNew(c.label, 'chardev-socket', { path: c.path, server: false });
+        await atOption(c.where, async () => {
+          if (c.kind === 'null') await qemuChardevNew(c.label, 'chardev-null', {});
+          else if (c.kind === 'opts') await qemuChrNewFromOpts(c.opts);
+          else await qemuChardevNew(c.label, 'chardev-socket', { path: c.path, server: false });
+        });
       } catch (e) {
         throw located(c.where, e);
       }
     }
     for (const c of plan.chardevs) {
       try {
-        await qemuChrNewFromOpts(c.opts);
+        await atOption(c.where, () => qemuChrNewFromOpts(c.opts));
       } catch (e) {
         throw located(c.where, e);
       }
@@ -1104,23 +1162,6 @@ export async function qemuInit(
       } catch (e) {
         throw located(m.where, e);
       }
-    }
-    for (const t of plan.tcpClients) {
-      const sock = await new Promise<net.Socket>((resolve, reject) => {
-        const c = net.connect({ host: t.host, port: t.port });
-        c.once('connect', () => resolve(c));
-        c.once('error', (e) =>
-          reject(
-            new VlError(
-              `Failed to connect to '${t.host}:${t.port}': ${socketErrorText(e, undefined)}`,
-              t.where,
-            ),
-          ),
-        );
-      });
-      if (t.mode === 'control') qmp.attach(sock, t.pretty);
-      else hmpMonitorAttach(sock);
-      extraClose.push(() => sock.end());
     }
     if (plan.stdioMonitor !== undefined) {
       const d = stdioDuplex();
@@ -1191,7 +1232,8 @@ export async function qemuInit(
     if (options.proceed && !options.proceed()) throw new VlError('', undefined);
     return { instance, exitCode: 0, exitWithParent: plan.exitWithParent };
   } catch (e) {
-    reportError(io, e);
+    // A signal that stopped start-up (a server waiting for its client) is no error.
+    if (!options.proceed || options.proceed()) reportError(io, e);
     if (instance) await instance.stop();
     else {
       for (const l of listeners) await l.close().catch(() => {});
@@ -1352,6 +1394,7 @@ export async function tsqomMain(argv: readonly string[], io: VlIo = processIo): 
     pendingSignal = sig;
     if (!qtestDriver) errorReport(`terminated by signal ${osConstants.signals[sig]}`);
     if (instance) instance.qmp.requestShutdown('host-signal');
+    else qemuChrAbortCreation();
   };
   for (const sig of EXIT_SIGNALS) process.on(sig, onSignal);
   // Nothing else need keep the process alive: it runs until asked to stop.

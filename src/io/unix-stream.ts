@@ -577,6 +577,7 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
   #fd: number;
   #watcher: NativeFdWatcher | null = null;
   #closed = false;
+  #paused = false;
 
   private constructor(fd: number, path: string, ownsPath: boolean, options: UnixStreamOptions) {
     super();
@@ -643,8 +644,25 @@ export class UnixListener extends EventEmitter<UnixListenerEvents> {
       }
       if (fd === null) return;
       this.emit('connection', new UnixStream(fd, this.#options));
-      if (this.#closed) return;
+      if (this.#closed || this.#paused) return;
     }
+  }
+
+  /**
+   * Stops accepting: further clients wait in the kernel's backlog (QEMU's
+   * socket chardev stops listening while it has a client).
+   */
+  pause(): void {
+    if (this.#closed || this.#paused) return;
+    this.#paused = true;
+    this.#watcher?.stop();
+  }
+
+  /** Accepts again after {@link pause}; a client already waiting is accepted at once. */
+  resume(): void {
+    if (this.#closed || !this.#paused) return;
+    this.#paused = false;
+    this.#watcher?.start();
   }
 
   /** Stops listening, closes the socket and unlinks its path (if it made it). Idempotent. */

@@ -57,33 +57,46 @@ export const CHARDEV_BACKEND_KINDS = [
 ] as const;
 
 const COMMON: QapiMembers = { '*logfile': 'str', '*logappend': 'bool' };
-const SOCKET_ADDRESS: QapiMembers = {
-  type: { enum: ['inet', 'unix', 'vsock', 'fd'] },
-  data: {
-    struct: {
-      '*path': 'str',
-      '*abstract': 'bool',
-      '*tight': 'bool',
-      '*host': 'str',
-      '*port': 'str',
-      '*numeric': 'bool',
-      '*to': 'uint16',
-      '*ipv4': 'bool',
-      '*ipv6': 'bool',
-      '*keep-alive': 'bool',
-      '*mptcp': 'bool',
-      '*cid': 'str',
-      '*str': 'str',
-    },
+
+/** The `data` of each SocketAddressLegacy kind (qapi/sockets.json, QEMU 7.2). */
+const SOCKET_ADDRESS_DATA: Record<string, QapiMembers> = {
+  inet: {
+    host: 'str',
+    port: 'str',
+    '*numeric': 'bool',
+    '*to': 'uint16',
+    '*ipv4': 'bool',
+    '*ipv6': 'bool',
+    '*keep-alive': 'bool',
+    '*mptcp': 'bool',
   },
+  unix: { path: 'str', '*abstract': 'bool', '*tight': 'bool' },
+  vsock: { cid: 'str', port: 'str' },
+  fd: { str: 'str' },
 };
 
+function socketAddress(kind: unknown): QapiMembers {
+  const data = typeof kind === 'string' ? SOCKET_ADDRESS_DATA[kind] : undefined;
+  return {
+    type: { enum: ['inet', 'unix', 'vsock', 'fd'] },
+    data: data ? { struct: data } : 'any',
+  };
+}
+
+function field(v: unknown, key: string): unknown {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? (v as Record<string, unknown>)[key]
+    : undefined;
+}
+
 /** The `data` members of the backend kinds tsqom can open (others pass unchecked and fail at open). */
-const BACKEND_DATA: Partial<Record<string, QapiMembers>> = {
-  null: { ...COMMON },
-  socket: {
+function backendData(kind: string, backend: unknown): QapiMembers | undefined {
+  if (kind === 'null') return { ...COMMON };
+  if (kind !== 'socket') return undefined;
+  const addrKind = field(field(field(backend, 'data'), 'addr'), 'type');
+  return {
     ...COMMON,
-    addr: { struct: SOCKET_ADDRESS },
+    addr: { struct: socketAddress(addrKind) },
     '*tls-creds': 'str',
     '*tls-authz': 'str',
     '*server': 'bool',
@@ -93,15 +106,16 @@ const BACKEND_DATA: Partial<Record<string, QapiMembers>> = {
     '*tn3270': 'bool',
     '*websocket': 'bool',
     '*reconnect': 'int',
-  },
-};
+  };
+}
 
 /**
- * The arguments of `chardev-add` for a backend kind: `id`, then the
+ * The arguments of `chardev-add` for a backend: `id`, then the
  * `ChardevBackend` simple union with that kind's `data` members.
  */
-function chardevAddArgs(kind: unknown): QapiMembers {
-  const data = typeof kind === 'string' ? BACKEND_DATA[kind] : undefined;
+function chardevAddArgs(backend: unknown): QapiMembers {
+  const kind = field(backend, 'type');
+  const data = typeof kind === 'string' ? backendData(kind, backend) : undefined;
   return {
     id: 'str',
     backend: {
@@ -131,11 +145,15 @@ function backendToOpts(id: string, kind: string, data: JsonObject): QemuOpts {
     else if (addr.type === 'inet') {
       add('host', a.host);
       add('port', a.port);
+      add('to', a.to);
+      add('ipv4', a.ipv4);
+      add('ipv6', a.ipv6);
     } else if (addr.type === 'fd') add('fd', a.str);
     else throw new QomError(`socket family '${String(addr.type)}' is not supported by tsqom`);
-    // QMP's defaults differ from -chardev's: server=off, wait=on.
-    add('server', data.server ?? false);
-    if (data.server === true) add('wait', data.wait ?? true);
+    // QMP's defaults differ from -chardev's: a server that does not wait.
+    const server = data.server ?? true;
+    add('server', server);
+    add('wait', server ? (data.wait ?? false) : data.wait);
     for (const k of ['nodelay', 'telnet', 'tn3270', 'websocket', 'reconnect', 'tls-creds'])
       add(k, data[k]);
   }
@@ -147,10 +165,7 @@ function backendToOpts(id: string, kind: string, data: JsonObject): QemuOpts {
 /** `qmp_chardev_add`: checks the arguments as QAPI does, then creates and opens the chardev. */
 export async function qmpChardevAdd(raw: JsonObject): Promise<JsonObject> {
   const b = raw.backend;
-  const args = qapiInputVisit(
-    chardevAddArgs(b !== null && typeof b === 'object' && !Array.isArray(b) ? b.type : undefined),
-    raw,
-  );
+  const args = qapiInputVisit(chardevAddArgs(b), raw);
   const id = args.id as string;
   const backend = args.backend as JsonObject;
   const kind = backend.type as string;
@@ -159,9 +174,17 @@ export async function qmpChardevAdd(raw: JsonObject): Promise<JsonObject> {
   if (!(cls instanceof ChardevClass) || !cls.dynamicCast(TYPE_CHARDEV))
     throw new QomError(`'${kind}' is not a valid char driver name`);
   if (qemuChrFind(id)) throw new QomError(`Chardev with id '${id}' already exists`);
-  const opts = backendToOpts(id, kind, data);
-  const desc = cls.parse ? cls.parse(opts) : {};
-  await qemuChardevNew(id, `chardev-${kind}`, desc);
+  try {
+    const opts = backendToOpts(id, kind, data);
+    const desc = cls.parse ? cls.parse(opts) : {};
+    await qemuChardevNew(id, `chardev-${kind}`, desc);
+  } catch (e) {
+    // QEMU names the chardev in front of what its backend reported.
+    if (e instanceof QomError && !e.message.startsWith(`Chardev with id '${id}'`)) {
+      throw new QomError(`Failed to add chardev '${id}': ${e.message}`, e.errorClass, e.hint);
+    }
+    throw e;
+  }
   return {};
 }
 

@@ -144,8 +144,11 @@ interface ListenerEntry {
   address: QmpAddress;
   /** The `pretty` option of this listener's monitors (default: the server's). */
   pretty: boolean | undefined;
-  /** The monitor served now; QEMU serves one client per socket. */
-  active: QmpMonitor | null;
+  /**
+   * The connection served now (greeted, or held until the greetings are
+   * released); QEMU serves one client per socket.
+   */
+  active: Duplex | null;
   /** Clients waiting for their turn, not read meanwhile. */
   waiting: Duplex[];
   close(): Promise<void>;
@@ -589,27 +592,32 @@ export class QmpServer implements QmpHost {
   }
 
   #serve(entry: ListenerEntry, sock: Duplex): void {
-    const mon = this.attach(sock, entry.pretty);
-    // Held until the command line is processed: greeted by releaseGreetings.
-    if (!mon) return;
-    // A client that waited was paused.
-    sock.resume();
-    if (mon.isClosed) return;
-    entry.active = mon;
-    sock.once('close', () => {
-      if (entry.active !== mon) return;
+    // The socket's turn starts now, even if its greeting is held until the
+    // command line is processed: later clients queue behind it.
+    entry.active = sock;
+    const done = (): void => {
+      if (entry.active !== sock) return;
       entry.active = null;
-      let next: Duplex | undefined;
-      while ((next = entry.waiting.shift()) !== undefined) {
-        if (next.destroyed) continue;
-        if (!this.#listeners.has(entry)) {
-          next.destroy();
-          continue;
-        }
-        this.#serve(entry, next);
-        return;
+      this.#serveNext(entry);
+    };
+    sock.once('close', done);
+    // Null while greetings are held: releaseGreetings resumes it.
+    if (this.attach(sock, entry.pretty) !== null) sock.resume();
+    if (sock.destroyed && sock.closed) done();
+  }
+
+  /** Gives the socket's turn to the longest-waiting client still there. */
+  #serveNext(entry: ListenerEntry): void {
+    let next: Duplex | undefined;
+    while ((next = entry.waiting.shift()) !== undefined) {
+      if (next.destroyed) continue;
+      if (!this.#listeners.has(entry)) {
+        next.destroy();
+        continue;
       }
-    });
+      this.#serve(entry, next);
+      return;
+    }
   }
 
   async #closeListener(entry: ListenerEntry): Promise<void> {
@@ -625,6 +633,11 @@ export class QmpServer implements QmpHost {
    * unread, and null is returned.
    */
   attach(stream: Duplex, pretty?: boolean): QmpMonitor | null {
+    if (this.#closing !== undefined) {
+      // Shutting down: QEMU would have exited before greeting anyone new.
+      stream.destroy();
+      return null;
+    }
     if (this.#held !== null) {
       stream.pause();
       const entry = { stream, pretty };

@@ -195,6 +195,12 @@ export const EFD_CLOEXEC = 0x80000;
 // Sockets
 /** Unix domain sockets. */
 export const AF_UNIX = 1;
+/** IPv4. */
+export const AF_INET = 2;
+/** IPv6. */
+export const AF_INET6 = 10;
+/** Any address family (getaddrinfo). */
+export const AF_UNSPEC = 0;
 /** Stream socket. */
 export const SOCK_STREAM = 1;
 /** Datagram socket. */
@@ -221,6 +227,28 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 /** Receive SCM_CREDENTIALS. */
 export const SO_PASSCRED = 16;
+/** Rebind a port that has connections in TIME_WAIT. */
+export const SO_REUSEADDR = 2;
+/** TCP-level options. */
+export const IPPROTO_TCP = 6;
+/** Send small segments at once (no Nagle). */
+export const TCP_NODELAY = 1;
+/** IPv6-level options. */
+export const IPPROTO_IPV6 = 41;
+/** An IPv6 socket only takes IPv6 (no v4-mapped addresses). */
+export const IPV6_V6ONLY = 26;
+/** getaddrinfo: addresses to bind to. */
+export const AI_PASSIVE = 1;
+/** getaddrinfo: the canonical name too. */
+export const AI_CANONNAME = 2;
+/** getaddrinfo: the host must be numeric. */
+export const AI_NUMERICHOST = 4;
+/** getaddrinfo: IPv4-mapped IPv6 addresses when no IPv6 one exists. */
+export const AI_V4MAPPED = 8;
+/** getaddrinfo: only families the host has an address of. */
+export const AI_ADDRCONFIG = 0x20;
+/** getaddrinfo: the service must be numeric. */
+export const AI_NUMERICSERV = 0x400;
 /** Peek at incoming data. */
 export const MSG_PEEK = 2;
 /** Control data was truncated. */

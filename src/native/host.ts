@@ -19,6 +19,8 @@ import {
   type NativeStat,
   type NativeStatfs,
   type PeerCred,
+  type ResolvedAddress,
+  type NameInfo,
   type RecvmsgResult,
 } from './index.js';
 import { strerror } from './errors.js';
@@ -598,6 +600,42 @@ export class HostOs {
   /** The peer process's credentials (`SO_PEERCRED`). */
   getPeerCred(fd: number): PeerCred {
     return this.addon.getPeerCred(fd);
+  }
+
+  // --- inet sockets --------------------------------------------------------
+
+  /**
+   * `getaddrinfo(3)` (on the thread pool, as it may wait for DNS). Rejects
+   * with an Error carrying `gai_strerror`'s text.
+   */
+  getaddrinfo(
+    host: string | null,
+    service: string | null,
+    flags: number,
+    family: number,
+    socktype: number,
+  ): Promise<ResolvedAddress[]> {
+    return this.addon.getaddrinfo(host, service, flags, family, socktype);
+  }
+
+  /** `bind(2)` to a raw socket address. */
+  bindAddr(fd: number, addr: Uint8Array): void {
+    this.addon.bindAddr(fd, addr);
+  }
+
+  /** `connect(2)` to a raw socket address; EINPROGRESS is thrown like any errno. */
+  connectAddr(fd: number, addr: Uint8Array): void {
+    this.addon.connectAddr(fd, addr);
+  }
+
+  /** The raw local (or, with `peer`, the remote) address of a socket. */
+  getsockAddr(fd: number, peer = false): Buffer {
+    return this.addon.getsockAddr(fd, peer);
+  }
+
+  /** The numeric host and port of a raw socket address. */
+  nameinfo(addr: Uint8Array): NameInfo {
+    return this.addon.nameinfo(addr);
   }
 
   /**

@@ -170,6 +170,22 @@ export interface NativeFdWatcherClass {
   new (fd: number, events: number, callback: FdWatcherCallback): NativeFdWatcher;
 }
 
+/** One result of {@link NativeAddon.getaddrinfo}. */
+export interface ResolvedAddress {
+  /** AF_INET or AF_INET6. */
+  family: number;
+  /** The raw `struct sockaddr`, port included (network byte order at offset 2). */
+  addr: Buffer;
+}
+
+/** The numeric form of a socket address. */
+export interface NameInfo {
+  /** The address (`127.0.0.1`, `::1`). */
+  host: string;
+  /** The port, as digits. */
+  service: string;
+}
+
 /** The outcome of a futex wait. */
 export type FutexWaitResult = 'ok' | 'not-equal' | 'timed-out';
 
@@ -430,13 +446,32 @@ export interface NativeAddon {
   getpeername(fd: number): string;
   /** `SO_PEERCRED`: the peer process's credentials. */
   getPeerCred(fd: number): PeerCred;
+  /**
+   * `getaddrinfo(3)` on the thread pool; rejects with an Error whose
+   * message is `gai_strerror`'s text (and `gaiCode`).
+   */
+  getaddrinfo(
+    host: string | null,
+    service: string | null,
+    flags: number,
+    family: number,
+    socktype: number,
+  ): Promise<ResolvedAddress[]>;
+  /** `bind(2)` to a raw socket address (as {@link getaddrinfo} gives it). */
+  bindAddr(fd: number, addr: Uint8Array): void;
+  /** `connect(2)` to a raw socket address; EINPROGRESS is thrown like any errno. */
+  connectAddr(fd: number, addr: Uint8Array): void;
+  /** The raw local (or, with `peer`, remote) address of a socket. */
+  getsockAddr(fd: number, peer: boolean): Buffer;
+  /** `getnameinfo(3)` with NI_NUMERICHOST and NI_NUMERICSERV. */
+  nameinfo(addr: Uint8Array): NameInfo;
 
   /** Readiness watcher on the event loop. */
   FdWatcher: NativeFdWatcherClass;
 }
 
 /** The interface version this TypeScript code was written against. */
-export const NATIVE_ABI_VERSION = 6;
+export const NATIVE_ABI_VERSION = 7;
 
 function findPackageRoot(from: string): string {
   let dir = from;

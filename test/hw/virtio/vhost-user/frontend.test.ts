@@ -105,7 +105,7 @@ test('-chardev errors use QEMU 7.2 texts', async (t) => {
   }
 });
 
-test('a server chardev sits in /chardevs with QEMU properties and accepts one client', async (t) => {
+test('a server chardev sits in /chardevs with QEMU properties and serves one client at a time', async (t) => {
   const d = tempDir();
   const id = uniqueId('srv');
   const p = join(d.dir, 'srv.sock');
@@ -126,11 +126,20 @@ test('a server chardev sits in /chardevs with QEMU properties and accepts one cl
     await chr.waitConnected();
     t.is(chr.propertyGet('connected'), true);
     t.is(chr.filename, `unix:${p},server=on`);
-    // A second client is turned away while the first is connected.
+    // A second client waits in the backlog while the first is connected
+    // (QEMU stops accepting), and is served once the first leaves.
     const c2 = await UnixStream.connect(p);
-    await new Promise<void>((r) => c2.once('close', () => r()).resume());
-    t.true(c2.closed);
+    let c2Closed = false;
+    c2.once('close', () => (c2Closed = true)).resume();
+    await new Promise((r) => setTimeout(r, 50));
+    t.false(c2Closed);
+    const closed = new Promise<void>((r) => chr.events.once('closed', () => r()));
+    const reopened = new Promise<void>((r) => chr.events.once('opened', () => r()));
     c1.close();
+    await closed;
+    await reopened;
+    t.is(chr.propertyGet('connected'), true);
+    c2.close();
     await new Promise<void>((r) => chr.events.once('closed', () => r()));
     t.is(chr.propertyGet('connected'), false);
     qemuChrDelete(id);
