@@ -15,14 +15,19 @@ import {
 import { HOST_OS, HostOs, type MappingLike, type PreallocOptions } from '../../src/native/host.js';
 import { MachineContext } from '../../src/util/machine-context.js';
 
-function allowedCpus(): number[] {
-  const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))!;
+/** The CPUs in the `Cpus_allowed_list` of a /proc status file. */
+function cpusOf(statusFile: string): number[] {
+  const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(readFileSync(statusFile, 'utf8'))!;
   const out: number[] = [];
   for (const part of m[1].split(',')) {
     const [a, b] = part.split('-').map(Number);
     for (let i = a; i <= (b ?? a); i++) out.push(i);
   }
   return out;
+}
+
+function allowedCpus(): number[] {
+  return cpusOf('/proc/self/status');
 }
 
 test('thread-context: a user-creatable type with QEMU 7.2 properties', (t) => {
@@ -41,15 +46,7 @@ test('thread-context: a user-creatable type with QEMU 7.2 properties', (t) => {
 
 /** The affinity of thread `tid` of this process, as the kernel shows it. */
 function taskCpus(tid: number): number[] {
-  const m = /^Cpus_allowed_list:\s*(\S*)$/m.exec(
-    readFileSync(`/proc/self/task/${tid}/status`, 'utf8'),
-  )!;
-  const out: number[] = [];
-  for (const part of m[1].split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    for (let i = a; i <= (b ?? a); i++) out.push(i);
-  }
-  return out;
+  return cpusOf(`/proc/self/task/${tid}/status`);
 }
 
 test('thread-context: affinity checks with QEMU 7.2 texts before completion', (t) => {

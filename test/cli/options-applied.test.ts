@@ -14,33 +14,15 @@ import { join } from 'node:path';
 import { commandFor, type Launchee } from '../helpers/cli/launch.js';
 import { QmpClient } from '../helpers/qemu/qmp-client.js';
 import { normalizeLine } from '../helpers/qemu/compare.js';
+import { type BriefRun, runFor } from '../helpers/cli/differential.js';
 
 const BASE = ['-machine', 'none', '-display', 'none', '-nodefaults'];
 
-interface Run {
-  code: number | null;
-  stderr: string;
-  running: boolean;
-}
+type Run = BriefRun;
 
 /** Runs `who` for up to `ms` (then SIGKILL); `wrap` prefixes the command (prlimit, setpriv). */
 function run(who: Launchee, args: readonly string[], ms = 4000, wrap: string[] = []): Promise<Run> {
-  const [cmd, argv] = commandFor(who, [...BASE, ...args]);
-  const all = [...wrap, cmd, ...argv];
-  const child = spawn(all[0], all.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => {
-    let running = false;
-    const timer = setTimeout(() => {
-      running = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr: stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'), running });
-    });
-  });
+  return runFor(who, [...BASE, ...args], ms, wrap);
 }
 
 /** A process with a QMP monitor, connected and negotiated. */

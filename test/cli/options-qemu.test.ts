@@ -3,35 +3,17 @@
  * exit status and, for errors, the same text (program name aside).
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandFor, type Launchee } from '../helpers/cli/launch.js';
+import { type Launchee } from '../helpers/cli/launch.js';
+import { type BriefRun, runFor } from '../helpers/cli/differential.js';
 
 const BASE = ['-machine', 'none', '-display', 'none', '-nodefaults'];
 
 /** Runs for up to `ms`; a process still running then has accepted its options. */
-function run(
-  who: Launchee,
-  args: readonly string[],
-  ms = 4000,
-): Promise<{ code: number | null; stderr: string; running: boolean }> {
-  const [cmd, argv] = commandFor(who, [...BASE, ...args]);
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => {
-    let running = false;
-    const timer = setTimeout(() => {
-      running = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr: stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'), running });
-    });
-  });
+function run(who: Launchee, args: readonly string[], ms = 4000): Promise<BriefRun> {
+  return runFor(who, [...BASE, ...args], ms);
 }
 
 const refused: string[][] = [

@@ -25,7 +25,7 @@ import { FAKE_PROTOCOL_FEATURES, FakeBackend } from '../helpers/vhost-user/fake-
 import {
   TSQOM_CLI,
   DONE_WHEN,
-  latencies,
+  watchUnder,
   startWatched,
   type WatchedChild,
   waitListening,
@@ -154,22 +154,9 @@ test.serial(
     await sleep(300);
     const fds = tsq.fdCount();
     const base = await tsq.quietRss();
-    let busy = true;
-    let peak = base;
-    const sampler = (async () => {
-      while (busy) {
-        peak = Math.max(peak, tsq.rss());
-        await sleep(50);
-      }
-    })();
-    const lat = latencies(
-      () => qmp.execute('query-version'),
-      () => busy,
-    );
+    const watch = watchUnder(tsq, base, () => qmp.execute('query-version'));
     const took = await flood(be.channel!, 3000);
-    busy = false;
-    const l = (await lat).map((x) => x.ms);
-    await sampler;
+    const { peak, latencies: l } = await watch.stop();
     const fdsUnderFlood = tsq.fdCount();
     // What was answered (and not read) is there to read: the front-end
     // served the flood until its replies backed up.

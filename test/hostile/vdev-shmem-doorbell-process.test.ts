@@ -19,7 +19,7 @@ import { GuestShmStatus } from '../../src/hw/misc/guest-shm.js';
 import { VDEV_SHMEM_DOORBELL_MAX_CONNECTIONS } from '../../src/hw/misc/vdev-shmem-doorbell.js';
 import {
   DONE_WHEN,
-  latencies,
+  watchUnder,
   startWatched,
   type WatchedChild,
   waitListening,
@@ -124,31 +124,20 @@ test.serial(
     t.is((await guest.status(ctl)).active, 0b11);
     await sleep(200);
     const fdsConnected = tsq.fdCount();
-    let busy = true;
-    let peak = base;
-    const sampler = (async () => {
-      while (busy) {
-        peak = Math.max(peak, tsq.rss());
-        await sleep(50);
-      }
-    })();
-    const lat = latencies(
-      () => qmp.execute('query-version'),
-      () => busy,
-    );
+    const watch = watchUnder(tsq, base, () => qmp.execute('query-version'));
     // tsqom's guest rings the member back all along: its doorbell is never
     // read meanwhile, and ringing it must cost tsqom nothing either.
     let ringsBack = 0;
+    let ringing = true;
     const back = (async () => {
-      while (busy) {
+      while (ringing) {
         await guest.notify(ctl, 1 << a.idx);
         ringsBack++;
       }
     })();
     const rings = await a.go();
-    busy = false;
-    const l = (await lat).map((x) => x.ms);
-    await sampler;
+    ringing = false;
+    const { peak, latencies: l } = await watch.stop();
     await back;
     // The rings arrived: the guest sees the member's notification.
     const seen = await guest.status(ctl);

@@ -60,20 +60,18 @@ export interface BriefRun {
 }
 
 /**
- * Runs `who` with `-machine none -display none -nodefaults -S` and `args`
- * for up to `ms`, then kills it.
+ * Runs `who` with exactly `args` for up to `ms`, then kills it; `wrap`
+ * prefixes the command (prlimit, setpriv).
  */
-export function runBriefly(who: Launchee, args: readonly string[], ms = 5000): Promise<BriefRun> {
-  const [cmd, argv] = commandFor(who, [
-    '-machine',
-    'none',
-    '-display',
-    'none',
-    '-nodefaults',
-    '-S',
-    ...args,
-  ]);
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+export function runFor(
+  who: Launchee,
+  args: readonly string[],
+  ms = 4000,
+  wrap: readonly string[] = [],
+): Promise<BriefRun> {
+  const [cmd, argv] = commandFor(who, args);
+  const all = [...wrap, cmd, ...argv];
+  const child = spawn(all[0], all.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve) => {
@@ -87,4 +85,12 @@ export function runBriefly(who: Launchee, args: readonly string[], ms = 5000): P
       resolve({ code, stderr: stderr.replaceAll('qemu-system-x86_64:', 'tsqom:'), running });
     });
   });
+}
+
+/**
+ * Runs `who` with `-machine none -display none -nodefaults -S` and `args`
+ * for up to `ms`, then kills it.
+ */
+export function runBriefly(who: Launchee, args: readonly string[], ms = 5000): Promise<BriefRun> {
+  return runFor(who, ['-machine', 'none', '-display', 'none', '-nodefaults', '-S', ...args], ms);
 }

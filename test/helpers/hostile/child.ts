@@ -207,6 +207,42 @@ export async function latencies(
   return out;
 }
 
+/** What {@link watchUnder} saw once stopped. */
+export interface Watched {
+  /** Highest resident size seen. */
+  peak: number;
+  /** Milliseconds each of the other client's answers took. */
+  latencies: number[];
+}
+
+/**
+ * Samples `child`'s resident size every 50 ms and times `ask` every 50 ms
+ * until `stop()` is called.
+ */
+export function watchUnder(
+  child: WatchedChild,
+  base: number,
+  ask: () => Promise<unknown>,
+): { stop(): Promise<Watched> } {
+  let busy = true;
+  let peak = base;
+  const sampler = (async () => {
+    while (busy) {
+      peak = Math.max(peak, child.rss());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const lat = latencies(ask, () => busy);
+  return {
+    async stop() {
+      busy = false;
+      const l = (await lat).map((x) => x.ms);
+      await sampler;
+      return { peak, latencies: l };
+    },
+  };
+}
+
 /** What {@link underNonReader} measured. */
 export interface NonReaderMeasurement {
   /** Resident size before the client came (lowest over a quiet second). */
