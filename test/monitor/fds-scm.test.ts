@@ -6,7 +6,15 @@
  * leaves (checked in /proc/PID/fd).
  */
 import test from 'ava';
-import { mkdtempSync, openSync, closeSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnixStream } from '../../src/io/unix-stream.js';
@@ -79,12 +87,12 @@ const SCRIPT: Array<[string, boolean]> = [
   ['{"execute":"query-fdsets"}', false],
 ];
 
-async function runScript(path: string): Promise<string[]> {
+async function runScript(path: string, passed: string): Promise<string[]> {
   const c = await FdClient.connect(path);
   const out: string[] = [];
   try {
     for (const [cmd, withFd] of SCRIPT) {
-      const fd = withFd ? openSync('/dev/null', 'r') : -1;
+      const fd = withFd ? openSync(passed, 'r') : -1;
       try {
         out.push(await c.cmd(cmd, withFd ? [fd] : []));
       } finally {
@@ -97,12 +105,15 @@ async function runScript(path: string): Promise<string[]> {
   return out;
 }
 
-/** How many of the process's descriptors point at /dev/null. */
-function devNullFds(pid: number): number {
+/**
+ * How many of the process's descriptors point at `file` (a file of the
+ * test's own: Node opens /dev/null when it pleases).
+ */
+function fdsOn(pid: number, file: string): number {
   let n = 0;
   for (const f of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${f}`) === '/dev/null') n++;
+      if (readlinkSync(`/proc/${pid}/fd/${f}`) === file) n++;
     } catch {
       // Closed meanwhile.
     }
@@ -122,12 +133,15 @@ test('fds passed with SCM_RIGHTS: QEMU 7.2 replies; getfd fds go with the client
       await new Promise((r) => setTimeout(r, 50));
     }
     const pid = ts.child.pid!;
-    const base = devNullFds(pid);
-    const [q, s] = await Promise.all([runScript(qemu.sockets[0]), runScript(sock)]);
+    const passed = join(dir, 'passed');
+    writeFileSync(passed, '');
+    const [q, s] = await Promise.all([runScript(qemu.sockets[0], passed), runScript(sock, passed)]);
     t.deepEqual(s, q);
     // The client left: its getfd fd "b" is closed; the five fd-set fds stay (the VM never ran).
-    await new Promise((r) => setTimeout(r, 200));
-    t.is(devNullFds(pid) - base, 5);
+    for (let i = 0; i < 100 && fdsOn(pid, passed) !== 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    t.is(fdsOn(pid, passed), 5);
     // A second client sees the same sets and can remove them.
     const c = await FdClient.connect(sock);
     t.regex(await c.cmd('{"execute":"qmp_capabilities"}'), /return/);
