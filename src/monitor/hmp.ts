@@ -5,6 +5,7 @@
  * @module
  */
 import { QomError } from '../util/error.js';
+import { errorReportInMonitor } from '../util/error-report.js';
 import type { QmpHost } from './qmp-dispatch.js';
 import { MachineInitPhase, phaseCheck } from '../hw/core/qdev.js';
 
@@ -312,7 +313,11 @@ export async function handleHmpCommand(
     return;
   }
   try {
-    await cmd.handler(args, out, ctx);
+    const handler = cmd.handler;
+    await errorReportInMonitor(
+      () => handler(args, out, ctx),
+      (text) => out.print(text),
+    );
   } catch (e) {
     out.error(e);
   }

@@ -65,6 +65,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 /** The command a report belongs to; `active` ends when the command does. */
 interface MonitorCommandScope {
   active: boolean;
+  /** A human monitor's output: its command's reports go there, as in QEMU. */
+  print?: (text: string) => void;
 }
 
 const monitorCur = new AsyncLocalStorage<MonitorCommandScope>();
@@ -73,11 +75,14 @@ const monitorCur = new AsyncLocalStorage<MonitorCommandScope>();
  * Runs `fn` as a monitor command (QEMU's `monitor_cur()` is set): reports
  * made until it returns (or, if it returns a promise, until that settles)
  * carry neither the program name nor the `-msg` prefixes, as QEMU's do.
+ * With `print` (a human monitor's output), they are written there instead
+ * of to the sink: QEMU prints a human monitor command's reports on that
+ * monitor (`error_vprintf` to `monitor_cur()`), QMP commands' on stderr.
  * Callbacks it leaves behind (socket events, timers) report as usual once
  * the command is over.
  */
-export function errorReportInMonitor<T>(fn: () => T): T {
-  const scope: MonitorCommandScope = { active: true };
+export function errorReportInMonitor<T>(fn: () => T, print?: (text: string) => void): T {
+  const scope: MonitorCommandScope = { active: true, print };
   const end = (): void => {
     scope.active = false;
   };
@@ -165,17 +170,28 @@ export function errorReportSinkOf(ctx: MachineContext = MachineContext.current()
  * `location` is the command-line option it concerns, if any.
  */
 export function errorReport(message: string, location?: string): void {
-  sink()(message, 'error', location);
+  report(message, 'error', location);
 }
 
 /** QEMU's warn_report(). */
 export function warnReport(message: string, location?: string): void {
-  sink()(message, 'warning', location);
+  report(message, 'warning', location);
 }
 
 /** QEMU's info_report(). */
 export function infoReport(message: string, location?: string): void {
-  sink()(message, 'info', location);
+  report(message, 'info', location);
+}
+
+function report(message: string, level: ErrorReportLevel, location: string | undefined): void {
+  const scope = monitorCur.getStore();
+  if (scope?.active && scope.print) {
+    scope.print(
+      formatErrorReport(message, level, location, { timestamp: false, guestName: false }),
+    );
+    return;
+  }
+  sink()(message, level, location);
 }
 
 /**

@@ -306,6 +306,33 @@ test.serial('-global: device-list-properties warns as QEMU 7.2 does', async (t) 
   }
 });
 
+test.serial(
+  "-global: a human monitor command's warning is in that monitor's output, as in QEMU 7.2",
+  async (t) => {
+    const q = await serve('qemu', ['-global', 'nvme-subsys.bogus=1']);
+    const s = await serve('tsqom', ['-global', 'vdev-shmem.bogus=1']);
+    try {
+      const hmp = async (x: Served, type: string): Promise<string> => {
+        const r = await x.qmp.cmd('human-monitor-command', {
+          'command-line': `device_add ${type},help`,
+        });
+        return String(r).split('\r\n')[0];
+      };
+      const qline = swap(await hmp(q, 'nvme-subsys'), [['nvme-subsys', 'vdev-shmem']]);
+      const sline = await hmp(s, 'vdev-shmem');
+      t.is(
+        sline,
+        "warning: can't apply global vdev-shmem.bogus=1: Property 'vdev-shmem.bogus' not found",
+      );
+      t.is(sline, qline);
+      // Not on stderr as well.
+      t.false(s.stderr().includes("can't apply"), s.stderr());
+    } finally {
+      await Promise.all([q.stop(), s.stop()]);
+    }
+  },
+);
+
 /** Masks `-msg timestamp=on` times, checking their shape and that they are current. */
 function maskTimes(t: { true(v: boolean, m?: string): void }, text: string): string {
   return text.replace(/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})Z /gm, (_m, iso: string) => {
