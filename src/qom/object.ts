@@ -807,7 +807,7 @@ export class ObjectClass {
           `its property accessors cannot take ${ctor.name} instances`,
       );
     }
-    return new ClassProperties<InstanceType<K>>(this);
+    return ClassProperties.bind<InstanceType<K>>(this);
   }
 
   /** @internal Adds a built property; QEMU's duplicate check. */
@@ -825,7 +825,7 @@ export class ObjectClass {
   // The adders below take accessors on any QomObject; the typed route is
   // propertiesOf(Ctor), whose accessors receive Ctor's instances.
   #untyped(): ClassProperties<QomObject> {
-    return new ClassProperties<QomObject>(this);
+    return ClassProperties.bind<QomObject>(this);
   }
 
   /**
@@ -978,9 +978,14 @@ export class ObjectClass {
 export class ClassProperties<O extends QomObject> {
   readonly #oc: ObjectClass;
 
-  /** @internal Built by {@link ObjectClass.propertiesOf}. */
-  constructor(oc: ObjectClass) {
+  // Private: a facade made elsewhere would skip propertiesOf's check.
+  private constructor(oc: ObjectClass) {
     this.#oc = oc;
+  }
+
+  /** @internal The facade for `oc`, whose type the caller has checked. */
+  static bind<O extends QomObject>(oc: ObjectClass): ClassProperties<O> {
+    return new ClassProperties<O>(oc);
   }
 
   /** The class the properties are added to. */

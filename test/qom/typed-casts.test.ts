@@ -3,6 +3,7 @@
 // `@ts-expect-error` below fails `tsc` if the line ever compiles).
 import test from 'ava';
 import {
+  ClassProperties,
   InterfaceClass,
   ObjectClass,
   QomError,
@@ -307,4 +308,12 @@ test('propertiesOf checks the class at run time (object_class_dynamic_cast)', (t
   const before = [...objectClassByName('tc-bulb')!.ownProperties()].length;
   t.throws(() => objectClassByName('tc-bulb')!.propertiesOf(TcShade));
   t.is([...objectClassByName('tc-bulb')!.ownProperties()].length, before);
+});
+
+test('the typed facade is only made by propertiesOf', (t) => {
+  const props = objectClassByName('tc-shade')!.propertiesOf(TcShade);
+  // @ts-expect-error its constructor is private: no facade without the class check
+  const forged = new ClassProperties<TcLamp>(objectClassByName('tc-bulb')!);
+  void forged;
+  t.true(props instanceof ClassProperties);
 });
