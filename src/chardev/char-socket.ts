@@ -257,6 +257,23 @@ export class SocketChardev extends Chardev {
     return this.#stream;
   }
 
+  #servedElsewhere = false;
+
+  /**
+   * @internal For a chardev whose socket another server accepts on (a
+   * unix `-qmp`, served by the QMP server): whether that server has a
+   * client now, so `connected` and `query-chardev` read as QEMU's.
+   */
+  setServedConnection(connected: boolean): void {
+    this.#servedElsewhere = connected;
+    if (connected) this.filename = this.#address('');
+    else this.#updateDisconnectedFilename();
+  }
+
+  override get connected(): boolean {
+    return this.#servedElsewhere || super.connected;
+  }
+
   /** QEMU's qemu_chr_socket_address: the address with a prefix (`disconnected:`). */
   #address(prefix: string): string {
     const a = this.addr;

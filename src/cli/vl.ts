@@ -1025,9 +1025,12 @@ export async function qemuInit(
       });
     }
     if (options.proceed && !options.proceed()) throw new VlError('', undefined);
+    const qmpListeners = new Map<(typeof plan.qmp)[number], QmpListener>();
     for (const q of plan.qmp) {
       try {
-        listeners.push(await qmp.listen(q.address, q.pretty));
+        const l = await qmp.listen(q.address, q.pretty);
+        listeners.push(l);
+        qmpListeners.set(q, l);
       } catch (e) {
         const path =
           q.address.type === 'unix' ? q.address.path : `${q.address.host}:${q.address.port}`;
@@ -1047,6 +1050,8 @@ export async function qemuInit(
       chr.isListen = true;
       chr.filename = `disconnected:unix:${q.address.path},server=on`;
       chr.frontend = qmp;
+      const l = qmpListeners.get(q);
+      if (l) l.onClient = (c) => chr.setServedConnection(c);
       getChardevsRoot().propertyAddChild(q.label, chr);
       chr.unref();
     }

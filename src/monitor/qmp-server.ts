@@ -151,6 +151,8 @@ interface ListenerEntry {
   active: Duplex | null;
   /** Clients waiting for their turn, not read meanwhile. */
   waiting: Duplex[];
+  /** Told when the socket gets a client and when it has none again. */
+  onClient?: (connected: boolean) => void;
   close(): Promise<void>;
 }
 
@@ -160,6 +162,11 @@ export interface QmpListener {
   readonly address: QmpAddress;
   /** Stops listening (connected monitors stay). */
   close(): Promise<void>;
+  /**
+   * Called with true when the socket's turn goes to a client and with
+   * false when it has none left (the `connected` of QEMU's chardev).
+   */
+  onClient?: (connected: boolean) => void;
 }
 
 interface QueuedRequest {
@@ -532,7 +539,7 @@ export class QmpServer implements QmpHost {
     const a = server.address() as net.AddressInfo;
     entry.address = { type: 'tcp', host: addr.host, port: a.port };
     this.#listeners.add(entry);
-    return { address: entry.address, close: () => this.#closeListener(entry) };
+    return this.#handle(entry);
   }
 
   /**
@@ -564,7 +571,22 @@ export class QmpServer implements QmpHost {
     };
     l.on('connection', (stream) => this.#accept(entry, new UnixStreamDuplex(stream)));
     this.#listeners.add(entry);
-    return { address: addr, close: () => this.#closeListener(entry) };
+    return this.#handle(entry);
+  }
+
+  #handle(entry: ListenerEntry): QmpListener {
+    return {
+      address: entry.address,
+      close: () => this.#closeListener(entry),
+      get onClient() {
+        return entry.onClient;
+      },
+      set onClient(cb) {
+        entry.onClient = cb;
+        // A client that came before the callback did.
+        if (entry.active !== null) cb?.(true);
+      },
+    };
   }
 
   /** One client at a time per listening socket, as QEMU's chardev: the others wait. */
@@ -595,10 +617,12 @@ export class QmpServer implements QmpHost {
     // The socket's turn starts now, even if its greeting is held until the
     // command line is processed: later clients queue behind it.
     entry.active = sock;
+    entry.onClient?.(true);
     const done = (): void => {
       if (entry.active !== sock) return;
       entry.active = null;
       this.#serveNext(entry);
+      if (entry.active === null) entry.onClient?.(false);
     };
     sock.once('close', done);
     // Null while greetings are held: releaseGreetings resumes it.

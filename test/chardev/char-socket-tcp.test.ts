@@ -10,7 +10,7 @@
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -521,5 +521,63 @@ test.serial(
         },
       );
     }
+  },
+);
+
+test.serial(
+  "a unix -qmp's compat_monitorN: connected and filename follow its client, as QEMU 7.2's",
+  async (t) => {
+    const seen: Record<string, string[]> = {};
+    for (const who of WHO) {
+      const dir = mkdtempSync(join(tmpdir(), 'tsqom-compat-'));
+      const a = join(dir, 'a.sock');
+      const b = join(dir, 'b.sock');
+      const p = start(who, [
+        '-qmp',
+        `unix:${a},server=on,wait=off`,
+        '-qmp',
+        `unix:${b},server=on,wait=off`,
+      ]);
+      let qb: QmpClient | undefined;
+      try {
+        for (let i = 0; i < 500 && !existsSync(b); i++) await new Promise((r) => setTimeout(r, 20));
+        qb = await QmpClient.connect(b, 10000);
+        await qb.negotiate();
+        const client = qb;
+        const state = async (): Promise<string> => {
+          const chardevs = sortedChardevs(await client.execute('query-chardev'));
+          const connected = await client.cmd('qom-get', {
+            path: '/chardevs/compat_monitor0',
+            property: 'connected',
+          });
+          return `${JSON.stringify(chardevs).replaceAll(dir, '<dir>')} connected=${String(connected)}`;
+        };
+        /** Asks until the state is not `prev` (QEMU notices a hang-up from its main loop). */
+        const next = async (prev: string): Promise<string> => {
+          const deadline = Date.now() + 5000;
+          for (;;) {
+            const s = await state();
+            if (s !== prev || Date.now() > deadline) return s;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        };
+        const out: string[] = [await state()];
+        const qa = await QmpClient.connect(a, 10000);
+        await qa.negotiate();
+        out.push(await next(out[0]));
+        await qa.close();
+        out.push(await next(out[1]));
+        seen[who] = out;
+      } finally {
+        await stop(p, qb);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    t.log(seen.tsqom.join('\n'));
+    t.deepEqual(seen.tsqom, seen.qemu);
+    t.true(seen.tsqom[0].includes('disconnected:unix:<dir>/a.sock,server=on'), seen.tsqom[0]);
+    t.true(seen.tsqom[1].includes('"unix:<dir>/a.sock,server=on"'), seen.tsqom[1]);
+    t.true(seen.tsqom[1].endsWith('connected=true'), seen.tsqom[1]);
+    t.true(seen.tsqom[2].endsWith('connected=false'), seen.tsqom[2]);
   },
 );
