@@ -26,21 +26,22 @@ typeRegister<ObjectClass, BenchObj>({
   parent: TYPE_OBJECT,
   instanceType: BenchObj,
   classInit(oc) {
-    oc.propertyAddBool<BenchObj>(
+    const props = oc.propertiesOf(BenchObj);
+    props.propertyAddBool(
       'merge',
       (o) => o.merge,
       (o, v) => {
         o.merge = v;
       },
     );
-    oc.propertyAddUint32<BenchObj>(
+    props.propertyAddUint32(
       'threads',
       (o) => o.threads,
       (o, v) => {
         o.threads = v;
       },
     );
-    oc.propertyAddStr<BenchObj>(
+    props.propertyAddStr(
       'name',
       (o) => o.name,
       (o, v) => {

@@ -74,25 +74,22 @@ export class HostMemoryBackendFile extends HostMemoryBackend {
 
   /** QEMU's file_backend_class_init. */
   static override classInit(oc: HostMemoryBackendClass): void {
+    const props = oc.propertiesOf(this);
     oc.unparent = (obj) => fileBackendUnparent(objectCheck(obj, HostMemoryBackendFile));
-    oc.propertyAddBool<HostMemoryBackendFile>(
+    props.propertyAddBool(
       'discard-data',
       (f) => f.discardData,
       (f, v) => {
         f.discardData = v;
       },
     );
-    oc.propertyAddStr<HostMemoryBackendFile>('mem-path', (f) => f.memPath ?? '', setMemPath);
-    oc.propertyAdd<HostMemoryBackendFile>('align', 'int', getU64('align'), setU64('align'));
-    oc.propertyAdd<HostMemoryBackendFile>('offset', 'int', getU64('offset'), setU64('offset'));
+    props.propertyAddStr('mem-path', (f) => f.memPath ?? '', setMemPath);
+    props.propertyAdd('align', 'int', getU64('align'), setU64('align'));
+    props.propertyAdd('offset', 'int', getU64('offset'), setU64('offset'));
     oc.propertySetDescription('offset', 'Offset into the target file (ex: 1G)');
-    oc.propertyAddBool<HostMemoryBackendFile>('pmem', (f) => f.isPmem, setFlag('pmem', 'isPmem'));
-    oc.propertyAddBool<HostMemoryBackendFile>(
-      'readonly',
-      (f) => f.readOnly,
-      setFlag('readonly', 'readOnly'),
-    );
-    oc.propertyAdd<HostMemoryBackendFile>('rom', OnOffAutoLookup.name, getRom, setRom);
+    props.propertyAddBool('pmem', (f) => f.isPmem, setFlag('pmem', 'isPmem'));
+    props.propertyAddBool('readonly', (f) => f.readOnly, setFlag('readonly', 'readOnly'));
+    props.propertyAdd('rom', OnOffAutoLookup.name, getRom, setRom);
     oc.propertyFind('rom')!.enumLookup = OnOffAutoLookup;
     oc.propertySetDescription('rom', 'Whether to create Read Only Memory (ROM)');
   }

@@ -39,9 +39,10 @@ export class HostMemoryBackendMemfd extends HostMemoryBackend {
 
   /** QEMU's memfd_backend_class_init. */
   static override classInit(oc: HostMemoryBackendClass): void {
+    const props = oc.propertiesOf(this);
     // As in QEMU, only where the kernel can make huge-page memfds.
     if (qemuMemfdCheck(MFD_HUGETLB)) {
-      oc.propertyAddBool<HostMemoryBackendMemfd>(
+      props.propertyAddBool(
         'hugetlb',
         (m) => m.hugetlb,
         (m, v) => {
@@ -49,7 +50,7 @@ export class HostMemoryBackendMemfd extends HostMemoryBackend {
         },
       );
       oc.propertySetDescription('hugetlb', 'Use huge pages');
-      oc.propertyAdd<HostMemoryBackendMemfd>(
+      props.propertyAdd(
         'hugetlbsize',
         'int',
         (m, v, name) => v.typeSize(name, m.hugetlbsize),
@@ -57,7 +58,7 @@ export class HostMemoryBackendMemfd extends HostMemoryBackend {
       );
       oc.propertySetDescription('hugetlbsize', 'Huge pages size (ex: 2M, 1G)');
     }
-    oc.propertyAddBool<HostMemoryBackendMemfd>(
+    props.propertyAddBool(
       'seal',
       (m) => m.seal,
       (m, v) => {

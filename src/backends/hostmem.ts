@@ -617,26 +617,18 @@ function setReserve(b: HostMemoryBackend, value: boolean): void {
 }
 
 function hostMemoryBackendClassInit(oc: HostMemoryBackendClass): void {
-  oc.propertyAddBool<HostMemoryBackend>('merge', (b) => b.merge, setMerge);
+  const props = oc.propertiesOf(HostMemoryBackend);
+  props.propertyAddBool('merge', (b) => b.merge, setMerge);
   oc.propertySetDescription('merge', 'Mark memory as mergeable');
-  oc.propertyAddBool<HostMemoryBackend>('dump', (b) => b.dump, setDump);
+  props.propertyAddBool('dump', (b) => b.dump, setDump);
   oc.propertySetDescription('dump', "Set to 'off' to exclude from core dump");
   // A preallocation asked for after creation reads as on while it runs, as
   // QEMU's does once qom-set returns; it reads off again if it fails.
-  oc.propertyAddBool<HostMemoryBackend>(
-    'prealloc',
-    (b) => b.prealloc || b.preallocRunning !== null,
-    setPrealloc,
-  );
+  props.propertyAddBool('prealloc', (b) => b.prealloc || b.preallocRunning !== null, setPrealloc);
   oc.propertySetDescription('prealloc', 'Preallocate memory');
-  oc.propertyAdd<HostMemoryBackend>(
-    'prealloc-threads',
-    'int',
-    getPreallocThreads,
-    setPreallocThreads,
-  );
+  props.propertyAdd('prealloc-threads', 'int', getPreallocThreads, setPreallocThreads);
   oc.propertySetDescription('prealloc-threads', 'Number of CPU threads to use for prealloc');
-  oc.propertyAddLink<HostMemoryBackend, ThreadContext>(
+  props.propertyAddLink(
     'prealloc-context',
     ThreadContext,
     (b) => b.preallocContext,
@@ -649,11 +641,11 @@ function hostMemoryBackendClassInit(oc: HostMemoryBackendClass): void {
     'prealloc-context',
     'Context to use for creating CPU threads for preallocation',
   );
-  oc.propertyAdd<HostMemoryBackend>('size', 'int', getSize, setSize);
+  props.propertyAdd('size', 'int', getSize, setSize);
   oc.propertySetDescription('size', 'Size of the memory region (ex: 500M)');
-  oc.propertyAdd<HostMemoryBackend>('host-nodes', 'int', getHostNodes, setHostNodes);
+  props.propertyAdd('host-nodes', 'int', getHostNodes, setHostNodes);
   oc.propertySetDescription('host-nodes', 'Binds memory to the list of NUMA host nodes');
-  oc.propertyAddEnum<HostMemoryBackend>(
+  props.propertyAddEnum(
     'policy',
     HostMemPolicyLookup,
     (b) => b.policy,
@@ -662,12 +654,12 @@ function hostMemoryBackendClassInit(oc: HostMemoryBackendClass): void {
     },
   );
   oc.propertySetDescription('policy', 'Set the NUMA policy');
-  oc.propertyAddBool<HostMemoryBackend>('share', (b) => b.share, setShare);
+  props.propertyAddBool('share', (b) => b.share, setShare);
   oc.propertySetDescription('share', 'Mark the memory as private to QEMU or shared');
-  oc.propertyAddBool<HostMemoryBackend>('reserve', (b) => b.reserve, setReserve);
+  props.propertyAddBool('reserve', (b) => b.reserve, setReserve);
   oc.propertySetDescription('reserve', 'Reserve swap space (or huge pages) if applicable');
   // Kept stable for old machine types' RAM block ids, as in QEMU.
-  oc.propertyAddBool<HostMemoryBackend>(
+  props.propertyAddBool(
     'x-use-canonical-path-for-ramblock-id',
     (b) => b.useCanonicalPath,
     (b, value) => {

@@ -66,12 +66,13 @@ export class ThreadContext extends QomObject {
 
   /** QEMU's thread_context_class_init. */
   static override classInit(oc: ObjectClass): void {
+    const props = oc.propertiesOf(this);
     // QEMU reads its (int) thread id into a uint64: -1 before complete.
-    oc.propertyAdd<ThreadContext>('thread-id', 'int', (tc, v: OutputVisitor, name) =>
+    props.propertyAdd('thread-id', 'int', (tc, v: OutputVisitor, name) =>
       v.typeUint64(name, BigInt.asUintN(64, BigInt(tc.threadId))),
     );
-    oc.propertyAdd<ThreadContext>('cpu-affinity', 'int', getCpuAffinity, setCpuAffinity);
-    oc.propertyAdd<ThreadContext>('node-affinity', 'int', null, setNodeAffinity);
+    props.propertyAdd('cpu-affinity', 'int', getCpuAffinity, setCpuAffinity);
+    props.propertyAdd('node-affinity', 'int', null, setNodeAffinity);
   }
 
   /** QEMU's thread_context_instance_complete: starts the thread, applies a requested affinity. */

@@ -225,8 +225,9 @@ export class SocketChardev extends Chardev {
 
   /** QEMU's char_socket_class_init: `parse` and the properties. */
   static override classInit(cc: ChardevClass): void {
+    const props = cc.propertiesOf(this);
     cc.parse = parseSocket;
-    cc.propertyAdd<SocketChardev>('addr', 'SocketAddress', (s, v, name) => {
+    props.propertyAdd('addr', 'SocketAddress', (s, v, name) => {
       v.startStruct(name);
       const a = s.addr;
       if (a?.type === 'unix') {
@@ -244,7 +245,7 @@ export class SocketChardev extends Chardev {
       if (a) v.typeStr('type', a.type);
       v.endStruct();
     });
-    cc.propertyAddBool<SocketChardev>('connected', (s) => s.connected);
+    props.propertyAddBool('connected', (s) => s.connected);
   }
 
   /** QEMU's qmp_chardev_open_socket (the class's `open`), for the backend `parse` returned. */

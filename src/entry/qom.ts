@@ -26,7 +26,8 @@
  * class DemoGreeter extends QomObject {
  *   greeting = 'hello';
  *   static override classInit(oc: ObjectClass): void {
- *     oc.propertyAddStr<DemoGreeter>('greeting', (o) => o.greeting, (o, v) => { o.greeting = v; });
+ *     const props = oc.propertiesOf(this);
+ *     props.propertyAddStr('greeting', (o) => o.greeting, (o, v) => { o.greeting = v; });
  *   }
  * }
  *

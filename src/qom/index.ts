@@ -28,8 +28,9 @@
  *
  *   // class_init receives the own class struct: no cast
  *   static override classInit(uc: UartClass): void {
+ *     const props = uc.propertiesOf(this);
  *     uc.desc = 'demo UART';
- *     uc.propertyAddUint32<DemoUart>('baud', (u) => u.baud, (u, v) => { u.baud = v; });
+ *     props.propertyAddUint32('baud', (u) => u.baud, (u, v) => { u.baud = v; });
  *   }
  *   // lifecycle hooks are methods; never call super (QOM runs every level)
  *   override instanceInit(): void { this.sent.length = 0; }

@@ -791,143 +791,135 @@ export class ObjectClass {
   }
 
   /**
-   * QEMU's `object_class_property_add`. Accessors receive the instance as
-   * first argument. The name must be unique across the class and its
-   * ancestors.
+   * The class's property adders with accessors typed by an instance class:
+   * `oc.propertiesOf(this)` inside a static `classInit(oc)` gives accessors
+   * that receive the type's own instances. Throws a {@link QomError} unless
+   * this class is `ctor`'s type's class or a descendant's (QEMU's
+   * `object_class_dynamic_cast`), so the accessors never see another type.
    */
-  propertyAdd<O extends QomObject = QomObject>(
-    name: string,
-    type: string,
-    get?: ObjectPropertyGetter<O> | null,
-    set?: ObjectPropertyAccessor<O> | null,
-    release?: ObjectPropertyRelease<O> | null,
-    resolve?: ObjectPropertyResolve<O> | null,
-    opaque?: unknown,
-  ): ObjectProperty {
-    if (this.propertyFind(name)) {
+  propertiesOf<K extends InstanceConstructor>(ctor: K): ClassProperties<InstanceType<K>> {
+    const want = instanceTypeName(ctor);
+    const own = this.#type.instanceCtor;
+    const isInstanceOf = own !== null && (own === ctor || own.prototype instanceof ctor);
+    if (this.dynamicCast(want) !== this || !isInstanceOf) {
       throw new QomError(
-        `attempt to add duplicate property '${name}' to class (type '${this.typeName}')`,
+        `class of type '${this.typeName}' is not a class of type '${want}': ` +
+          `its property accessors cannot take ${ctor.name} instances`,
       );
     }
-    const p = new ObjectProperty(
-      name,
-      type,
-      get ?? null,
-      set ?? null,
-      release ?? null,
-      resolve ?? null,
-      opaque,
-    );
-    this.#props.set(name, p);
+    return ClassProperties.bind<InstanceType<K>>(this);
+  }
+
+  /** @internal Adds a built property; QEMU's duplicate check. */
+  propertyInsert(p: ObjectProperty): ObjectProperty {
+    if (this.propertyFind(p.name)) {
+      throw new QomError(
+        `attempt to add duplicate property '${p.name}' to class (type '${this.typeName}')`,
+      );
+    }
+    this.#props.set(p.name, p);
     classPropsVersion++;
     return p;
   }
 
-  /** QEMU's `object_class_property_add_str` (type `string`). */
-  propertyAddStr<O extends QomObject = QomObject>(
+  // The adders below take accessors on any QomObject; the typed route is
+  // propertiesOf(Ctor), whose accessors receive Ctor's instances.
+  #untyped(): ClassProperties<QomObject> {
+    return ClassProperties.bind<QomObject>(this);
+  }
+
+  /**
+   * QEMU's `object_class_property_add`. Accessors receive the instance as
+   * first argument. The name must be unique across the class and its
+   * ancestors. See {@link propertiesOf} for accessors typed by class.
+   */
+  propertyAdd(
     name: string,
-    get?: ((obj: O) => string) | null,
-    set?: ((obj: O, value: string) => void) | null,
+    type: string,
+    get?: ObjectPropertyGetter | null,
+    set?: ObjectPropertyAccessor | null,
+    release?: ObjectPropertyRelease | null,
+    resolve?: ObjectPropertyResolve | null,
+    opaque?: unknown,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      'string',
-      get ? strGetter(get) : null,
-      set ? strSetter(set) : null,
-    );
-    return withFast(p, set ? fastStr(set) : null);
+    return this.#untyped().propertyAdd(name, type, get, set, release, resolve, opaque);
+  }
+
+  /** QEMU's `object_class_property_add_str` (type `string`). */
+  propertyAddStr(
+    name: string,
+    get?: ((obj: QomObject) => string) | null,
+    set?: ((obj: QomObject, value: string) => void) | null,
+  ): ObjectProperty {
+    return this.#untyped().propertyAddStr(name, get, set);
   }
 
   /** QEMU's `object_class_property_add_bool` (type `bool`). */
-  propertyAddBool<O extends QomObject = QomObject>(
+  propertyAddBool(
     name: string,
-    get?: ((obj: O) => boolean) | null,
-    set?: ((obj: O, value: boolean) => void) | null,
+    get?: ((obj: QomObject) => boolean) | null,
+    set?: ((obj: QomObject, value: boolean) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      'bool',
-      get ? boolGetter(get) : null,
-      set ? boolSetter(set) : null,
-    );
-    return withFast(p, set ? fastBool(set) : null);
+    return this.#untyped().propertyAddBool(name, get, set);
   }
 
   /**
    * QEMU's `object_class_property_add_enum`: the type is the enum's QAPI
    * name (`lookup.name`); values are indices into `lookup.values`.
    */
-  propertyAddEnum<O extends QomObject = QomObject>(
+  propertyAddEnum(
     name: string,
     lookup: QEnumLookup,
-    get?: ((obj: O) => number) | null,
-    set?: ((obj: O, value: number) => void) | null,
+    get?: ((obj: QomObject) => number) | null,
+    set?: ((obj: QomObject, value: number) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      lookup.name,
-      get ? enumGetter(get, lookup) : null,
-      set ? enumSetter(set, lookup) : null,
-    );
-    p.enumLookup = lookup;
-    return p;
+    return this.#untyped().propertyAddEnum(name, lookup, get, set);
   }
 
   /** Class `uint8` property (QEMU's `_ptr` variants, with accessors). */
-  propertyAddUint8<O extends QomObject = QomObject>(
+  propertyAddUint8(
     name: string,
-    get?: ((obj: O) => number) | null,
-    set?: ((obj: O, value: number) => void) | null,
+    get?: ((obj: QomObject) => number) | null,
+    set?: ((obj: QomObject, value: number) => void) | null,
   ): ObjectProperty {
-    return addUintN<O>(this, name, 8, get, set);
+    return this.#untyped().propertyAddUint8(name, get, set);
   }
   /** Class `uint16` property. */
-  propertyAddUint16<O extends QomObject = QomObject>(
+  propertyAddUint16(
     name: string,
-    get?: ((obj: O) => number) | null,
-    set?: ((obj: O, value: number) => void) | null,
+    get?: ((obj: QomObject) => number) | null,
+    set?: ((obj: QomObject, value: number) => void) | null,
   ): ObjectProperty {
-    return addUintN<O>(this, name, 16, get, set);
+    return this.#untyped().propertyAddUint16(name, get, set);
   }
   /** Class `uint32` property. */
-  propertyAddUint32<O extends QomObject = QomObject>(
+  propertyAddUint32(
     name: string,
-    get?: ((obj: O) => number) | null,
-    set?: ((obj: O, value: number) => void) | null,
+    get?: ((obj: QomObject) => number) | null,
+    set?: ((obj: QomObject, value: number) => void) | null,
   ): ObjectProperty {
-    return addUintN<O>(this, name, 32, get, set);
+    return this.#untyped().propertyAddUint32(name, get, set);
   }
   /** Class `uint64` property; the setter receives a bigint (exact). */
-  propertyAddUint64<O extends QomObject = QomObject>(
+  propertyAddUint64(
     name: string,
-    get?: ((obj: O) => bigint) | null,
-    set?: ((obj: O, value: bigint) => void) | null,
+    get?: ((obj: QomObject) => bigint) | null,
+    set?: ((obj: QomObject, value: bigint) => void) | null,
   ): ObjectProperty {
-    const p = this.propertyAdd<O>(
-      name,
-      'uint64',
-      get ? uint64Getter(get) : null,
-      set ? uint64Setter(set) : null,
-    );
-    return withFast(p, set ? fastUint64(set) : null);
+    return this.#untyped().propertyAddUint64(name, get, set);
   }
   /**
    * A size property: visited with `typeSize`, so strings take K/M/G/T/P/E
    * suffixes. `typeName` is the type string (QEMU's memory-backend `size`
    * says `int`).
    */
-  propertyAddSize<O extends QomObject = QomObject>(
+  propertyAddSize(
     name: string,
-    get?: ((obj: O) => bigint) | null,
-    set?: ((obj: O, value: bigint) => void) | null,
+    get?: ((obj: QomObject) => bigint) | null,
+    set?: ((obj: QomObject, value: bigint) => void) | null,
     typeName = 'size',
   ): ObjectProperty {
-    return this.propertyAdd<O>(
-      name,
-      typeName,
-      get ? sizeGetter(get) : null,
-      set ? sizeSetter(set) : null,
-    );
+    return this.#untyped().propertyAddSize(name, get, set, typeName);
   }
 
   /**
@@ -936,38 +928,28 @@ export class ObjectClass {
    * the property is read-only, as in QEMU; `opts.strong` makes the link
    * hold a reference on its target.
    */
-  propertyAddLink<O extends QomObject, T extends QomObject>(
+  propertyAddLink<T extends QomObject>(
     name: string,
     target: InstanceConstructor<T>,
-    get: (obj: O) => T | null,
-    set: ((obj: O, target: T | null) => void) | null,
-    opts?: LinkOptions<O, T>,
+    get: (obj: QomObject) => T | null,
+    set: ((obj: QomObject, target: T | null) => void) | null,
+    opts?: LinkOptions<QomObject, T>,
   ): ObjectProperty;
-  propertyAddLink<O extends QomObject = QomObject>(
+  propertyAddLink(
     name: string,
     typename: string,
-    get: (obj: O) => QomObject | null,
-    set: ((obj: O, target: QomObject | null) => void) | null,
-    opts?: LinkOptions<O>,
+    get: (obj: QomObject) => QomObject | null,
+    set: ((obj: QomObject, target: QomObject | null) => void) | null,
+    opts?: LinkOptions,
   ): ObjectProperty;
-  propertyAddLink<O extends QomObject, T extends QomObject>(
+  propertyAddLink<T extends QomObject>(
     name: string,
     target: string | InstanceConstructor<T>,
-    get: (obj: O) => T | null,
-    set: ((obj: O, target: T | null) => void) | null,
-    opts: LinkOptions<O, T> = {},
+    get: (obj: QomObject) => T | null,
+    set: ((obj: QomObject, target: T | null) => void) | null,
+    opts: LinkOptions<QomObject, T> = {},
   ): ObjectProperty {
-    const typename = typeof target === 'string' ? target : instanceTypeName(target);
-    const lp = linkProp<O, T>(typeof target === 'string' ? null : target, get, set, opts);
-    return this.propertyAdd(
-      name,
-      `link<${typename}>`,
-      linkGet,
-      lp.check && lp.set ? linkSet : null,
-      linkRelease,
-      linkResolve,
-      lp,
-    );
+    return addLink(this.#untyped(), name, target, get, set, opts);
   }
 
   /** QEMU's `object_class_property_set_description` (own properties). */
@@ -985,6 +967,202 @@ export class ObjectClass {
     classPropsVersion++;
     return p;
   }
+}
+
+/**
+ * A class's property adders with accessors typed for the instances `O`
+ * (from {@link ObjectClass.propertiesOf}, which checked that the class
+ * belongs to `O`'s type or a descendant). Each adder is the
+ * {@link ObjectClass} one of the same name.
+ */
+export class ClassProperties<O extends QomObject> {
+  readonly #oc: ObjectClass;
+
+  // Private: a facade made elsewhere would skip propertiesOf's check.
+  private constructor(oc: ObjectClass) {
+    this.#oc = oc;
+  }
+
+  /** @internal The facade for `oc`, whose type the caller has checked. */
+  static bind<O extends QomObject>(oc: ObjectClass): ClassProperties<O> {
+    return new ClassProperties<O>(oc);
+  }
+
+  /** The class the properties are added to. */
+  get klass(): ObjectClass {
+    return this.#oc;
+  }
+
+  /** See {@link ObjectClass.propertyAdd}. */
+  propertyAdd(
+    name: string,
+    type: string,
+    get?: ObjectPropertyGetter<O> | null,
+    set?: ObjectPropertyAccessor<O> | null,
+    release?: ObjectPropertyRelease<O> | null,
+    resolve?: ObjectPropertyResolve<O> | null,
+    opaque?: unknown,
+  ): ObjectProperty {
+    return this.#oc.propertyInsert(
+      new ObjectProperty(
+        name,
+        type,
+        get ?? null,
+        set ?? null,
+        release ?? null,
+        resolve ?? null,
+        opaque,
+      ),
+    );
+  }
+
+  /** See {@link ObjectClass.propertyAddStr}. */
+  propertyAddStr(
+    name: string,
+    get?: ((obj: O) => string) | null,
+    set?: ((obj: O, value: string) => void) | null,
+  ): ObjectProperty {
+    const p = this.propertyAdd(
+      name,
+      'string',
+      get ? strGetter(get) : null,
+      set ? strSetter(set) : null,
+    );
+    return withFast(p, set ? fastStr(set) : null);
+  }
+
+  /** See {@link ObjectClass.propertyAddBool}. */
+  propertyAddBool(
+    name: string,
+    get?: ((obj: O) => boolean) | null,
+    set?: ((obj: O, value: boolean) => void) | null,
+  ): ObjectProperty {
+    const p = this.propertyAdd(
+      name,
+      'bool',
+      get ? boolGetter(get) : null,
+      set ? boolSetter(set) : null,
+    );
+    return withFast(p, set ? fastBool(set) : null);
+  }
+
+  /** See {@link ObjectClass.propertyAddEnum}. */
+  propertyAddEnum(
+    name: string,
+    lookup: QEnumLookup,
+    get?: ((obj: O) => number) | null,
+    set?: ((obj: O, value: number) => void) | null,
+  ): ObjectProperty {
+    const p = this.propertyAdd(
+      name,
+      lookup.name,
+      get ? enumGetter(get, lookup) : null,
+      set ? enumSetter(set, lookup) : null,
+    );
+    p.enumLookup = lookup;
+    return p;
+  }
+
+  /** See {@link ObjectClass.propertyAddUint8}. */
+  propertyAddUint8(
+    name: string,
+    get?: ((obj: O) => number) | null,
+    set?: ((obj: O, value: number) => void) | null,
+  ): ObjectProperty {
+    return addUintN<O>(this, name, 8, get, set);
+  }
+  /** See {@link ObjectClass.propertyAddUint16}. */
+  propertyAddUint16(
+    name: string,
+    get?: ((obj: O) => number) | null,
+    set?: ((obj: O, value: number) => void) | null,
+  ): ObjectProperty {
+    return addUintN<O>(this, name, 16, get, set);
+  }
+  /** See {@link ObjectClass.propertyAddUint32}. */
+  propertyAddUint32(
+    name: string,
+    get?: ((obj: O) => number) | null,
+    set?: ((obj: O, value: number) => void) | null,
+  ): ObjectProperty {
+    return addUintN<O>(this, name, 32, get, set);
+  }
+  /** See {@link ObjectClass.propertyAddUint64}. */
+  propertyAddUint64(
+    name: string,
+    get?: ((obj: O) => bigint) | null,
+    set?: ((obj: O, value: bigint) => void) | null,
+  ): ObjectProperty {
+    const p = this.propertyAdd(
+      name,
+      'uint64',
+      get ? uint64Getter(get) : null,
+      set ? uint64Setter(set) : null,
+    );
+    return withFast(p, set ? fastUint64(set) : null);
+  }
+  /** See {@link ObjectClass.propertyAddSize}. */
+  propertyAddSize(
+    name: string,
+    get?: ((obj: O) => bigint) | null,
+    set?: ((obj: O, value: bigint) => void) | null,
+    typeName = 'size',
+  ): ObjectProperty {
+    return this.propertyAdd(
+      name,
+      typeName,
+      get ? sizeGetter(get) : null,
+      set ? sizeSetter(set) : null,
+    );
+  }
+
+  /** See {@link ObjectClass.propertyAddLink}; `T` is the target's type. */
+  propertyAddLink<T extends QomObject>(
+    name: string,
+    target: InstanceConstructor<T>,
+    get: (obj: O) => T | null,
+    set: ((obj: O, target: T | null) => void) | null,
+    opts?: LinkOptions<O, T>,
+  ): ObjectProperty;
+  /** See {@link ObjectClass.propertyAddLink}; the target is named by type. */
+  propertyAddLink(
+    name: string,
+    typename: string,
+    get: (obj: O) => QomObject | null,
+    set: ((obj: O, target: QomObject | null) => void) | null,
+    opts?: LinkOptions<O>,
+  ): ObjectProperty;
+  propertyAddLink<T extends QomObject>(
+    name: string,
+    target: string | InstanceConstructor<T>,
+    get: (obj: O) => T | null,
+    set: ((obj: O, target: T | null) => void) | null,
+    opts: LinkOptions<O, T> = {},
+  ): ObjectProperty {
+    return addLink(this, name, target, get, set, opts);
+  }
+}
+
+/** Adds a `link<...>` class property (both `propertyAddLink` routes). */
+function addLink<O extends QomObject, T extends QomObject>(
+  props: ClassProperties<O>,
+  name: string,
+  target: string | InstanceConstructor<T>,
+  get: (obj: O) => T | null,
+  set: ((obj: O, target: T | null) => void) | null,
+  opts: LinkOptions<O, T>,
+): ObjectProperty {
+  const typename = typeof target === 'string' ? target : instanceTypeName(target);
+  const lp = linkProp<O, T>(typeof target === 'string' ? null : target, get, set, opts);
+  return props.propertyAdd(
+    name,
+    `link<${typename}>`,
+    linkGet,
+    lp.check && lp.set ? linkSet : null,
+    linkRelease,
+    linkResolve,
+    lp,
+  );
 }
 
 /** Options of link properties. */
@@ -1531,14 +1709,15 @@ export class QomObject {
    * ending in `[*]` gets the first free index (`name[0]`, `name[1]`, ...).
    * A duplicate (including a class property) throws
    * `attempt to add duplicate property '%s' to object (type '%s')`.
+   * The accessors receive this object, typed as the object's own type.
    */
-  propertyAdd<O extends QomObject = this>(
+  propertyAdd(
     name: string,
     type: string,
-    get?: ObjectPropertyGetter<O> | null,
-    set?: ObjectPropertyAccessor<O> | null,
-    release?: ObjectPropertyRelease<O> | null,
-    resolve?: ObjectPropertyResolve<O> | null,
+    get?: ObjectPropertyGetter<this> | null,
+    set?: ObjectPropertyAccessor<this> | null,
+    release?: ObjectPropertyRelease<this> | null,
+    resolve?: ObjectPropertyResolve<this> | null,
     opaque?: unknown,
   ): ObjectProperty {
     this.#alive();

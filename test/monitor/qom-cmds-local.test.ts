@@ -35,14 +35,15 @@ typeRegister<UserCreatableClass, Widget>({
   instanceType: Widget,
   interfaces: [TYPE_USER_CREATABLE],
   classInit(oc) {
-    oc.propertyAddBool<Widget>(
+    const props = oc.propertiesOf(Widget);
+    props.propertyAddBool(
       'flag',
       (o) => o.flag,
       (o, v) => {
         o.flag = v;
       },
     );
-    oc.propertyAddStr<Widget>(
+    props.propertyAddStr(
       'label',
       (o) => o.label,
       (o, v) => {
@@ -50,14 +51,14 @@ typeRegister<UserCreatableClass, Widget>({
       },
     );
     oc.propertySetDescription('label', 'What it says');
-    oc.propertyAddUint64<Widget>(
+    props.propertyAddUint64(
       'size',
       (o) => o.size,
       (o, v) => {
         o.size = BigInt(v);
       },
     );
-    oc.propertyAddStr<Widget>('ro', (o) => `ro-${o.label}`, null);
+    props.propertyAddStr('ro', (o) => `ro-${o.label}`, null);
   },
   instanceInit(obj) {
     obj.propertyAddBool(

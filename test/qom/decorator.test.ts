@@ -33,9 +33,10 @@ class DecoAnimal extends QomObject {
   static override readonly classType = AnimalClass;
   name = '';
   static override classInit(oc: AnimalClass, data?: unknown): void {
+    const props = oc.propertiesOf(this);
     log.push(`deco classInit ${oc.typeName} ${String(data)}`);
     oc.legs = 4;
-    oc.propertyAddStr<DecoAnimal>(
+    props.propertyAddStr(
       'name',
       (o) => o.name,
       (o, v) => {
@@ -91,9 +92,10 @@ typeRegister<AnimalClass, InfoAnimal>({
   classData: 'animal-data',
   instanceType: InfoAnimal,
   classInit(oc, data) {
+    const props = oc.propertiesOf(InfoAnimal);
     log.push(`info classInit ${oc.typeName} ${String(data)}`);
     oc.legs = 4;
-    oc.propertyAddStr<InfoAnimal>(
+    props.propertyAddStr(
       'name',
       (o) => o.name,
       (o, v) => {
@@ -241,7 +243,8 @@ class DecoBackend extends QomObject {
     return !this.busy;
   }
   static override classInit(oc: ObjectClass): void {
-    oc.propertyAddBool<DecoBackend>(
+    const props = oc.propertiesOf(this);
+    props.propertyAddBool(
       'busy',
       (o) => o.busy,
       (o, v) => {

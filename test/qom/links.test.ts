@@ -31,7 +31,8 @@ typeRegister<ObjectClass, Holder>({
   parent: TYPE_OBJECT,
   instanceType: Holder,
   classInit(oc) {
-    oc.propertyAddLink<Holder>(
+    const props = oc.propertiesOf(Holder);
+    props.propertyAddLink(
       'class-link',
       'link-target',
       (o) => o.classLink,
@@ -269,7 +270,8 @@ test.serial('aliases forward get/set, type, default and description', (t) => {
     parent: TYPE_OBJECT,
     instanceType: Tgt,
     classInit(oc) {
-      oc.propertyAddBool<Tgt>(
+      const props = oc.propertiesOf(Tgt);
+      props.propertyAddBool(
         'flag',
         (o) => o.flag,
         (o, v) => {
@@ -278,7 +280,7 @@ test.serial('aliases forward get/set, type, default and description', (t) => {
       );
       oc.propertySetDescription('flag', 'The flag');
       oc.propertySetDefault('flag', true);
-      oc.propertyAddEnum<Tgt>('animal', { name: 'Animal', values: ['cat', 'dog'] }, () => 1);
+      props.propertyAddEnum('animal', { name: 'Animal', values: ['cat', 'dog'] }, () => 1);
     },
   });
   const tgt = objectCheck(objectNew('alias-target'), Tgt);

@@ -477,7 +477,8 @@ test('class property defaults are applied before instanceInit', (t) => {
     parent: TYPE_OBJECT,
     instanceType: D,
     classInit(oc) {
-      oc.propertyAddUint32<D>(
+      const props = oc.propertiesOf(D);
+      props.propertyAddUint32(
         'n',
         (o) => o.n,
         (o, v) => {
@@ -485,13 +486,15 @@ test('class property defaults are applied before instanceInit', (t) => {
         },
       );
       oc.propertySetDefault('n', 42);
-      oc.propertyAddStr<D>(
-        's',
-        (o) => o.s,
-        (o, v) => {
-          o.s = v;
-        },
-      ).setDefault('dflt');
+      props
+        .propertyAddStr(
+          's',
+          (o) => o.s,
+          (o, v) => {
+            o.s = v;
+          },
+        )
+        .setDefault('dflt');
     },
     instanceInit(o) {
       o.seenInInit = o.n;

@@ -43,7 +43,8 @@ typeRegister<ObjectClass, Uc>({
   instanceType: Uc,
   interfaces: [TYPE_USER_CREATABLE],
   classInit(oc) {
-    oc.propertyAddSize<Uc>(
+    const props = oc.propertiesOf(Uc);
+    props.propertyAddSize(
       'size',
       (o) => o.size,
       (o, v) => {
@@ -52,14 +53,14 @@ typeRegister<ObjectClass, Uc>({
       },
     );
     oc.propertySetDescription('size', 'Size of the thing');
-    oc.propertyAddBool<Uc>(
+    props.propertyAddBool(
       'fail',
       (o) => o.failComplete,
       (o, v) => {
         o.failComplete = v;
       },
     );
-    oc.propertyAddBool<Uc>(
+    props.propertyAddBool(
       'in-use',
       (o) => o.inUse,
       (o, v) => void (o.inUse = v),

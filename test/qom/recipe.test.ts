@@ -30,8 +30,9 @@ class DemoUart extends DeviceState {
   readonly sent: number[] = [];
 
   static override classInit(uc: UartClass): void {
+    const props = uc.propertiesOf(this);
     uc.desc = 'demo UART';
-    uc.propertyAddUint32<DemoUart>(
+    props.propertyAddUint32(
       'baud',
       (u) => u.baud,
       (u, v) => {

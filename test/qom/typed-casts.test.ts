@@ -3,6 +3,7 @@
 // `@ts-expect-error` below fails `tsc` if the line ever compiles).
 import test from 'ava';
 import {
+  ClassProperties,
   InterfaceClass,
   ObjectClass,
   QomError,
@@ -42,13 +43,14 @@ class TcLamp extends QomObject {
   on = false;
   bulb: TcBulb | null = null;
   static override classInit(oc: LampClass): void {
+    const props = oc.propertiesOf(this);
     oc.watts = 40; // the own class struct, no cast
-    oc.propertyAddBool<TcLamp>(
+    props.propertyAddBool(
       'on',
       (l) => l.on,
       (l, v) => void (l.on = v),
     );
-    oc.propertyAddLink<TcLamp, TcBulb>(
+    props.propertyAddLink(
       'bulb',
       TcBulb,
       (l) => l.bulb,
@@ -247,4 +249,71 @@ test('hooks are checked against the own class struct at compile time', (t) => {
   }
   void RightAlloc;
   t.pass();
+});
+
+@QomType({ name: 'tc-shade', parent: 'object' })
+class TcShade extends QomObject {
+  open = false;
+}
+
+test('class property accessors are typed by class, not by a free type parameter', (t) => {
+  const shadeClass = objectClassByName('tc-shade')!;
+  // @ts-expect-error no free generic: the ObjectClass adders take no instance type
+  shadeClass.propertyAddBool<TcLamp>('tc-free', (l) => l.on);
+  // Without the typed route, accessors only see a QomObject.
+  // @ts-expect-error a QomObject has no `open`
+  shadeClass.propertyAddBool('tc-untyped', (s) => s.open);
+  const props = shadeClass.propertiesOf(TcShade);
+  props.propertyAddBool(
+    'tc-open',
+    (s) => s.open,
+    (s, v) => void (s.open = v),
+  );
+  // @ts-expect-error propertiesOf(TcShade) accessors receive a TcShade, not a TcLamp
+  props.propertyAddBool('tc-lamp-on', (l: TcLamp) => l.on);
+  // @ts-expect-error the instance a TcShade accessor gets has no `on`
+  props.propertyAddStr('tc-lamp-name', (s) => String(s.on));
+  const shade = objectNew(TcShade);
+  shade.propertySet('tc-open', true);
+  t.true(shade.open);
+  t.true(shade.propertyGet('tc-open'));
+  // An object's own adders are typed by the object, with no free parameter either.
+  // @ts-expect-error obj.propertyAdd<T> does not compile
+  shade.propertyAdd<TcLamp>('tc-own', 'bool');
+  shade.unref();
+});
+
+test('propertiesOf checks the class at run time (object_class_dynamic_cast)', (t) => {
+  const lampClass = objectClassByName('tc-lamp')!;
+  const deskClass = objectClassByName('tc-desk-lamp')!;
+  // A subtype's class takes its ancestors' accessors.
+  t.is(deskClass.propertiesOf(TcLamp).klass, deskClass);
+  t.is(lampClass.propertiesOf(TcLamp).klass, lampClass);
+  t.throws(() => objectClassByName('tc-bulb')!.propertiesOf(TcLamp), {
+    instanceOf: QomError,
+    message:
+      "class of type 'tc-bulb' is not a class of type 'tc-lamp': " +
+      'its property accessors cannot take TcLamp instances',
+  });
+  // A parent's class is not its subtype's.
+  t.throws(() => lampClass.propertiesOf(TcDeskLamp), {
+    instanceOf: QomError,
+    message:
+      "class of type 'tc-lamp' is not a class of type 'tc-desk-lamp': " +
+      'its property accessors cannot take TcDeskLamp instances',
+  });
+  // An interface's class is refused too: interfaces have no instances.
+  const ucClass = objectClassByName(TYPE_USER_CREATABLE)!;
+  t.throws(() => ucClass.propertiesOf(TcLamp), { instanceOf: QomError });
+  const before = [...objectClassByName('tc-bulb')!.ownProperties()].length;
+  t.throws(() => objectClassByName('tc-bulb')!.propertiesOf(TcShade));
+  t.is([...objectClassByName('tc-bulb')!.ownProperties()].length, before);
+});
+
+test('the typed facade is only made by propertiesOf', (t) => {
+  const props = objectClassByName('tc-shade')!.propertiesOf(TcShade);
+  // @ts-expect-error its constructor is private: no facade without the class check
+  const forged = new ClassProperties<TcLamp>(objectClassByName('tc-bulb')!);
+  void forged;
+  t.true(props instanceof ClassProperties);
 });

@@ -62,7 +62,8 @@ export class MachineState extends QomObject {
 
   /** QEMU's machine_class_init, for the properties tsqom has. */
   static override classInit(oc: ObjectClass): void {
-    oc.propertyAddLink<MachineState, HostMemoryBackend>(
+    const props = oc.propertiesOf(this);
+    props.propertyAddLink(
       'memory-backend',
       HostMemoryBackend,
       (m) => m.memoryBackend,
@@ -78,25 +79,25 @@ export class MachineState extends QomObject {
       'memory-backend',
       'Set RAM backendValid value is ID of hostmem based backend',
     );
-    oc.propertyAddBool<MachineState>(
+    props.propertyAddBool(
       'dump-guest-core',
       (m) => m.dumpGuestCore,
       (m, v) => void (m.dumpGuestCore = v),
     );
     oc.propertySetDescription('dump-guest-core', 'Include guest memory in a core dump');
-    oc.propertyAddBool<MachineState>(
+    props.propertyAddBool(
       'mem-merge',
       (m) => m.memMerge,
       (m, v) => void (m.memMerge = v),
     );
     oc.propertySetDescription('mem-merge', 'Enable/disable memory merge support');
-    oc.propertyAdd<MachineState>('memory', 'MemorySizeConfiguration', (m, v, name) => {
+    props.propertyAdd('memory', 'MemorySizeConfiguration', (m, v, name) => {
       v.startStruct(name);
       v.typeSize('size', m.ramSize);
       v.endStruct();
     });
     oc.propertySetDescription('memory', 'Memory size configuration');
-    oc.propertyAdd<MachineState>('smp', 'SMPConfiguration', (m, v, name) => {
+    props.propertyAdd('smp', 'SMPConfiguration', (m, v, name) => {
       v.startStruct(name);
       for (const k of SMP_KEYS) v.typeInt64(k, m.smp[k]);
       v.endStruct();

@@ -7,7 +7,7 @@
  * Where QEMU names a struct offset, tsqom names a field:
  *
  * ```ts
- * deviceClassSetProps(dc, [
+ * deviceClassSetProps(dc.propertiesOf(this), [
  *   definePropUint16<MyDevice>('num_vqs', 'numVqs', 1),
  *   definePropBit64<MyDevice>('indirect_desc', 'hostFeatures', 28, true),
  *   definePropString<MyDevice>('chardev', 'chardev'),
@@ -16,6 +16,7 @@
  * @module
  */
 import {
+  type ClassProperties,
   type GlobalProperty,
   type JsonValue,
   type ObjectProperty,
@@ -228,16 +229,18 @@ export function qdevPropSetAfterRealize(dev: DeviceState, name: string): QomErro
 }
 
 /**
- * QEMU's device_class_set_props: adds each property to the class, with
- * its description and default; setting one on a realized device fails
- * with {@link qdevPropSetAfterRealize}'s text.
+ * QEMU's device_class_set_props: adds each property to the class (reached
+ * through `dc.propertiesOf(Ctor)`, so the fields belong to the class's
+ * instances), with its description and default; setting one on a realized
+ * device fails with {@link qdevPropSetAfterRealize}'s text.
  */
 export function deviceClassSetProps<D extends DeviceState>(
-  dc: DeviceClass,
+  dc: ClassProperties<D>,
   props: readonly QdevProperty<D>[],
 ): ObjectProperty[] {
+  const klass = dc.klass;
   return props.map((p) => {
-    const op = dc.propertyAdd<D>(
+    const op = dc.propertyAdd(
       p.name,
       p.type,
       (dev, v, name) => p.get(dev, v, name),
@@ -246,8 +249,8 @@ export function deviceClassSetProps<D extends DeviceState>(
         p.set(dev, v, name);
       },
     );
-    if (p.defval !== undefined) dc.propertySetDefault(p.name, p.defval);
-    dc.propertySetDescription(p.name, p.description);
+    if (p.defval !== undefined) klass.propertySetDefault(p.name, p.defval);
+    klass.propertySetDescription(p.name, p.description);
     return op;
   });
 }

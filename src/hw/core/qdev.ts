@@ -218,10 +218,11 @@ export class DeviceState extends QomObject {
 
   /** QEMU's device_class_init: the properties every device has. */
   static override classInit(dc: DeviceClass): void {
+    const props = dc.propertiesOf(this);
     dc.unparent = (obj) => deviceUnparent(objectCheck(obj, DeviceState));
     dc.hotpluggable = true;
     dc.userCreatable = true;
-    dc.propertyAddBool<DeviceState>(
+    props.propertyAddBool(
       'realized',
       (dev) => dev.realized,
       (dev, value) => {
@@ -233,9 +234,9 @@ export class DeviceState extends QomObject {
         }
       },
     );
-    dc.propertyAddBool<DeviceState>('hotpluggable', (dev) => deviceGetClass(dev).hotpluggable);
-    dc.propertyAddBool<DeviceState>('hotplugged', (dev) => dev.hotplugged);
-    dc.propertyAddLink<DeviceState>('parent_bus', 'bus', () => null, null);
+    props.propertyAddBool('hotpluggable', (dev) => deviceGetClass(dev).hotpluggable);
+    props.propertyAddBool('hotplugged', (dev) => dev.hotplugged);
+    props.propertyAddLink('parent_bus', 'bus', () => null, null);
   }
 
   /** QEMU's device_initfn: hot-plugged when created after the machine is ready. */

@@ -267,7 +267,7 @@ export class VdevShmemState extends DeviceState {
     const field = m[2] ?? m[4]!;
     this.#addingElement = true;
     try {
-      return this.propertyAdd<VdevShmemState>(
+      return this.propertyAdd(
         name,
         ELEMENT_TYPES[field]!,
         (dev, v, n) => v.typeStr(n, printRaw(dev.options.get(n))),
@@ -285,10 +285,11 @@ export class VdevShmemState extends DeviceState {
 
   /** The device class: description and the option properties. */
   static override classInit(dc: DeviceClass): void {
+    const props = dc.propertiesOf(this);
     dc.desc = 'inter-guest named shared memory (QNX vdev shmem)';
     dc.categories = ['Misc'];
     for (const [name, type, desc] of CLASS_PROPS) {
-      dc.propertyAdd<VdevShmemState>(
+      props.propertyAdd(
         name,
         type,
         (dev, v, n) => v.typeStr(n, printRaw(dev.options.get(n))),

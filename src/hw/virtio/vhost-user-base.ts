@@ -672,7 +672,7 @@ function vubDeviceUnrealize(vub: VHostUserBase): void {
 export class VHostUserDevice extends VHostUserBase {
   /** QEMU's vud_class_init: the properties. */
   static override classInit(dc: VHostUserBaseClass): void {
-    deviceClassSetProps<VHostUserDevice>(dc, [
+    deviceClassSetProps(dc.propertiesOf(this), [
       definePropChr('chardev'),
       definePropUint16('virtio-id', 'virtioId', 0),
       definePropUint32('vq_size', 'vqSize', 64),

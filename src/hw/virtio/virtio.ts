@@ -166,7 +166,7 @@ export class VirtIODevice extends DeviceState {
 
   /** QEMU's virtio_device_class_init: the properties every VIRTIO device has. */
   static override classInit(vdc: VirtioDeviceClass): void {
-    deviceClassSetProps<VirtIODevice>(vdc, [
+    deviceClassSetProps(vdc.propertiesOf(this), [
       definePropBit64('indirect_desc', 'hostFeatures', VIRTIO_RING_F_INDIRECT_DESC, true),
       definePropBit64('event_idx', 'hostFeatures', VIRTIO_RING_F_EVENT_IDX, true),
       definePropBit64('notify_on_empty', 'hostFeatures', VIRTIO_F_NOTIFY_ON_EMPTY, true),

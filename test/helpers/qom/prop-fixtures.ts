@@ -41,21 +41,22 @@ export function registerPropTest(): void {
     instanceType: PropTest,
     interfaces: [TYPE_USER_CREATABLE],
     classInit(oc) {
-      oc.propertyAddBool<PropTest>(
+      const props = oc.propertiesOf(PropTest);
+      props.propertyAddBool(
         'b',
         (o) => o.b,
         (o, v) => {
           o.b = v;
         },
       );
-      oc.propertyAddStr<PropTest>(
+      props.propertyAddStr(
         's',
         (o) => o.s,
         (o, v) => {
           o.s = v;
         },
       );
-      oc.propertyAddEnum<PropTest>(
+      props.propertyAddEnum(
         'e',
         testEnum,
         (o) => o.e,
@@ -63,42 +64,42 @@ export function registerPropTest(): void {
           o.e = v;
         },
       );
-      oc.propertyAddUint8<PropTest>(
+      props.propertyAddUint8(
         'u8',
         (o) => o.u8,
         (o, v) => {
           o.u8 = v;
         },
       );
-      oc.propertyAddUint16<PropTest>(
+      props.propertyAddUint16(
         'u16',
         (o) => o.u16,
         (o, v) => {
           o.u16 = v;
         },
       );
-      oc.propertyAddUint32<PropTest>(
+      props.propertyAddUint32(
         'u32',
         (o) => o.u32,
         (o, v) => {
           o.u32 = v;
         },
       );
-      oc.propertyAddUint64<PropTest>(
+      props.propertyAddUint64(
         'u64',
         (o) => o.u64,
         (o, v) => {
           o.u64 = v;
         },
       );
-      oc.propertyAddSize<PropTest>(
+      props.propertyAddSize(
         'sz',
         (o) => o.sz,
         (o, v) => {
           o.sz = v;
         },
       );
-      oc.propertyAdd<PropTest>(
+      props.propertyAdd(
         'i64',
         'int',
         (o, v, name) => v.typeInt64(name, o.i64),
@@ -106,7 +107,7 @@ export function registerPropTest(): void {
           o.i64 = v.typeInt64(name);
         },
       );
-      oc.propertyAdd<PropTest>(
+      props.propertyAdd(
         'list',
         'int',
         (o, v, name) => v.typeUint16List(name, o.list),
@@ -114,7 +115,7 @@ export function registerPropTest(): void {
           o.list = v.typeUint16List(name);
         },
       );
-      oc.propertyAdd<PropTest>(
+      props.propertyAdd(
         'num',
         'number',
         (o, v, name) => v.typeNumber(name, o.num),
@@ -122,8 +123,8 @@ export function registerPropTest(): void {
           o.num = v.typeNumber(name);
         },
       );
-      oc.propertyAddBool<PropTest>('ro', (o) => o.b, null);
-      oc.propertyAddBool<PropTest>('wo', null, (o, v) => {
+      props.propertyAddBool('ro', (o) => o.b, null);
+      props.propertyAddBool('wo', null, (o, v) => {
         o.b = v;
       });
     },

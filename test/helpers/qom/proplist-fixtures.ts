@@ -72,14 +72,15 @@ export function registerProplistTypes(): void {
       countFinalize(obj);
     },
     classInit(cls) {
-      cls.propertyAddStr<DummyObject>(
+      const props = cls.propertiesOf(DummyObject);
+      props.propertyAddStr(
         'sv',
         (obj) => obj.sv ?? '',
         (obj, value) => {
           obj.sv = value;
         },
       );
-      cls.propertyAddEnum<DummyObject>(
+      props.propertyAddEnum(
         'av',
         dummyAnimalMap,
         (obj) => obj.av,

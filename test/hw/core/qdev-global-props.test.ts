@@ -37,7 +37,7 @@ typeRegister<DeviceClass, GDev>({
   parent: TYPE_DEVICE,
   instanceType: GDev,
   classInit(dc) {
-    deviceClassSetProps<GDev>(dc, [
+    deviceClassSetProps(dc.propertiesOf(GDev), [
       definePropUint32('prop1', 'prop1', 100),
       definePropUint32('prop2', 'prop2', 100),
     ]);

@@ -52,7 +52,7 @@ typeRegister<DeviceClass, MonDev>({
       if (d.fail) throw new QomError(d.fail);
       realized.push(d.canonicalPath() ?? '?');
     };
-    deviceClassSetProps<MonDev>(dc, [
+    deviceClassSetProps(dc.propertiesOf(MonDev), [
       definePropUint32('num', 'num'),
       definePropBool('flag', 'flag'),
       definePropString('fail', 'fail'),

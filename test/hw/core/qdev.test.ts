@@ -72,7 +72,7 @@ typeRegister<DeviceClass, TestDev>({
     dc.reset = (dev) => {
       (dev as TestDev).resets++;
     };
-    deviceClassSetProps<TestDev>(dc, [
+    deviceClassSetProps(dc.propertiesOf(TestDev), [
       definePropString('fail', 'fail'),
       definePropUint32('num', 'num', 7),
       definePropUint16('small', 'small'),

@@ -38,7 +38,8 @@ import * as host from 'tsqom/native';
 export class ConsumerCounter extends QomObject {
   count = 0;
   static override classInit(oc: ObjectClass): void {
-    oc.propertyAddStr<ConsumerCounter>(
+    const props = oc.propertiesOf(this);
+    props.propertyAddStr(
       'count',
       (o) => String(o.count),
       (o, v) => {
