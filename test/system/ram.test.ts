@@ -40,11 +40,17 @@ import { containerRegion, newOwner, scopedAddressSpace } from '../helpers/system
 const os = (): HostOs => hostOs();
 const SIZE = 64 * 1024;
 
+/**
+ * Whether `address` lies inside a mapping (the kernel may merge an
+ * anonymous mapping with a neighbour, so it need not start one).
+ */
 function mapped(address: bigint): boolean {
-  const hex = address.toString(16);
   return readFileSync('/proc/self/maps', 'utf8')
     .split('\n')
-    .some((l) => l.startsWith(`${hex}-`));
+    .some((l) => {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
+      return m !== null && BigInt(`0x${m[1]}`) <= address && address < BigInt(`0x${m[2]}`);
+    });
 }
 
 function fdOpen(fd: number): boolean {
