@@ -151,6 +151,19 @@ function shmLinks(pid: number): { fds: number; maps: number } {
   return { fds, maps };
 }
 
+/**
+ * The region's descriptors and mappings in process `pid` once it has let
+ * go: the name goes first, the descriptor and mapping a moment later.
+ */
+async function shmLinksSettled(pid: number, ms = 2000): Promise<{ fds: number; maps: number }> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const l = shmLinks(pid);
+    if ((l.fds === 0 && l.maps === 0) || Date.now() > end) return l;
+    await sleep(10);
+  }
+}
+
 async function waitGone(path: string, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (existsSync(path)) {
@@ -186,7 +199,7 @@ test('a held lock never delays QMP; the deferred detach releases the region once
   t.regex(q.stderr(), new RegExp(`region '${host}' has been locked by process ${holder.pid}`));
   await holder.unlock();
   t.true(await waitGone(shmPath(host), 3000));
-  t.deepEqual(shmLinks(q.child.pid!), { fds: 0, maps: 0 });
+  t.deepEqual(await shmLinksSettled(q.child.pid!), { fds: 0, maps: 0 });
   t.truthy(await q.qmp.cmd('query-version'));
   q.child.kill('SIGTERM');
   t.is((await q.exited).code, 0);
@@ -248,7 +261,7 @@ test('truncating the region under an attached tsqom: guest accesses fail, tsqom 
   );
   t.regex(q.stderr(), new RegExp(`vdev-shmem: region '${host}' was truncated by another process`));
   await q.guest.detach(made.shmem);
-  t.deepEqual(shmLinks(q.child.pid!), { fds: 0, maps: 0 });
+  t.deepEqual(await shmLinksSettled(q.child.pid!), { fds: 0, maps: 0 });
   t.false(existsSync(shmPath(host)));
   q.child.kill('SIGTERM');
   t.is((await q.exited).code, 0);
