@@ -83,14 +83,21 @@ async function startTsqom(t: ExecutionContext, prefix: string): Promise<Tsqom> {
     if (!gone) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
+  // A start that fails says why: its exit status and what it printed.
+  const why = async (e: unknown): Promise<never> => {
+    const r = gone ? await exited : null;
+    throw new Error(
+      `tsqom did not start (${r ? JSON.stringify(r) : 'running'}): ${String(e)}\n${err}`,
+    );
+  };
   const qtest = await retry(
     () => QtestClient.connect(join(dir, 'qtest.sock')),
     () => gone,
-  );
+  ).catch(why);
   const qmp = await retry(
     () => QmpClient.connect(join(dir, 'qmp.sock')),
     () => gone,
-  );
+  ).catch(why);
   await qmp.negotiate();
   return { child, qtest, qmp, guest: new ShmGuest(qtest, LOC), stderr: () => err, exited };
 }
