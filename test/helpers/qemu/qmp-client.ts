@@ -66,7 +66,20 @@ export class QmpClient {
 
   /** Connects and reads the greeting. */
   static async connect(endpoint: QmpEndpoint, timeoutMs = 5000): Promise<QmpClient> {
-    const c = new QmpClient(await LibQmpClient.connect(endpoint, { timeoutMs, negotiate: false }));
+    // A server creates its socket file at bind() and listens a moment later:
+    // a connection refused in between is tried again until the timeout.
+    const deadline = Date.now() + timeoutMs;
+    let lib: LibQmpClient;
+    for (;;) {
+      try {
+        lib = await LibQmpClient.connect(endpoint, { timeoutMs, negotiate: false });
+        break;
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'ECONNREFUSED' || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const c = new QmpClient(lib);
     c.greetingLine = await c.readLine(timeoutMs);
     return c;
   }
